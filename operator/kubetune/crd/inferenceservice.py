@@ -1,0 +1,58 @@
+"""InferenceService: serves a base model plus adapters, or a Training's output."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, Uri
+from kubetune.crd.limits import CacheSettings, InferenceLimits
+from kubetune.crd.vocab import InferencePhase, Task
+
+
+class Adapter(CamelModel):
+    """A LoRA adapter loaded on top of the base model."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=63, description="Adapter name.")
+    uri: Uri = Field(description="Adapter location.")
+
+
+class ModelSource(CamelModel):
+    """A base model and optional adapters."""
+
+    base_model: Uri = Field(description="Base model location.")
+    adapters: list[Adapter] = Field(default_factory=list, max_length=16, description="LoRA adapters.")
+
+
+class InferenceServiceSpec(CamelModel):
+    """What to serve and how."""
+
+    model: ModelSource | None = Field(default=None, description="Serve this model (or use trainingRef).")
+    training_ref: LocalObjectRef | None = Field(
+        default=None, description="Serve the output of this Training once it succeeds."
+    )
+    task: Task = Field(default="causal-lm", description="Task of the served model.")
+    image: str | None = Field(default=None, max_length=512, description="Runtime image override.")
+    replicas: int = Field(default=1, ge=0, le=100, description="Serving replicas.")
+    resources: Resources | None = Field(default=None, description="Pod resources.")
+    limits: InferenceLimits = Field(default_factory=InferenceLimits, description="Admission and batching.")
+    cache: CacheSettings = Field(default_factory=CacheSettings, description="Result cache.")
+    suspend: bool = Field(default=False, description="Scale to zero and keep the spec.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> InferenceServiceSpec:
+        if (self.model is None) == (self.training_ref is None):
+            raise ValueError("an InferenceService needs exactly one of model or trainingRef")
+        return self
+
+
+class InferenceServiceStatus(CamelModel):
+    """Written by the operator."""
+
+    phase: InferencePhase | None = Field(default=None, description="Lifecycle phase.")
+    conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+    message: str | None = Field(default=None, max_length=4096, description="Why the phase is what it is.")
+    url: str | None = Field(default=None, description="In-cluster URL of the server.")
+    ready_replicas: int | None = Field(default=None, ge=0, description="Replicas passing /readyz.")
+    model_version: str | None = Field(default=None, description="Version of the model being served.")
+    deployment_name: str | None = Field(default=None, description="Deployment serving the model.")
+    observed_generation: int | None = Field(default=None, description="Generation last reconciled.")

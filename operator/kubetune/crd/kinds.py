@@ -1,0 +1,194 @@
+"""The four kinds kubetune defines: names, scope, columns and validation rules.
+
+This module is the single source for the CRD YAML (`python -m kubetune.crd.generate`),
+the chart's CRD templates and every client's group/version/plural constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from kubetune.crd.base import GROUP, VERSION
+from kubetune.crd.dataset import DatasetSpec, DatasetStatus
+from kubetune.crd.inferenceservice import InferenceServiceSpec, InferenceServiceStatus
+from kubetune.crd.trainer import TrainerSpec, TrainerStatus
+from kubetune.crd.training import TrainingSpec, TrainingStatus
+
+
+@dataclass(frozen=True)
+class Column:
+    """A printer column for `kubectl get`."""
+
+    name: str
+    json_path: str
+    type: Literal["string", "integer", "number", "boolean", "date"] = "string"
+    description: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A CEL validation rule attached at a dotted path of the schema ('' is the root)."""
+
+    path: str
+    rule: str
+    message: str
+    field_path: str | None = None
+
+
+AGE = Column("Age", ".metadata.creationTimestamp", "date")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Everything needed to render one CRD and to address its objects."""
+
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    scope: Literal["Namespaced", "Cluster"]
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    columns: tuple[Column, ...]
+    rules: tuple[Rule, ...] = field(default=())
+    categories: tuple[str, ...] = ("kubetune",)
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+    @property
+    def api_version(self) -> str:
+        return f"{GROUP}/{VERSION}"
+
+    def api_path(self, namespace: str | None = None, name: str | None = None) -> str:
+        """The REST path of the collection or of one object."""
+        base = f"/apis/{GROUP}/{VERSION}"
+        if self.scope == "Namespaced" and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+    def manifest(self, name: str, spec: BaseModel | dict[str, Any], namespace: str | None = None,
+                 labels: dict[str, str] | None = None) -> dict[str, Any]:
+        """A complete object of this kind, ready to send to the API server."""
+        body = spec.model_dump(by_alias=True, exclude_none=True, mode="json") if isinstance(
+            spec, BaseModel) else spec
+        meta: dict[str, Any] = {"name": name}
+        if namespace and self.scope == "Namespaced":
+            meta["namespace"] = namespace
+        if labels:
+            meta["labels"] = labels
+        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": meta, "spec": body}
+
+
+TRAINER = Kind(
+    kind="Trainer",
+    plural="trainers",
+    singular="trainer",
+    short_names=("ktr",),
+    scope="Cluster",
+    spec=TrainerSpec,
+    status=TrainerStatus,
+    description="A training runtime registered by administrators: image, supported tasks and methods, "
+    "tunable parameters and a catalog of base models.",
+    columns=(
+        Column("Tasks", ".spec.tasks", description="Supported tasks."),
+        Column("Methods", ".spec.methods", description="Supported methods."),
+        Column("Trainings", ".status.trainings", "integer", "Trainings using this runtime."),
+        AGE,
+    ),
+    rules=(
+        Rule("spec.parameters[]", "!has(self.minimum) || !has(self.maximum) || self.minimum <= self.maximum",
+             "minimum must not exceed maximum"),
+    ),
+)
+
+TRAINING = Kind(
+    kind="Training",
+    plural="trainings",
+    singular="training",
+    short_names=("ktrain", "ktn"),
+    scope="Namespaced",
+    spec=TrainingSpec,
+    status=TrainingStatus,
+    description="One fine-tuning run: which Trainer, base model, dataset and hyperparameters. "
+    "The operator runs it as a Job and the trainer pod reports progress into status.",
+    columns=(
+        Column("Phase", ".status.phase", description="Lifecycle phase."),
+        Column("Progress", ".status.progress.percent", "number", "Percent complete."),
+        Column("Loss", ".status.summary.finalLoss", "number", "Latest training loss."),
+        Column("Trainer", ".spec.trainerRef", description="Runtime used."),
+        Column("Method", ".spec.method", priority=1, description="lora, qlora or full."),
+        AGE,
+    ),
+    rules=(
+        Rule("spec.dataset", "has(self.ref) != has(self.uri)", "dataset needs exactly one of ref or uri"),
+        Rule("spec.hpo", "!self.enabled || size(self.parameters) > 0",
+             "hpo.enabled needs at least one parameter to search"),
+        Rule("spec.hpo", "self.parallelTrials <= self.maxTrials",
+             "hpo.parallelTrials must not exceed hpo.maxTrials"),
+        Rule("spec.hpo.parameters[]",
+             "has(self.values) || (has(self.min) && has(self.max) && self.min <= self.max)",
+             "an hpo parameter needs values, or min <= max"),
+        Rule("spec", "self.method != 'qlora' || self.task == 'causal-lm'",
+             "qlora is supported for the causal-lm task only", ".method"),
+        Rule(
+            "",
+            "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
+            "(self.spec.task == oldSelf.spec.task && self.spec.method == oldSelf.spec.method && "
+            "self.spec.baseModel == oldSelf.spec.baseModel && "
+            "self.spec.hyperparameters == oldSelf.spec.hyperparameters)",
+            "task, method, baseModel and hyperparameters are immutable once the training has started",
+        ),
+    ),
+)
+
+INFERENCE_SERVICE = Kind(
+    kind="InferenceService",
+    plural="inferenceservices",
+    singular="inferenceservice",
+    short_names=("kis",),
+    scope="Namespaced",
+    spec=InferenceServiceSpec,
+    status=InferenceServiceStatus,
+    description="Serves a base model plus LoRA adapters, or the output of a Training, behind "
+    "seed 002's inference API and OpenAI-compatible endpoints.",
+    columns=(
+        Column("Phase", ".status.phase", description="Lifecycle phase."),
+        Column("Ready", ".status.readyReplicas", "integer", "Replicas ready."),
+        Column("Model", ".status.modelVersion", description="Model version served."),
+        Column("URL", ".status.url", description="In-cluster URL."),
+        AGE,
+    ),
+    rules=(
+        Rule("spec", "has(self.model) != has(self.trainingRef)",
+             "an InferenceService needs exactly one of model or trainingRef"),
+    ),
+)
+
+DATASET = Kind(
+    kind="Dataset",
+    plural="datasets",
+    singular="dataset",
+    short_names=("kds",),
+    scope="Namespaced",
+    spec=DatasetSpec,
+    status=DatasetStatus,
+    description="A data file in the artifact store with its declared format; the operator validates it "
+    "and records rows, size, hash and splits.",
+    columns=(
+        Column("Phase", ".status.phase", description="Lifecycle phase."),
+        Column("Format", ".spec.format", priority=1, description="Declared format."),
+        Column("Rows", ".status.rowCount", "integer", "Row count."),
+        Column("Size", ".status.sizeBytes", "integer", "Size in bytes."),
+        AGE,
+    ),
+)
+
+ALL_KINDS: tuple[Kind, ...] = (TRAINER, TRAINING, INFERENCE_SERVICE, DATASET)

@@ -1,0 +1,245 @@
+"""Training: one fine-tuning run (namespaced)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, ObjectName, Resources, Uri
+from kubetune.crd.limits import CacheSettings, InferenceLimits
+from kubetune.crd.trainer import ParamValue
+from kubetune.crd.vocab import DatasetFormat, DataStrategy, Method, Scheduler, Task, TrainingPhase
+
+
+class Hyperparameters(CamelModel):
+    """Typed hyperparameters; the Trainer's parameter definitions bound them further."""
+
+    learning_rate: float | None = Field(default=None, gt=0, le=1, description="Peak learning rate.")
+    epochs: float | None = Field(default=None, gt=0, le=1000, description="Passes over the training split.")
+    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many optimizer steps.")
+    batch_size: int | None = Field(default=None, ge=1, le=4096, description="Micro-batch size per device.")
+    gradient_accumulation_steps: int | None = Field(
+        default=None, ge=1, le=1024, description="Micro-batches per optimizer step."
+    )
+    max_seq_length: int | None = Field(default=None, ge=8, le=1048576, description="Tokens per sequence.")
+    warmup_ratio: float | None = Field(default=None, ge=0, le=1, description="Fraction of steps warming up.")
+    weight_decay: float | None = Field(default=None, ge=0, le=1, description="AdamW weight decay.")
+    lr_scheduler: Scheduler | None = Field(default=None, description="Learning-rate schedule.")
+    lora_rank: int | None = Field(default=None, ge=1, le=1024, description="LoRA rank r.")
+    lora_alpha: float | None = Field(default=None, gt=0, le=4096, description="LoRA scaling alpha.")
+    lora_dropout: float | None = Field(default=None, ge=0, lt=1, description="LoRA dropout.")
+    lora_target_modules: list[str] | None = Field(
+        default=None, max_length=64, description="Module names LoRA wraps; empty means the runtime's default."
+    )
+    seed: int | None = Field(default=None, ge=0, description="Random seed.")
+    packing: bool | None = Field(default=None, description="Pack short examples into full sequences.")
+    train_on_inputs: bool | None = Field(
+        default=None, description="Also compute loss on prompt tokens (default: completion only)."
+    )
+    eval_steps: int | None = Field(default=None, ge=1, description="Evaluate every N optimizer steps.")
+    save_steps: int | None = Field(default=None, ge=1, description="Checkpoint every N optimizer steps.")
+    save_total_limit: int | None = Field(default=None, ge=1, le=100, description="Checkpoints kept.")
+    logging_steps: int | None = Field(default=None, ge=1, description="Report metrics every N steps.")
+    extra: dict[str, ParamValue] | None = Field(
+        default=None, description="Runtime-specific parameters declared by the Trainer."
+    )
+
+
+class DatasetSource(CamelModel):
+    """Where the training data comes from and how it is rendered."""
+
+    ref: LocalObjectRef | None = Field(default=None, description="A Dataset in the same namespace.")
+    uri: Uri | None = Field(default=None, description="Direct location of the data file.")
+    format: DatasetFormat | None = Field(
+        default=None, description="File format; taken from the Dataset when omitted."
+    )
+    train_split: str = Field(default="train", max_length=64, description="Split to train on.")
+    validation_split: str | None = Field(default=None, max_length=64, description="Split to evaluate on.")
+    validation_fraction: float | None = Field(
+        default=None, ge=0, lt=1, description="Hold out this fraction when there is no validation split."
+    )
+    data_strategy: DataStrategy = Field(default="final_only", description="How reasoning is rendered.")
+    system_message: str | None = Field(default=None, max_length=16384, description="System prompt.")
+    thinking_instructions: str | None = Field(
+        default=None, max_length=16384, description="Instructions for the reasoning turn."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSource:
+        if (self.ref is None) == (self.uri is None):
+            raise ValueError("dataset needs exactly one of ref or uri")
+        return self
+
+
+class HPOParameter(CamelModel):
+    """One searched hyperparameter: a list of values, or a range."""
+
+    name: str = Field(pattern=r"^[a-z][a-zA-Z0-9_]*$", max_length=64, description="Hyperparameter key.")
+    values: list[ParamValue] | None = Field(default=None, max_length=100, description="Candidates (grid).")
+    min: float | None = Field(default=None, description="Lower bound (random search).")
+    max: float | None = Field(default=None, description="Upper bound (random search).")
+    log_scale: bool = Field(default=False, description="Sample the range on a log scale.")
+
+
+class HPOObjective(CamelModel):
+    """What makes one trial better than another."""
+
+    metric: str = Field(default="eval_loss", max_length=64, description="Metric name in status.metrics.")
+    goal: Literal["minimize", "maximize"] = Field(default="minimize", description="Direction.")
+
+
+class HPOSpec(CamelModel):
+    """Hyperparameter optimisation (seed 004's hpConfig): trials are child Trainings."""
+
+    enabled: bool = Field(default=False, description="Run a search instead of one training.")
+    strategy: Literal["grid", "random"] = Field(default="grid", description="How trials are chosen.")
+    parameters: list[HPOParameter] = Field(default_factory=list, max_length=16, description="Search space.")
+    max_trials: int = Field(default=4, ge=1, le=256, description="Trials in total.")
+    parallel_trials: int = Field(default=1, ge=1, le=64, description="Trials running at once.")
+    objective: HPOObjective = Field(default_factory=HPOObjective, description="Objective.")
+
+
+class ServeSpec(CamelModel):
+    """Serve the result: on success the operator creates an InferenceService."""
+
+    enabled: bool = Field(default=False, description="Create an InferenceService when training succeeds.")
+    replicas: int = Field(default=1, ge=0, le=100, description="Serving replicas.")
+    resources: Resources | None = Field(default=None, description="Serving pod resources.")
+    limits: InferenceLimits | None = Field(default=None, description="Admission and batching limits.")
+    cache: CacheSettings | None = Field(default=None, description="Result cache.")
+
+
+class ResumeFrom(CamelModel):
+    """Where a restarted training picks up."""
+
+    checkpoint: Literal["latest", "none"] | None = Field(
+        default=None, description="latest: newest checkpoint; none: start over."
+    )
+    step: int | None = Field(default=None, ge=0, description="A specific checkpoint step.")
+
+
+class TrainingSpec(CamelModel):
+    """What to train, on what, with which runtime."""
+
+    trainer_ref: ObjectName = Field(description="Name of the cluster-scoped Trainer to run with.")
+    task: Task = Field(default="causal-lm", description="What the model learns.")
+    method: Method = Field(default="lora", description="lora, qlora or full fine-tuning.")
+    base_model: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^([a-z0-9][a-z0-9._-]*|(hf|pvc|s3|file)://[^\s@]+)$",
+        description="A model id from the Trainer's catalog, or a uri (hf://, pvc://, s3://, file://).",
+    )
+    dataset: DatasetSource = Field(description="Training data.")
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters, description="Hyperparameters.")
+    resources: Resources | None = Field(default=None, description="Overrides the Trainer's defaults.")
+    suspend: bool = Field(default=False, description="Stop (true) or run (false) the training.")
+    resume_from: ResumeFrom | None = Field(default=None, description="Checkpoint to resume from.")
+    hpo: HPOSpec | None = Field(default=None, description="Hyperparameter search.")
+    output: Uri | None = Field(default=None, description="Where adapters and checkpoints go.")
+    serve: ServeSpec | None = Field(default=None, description="Serve the result when training succeeds.")
+    active_deadline_seconds: int | None = Field(default=None, ge=1, description="Job deadline.")
+    backoff_limit: int | None = Field(default=None, ge=0, le=100, description="Pod retries before Failed.")
+    ttl_seconds_after_finished: int | None = Field(
+        default=None, ge=0, description="Delete the Job this long after it ends (the Training stays)."
+    )
+    display_name: str | None = Field(default=None, max_length=256, description="Human-readable name.")
+    description: str | None = Field(default=None, max_length=4096, description="What this run is for.")
+
+
+class Progress(CamelModel):
+    """Training progress, written by the trainer pod."""
+
+    step: int = Field(default=0, ge=0, description="Optimizer steps done.")
+    total_steps: int = Field(default=0, ge=0, description="Optimizer steps planned.")
+    epoch: float = Field(default=0, ge=0, description="Fractional epoch.")
+    percent: float = Field(default=0, ge=0, le=100, description="Completion percentage.")
+    eta_seconds: float | None = Field(default=None, ge=0, description="Estimated seconds left.")
+    tokens_per_second: float | None = Field(default=None, ge=0, description="Training throughput.")
+
+
+class HistoryPoint(CamelModel):
+    """One point of the downsampled training curve."""
+
+    step: int = Field(ge=0, description="Optimizer step.")
+    epoch: float | None = Field(default=None, description="Fractional epoch.")
+    loss: float | None = Field(default=None, description="Training loss.")
+    eval_loss: float | None = Field(default=None, description="Validation loss.")
+    learning_rate: float | None = Field(default=None, description="Learning rate.")
+
+
+class LossSummary(CamelModel):
+    """Initial, final and best loss of the run."""
+
+    initial_loss: float | None = Field(default=None, description="First reported loss.")
+    final_loss: float | None = Field(default=None, description="Last reported loss.")
+    best_loss: float | None = Field(default=None, description="Lowest reported loss.")
+    best_eval_loss: float | None = Field(default=None, description="Lowest validation loss.")
+
+
+class Checkpoint(CamelModel):
+    """A saved checkpoint."""
+
+    step: int = Field(ge=0, description="Optimizer step.")
+    uri: str = Field(max_length=1024, description="Where it is stored.")
+    time: datetime | None = Field(default=None, description="When it was written.")
+
+
+class GpuReading(CamelModel):
+    """One GPU's NVML readings."""
+
+    index: int = Field(ge=0, description="Device index in the pod.")
+    name: str = Field(default="", max_length=128, description="Product name.")
+    utilization_percent: float | None = Field(default=None, description="GPU utilisation.")
+    memory_used_mb: float | None = Field(default=None, description="Memory in use.")
+    memory_total_mb: float | None = Field(default=None, description="Memory in total.")
+    temperature_c: float | None = Field(default=None, description="Temperature.")
+    power_watts: float | None = Field(default=None, description="Power draw.")
+
+
+class TrialStatus(CamelModel):
+    """One HPO trial as the parent sees it."""
+
+    name: str = Field(description="Child Training name.")
+    parameters: dict[str, ParamValue] = Field(default_factory=dict, description="Sampled values.")
+    phase: TrainingPhase | None = Field(default=None, description="Trial phase.")
+    objective: float | None = Field(default=None, description="Objective value reached.")
+
+
+class TrainingStatus(CamelModel):
+    """Two writers, disjoint fields, merge patches only."""
+
+    # Written by the operator.
+    phase: TrainingPhase | None = Field(default=None, description="Lifecycle phase.")
+    conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+    message: str | None = Field(default=None, max_length=4096, description="Why the phase is what it is.")
+    job_name: str | None = Field(default=None, description="The Job running this training.")
+    start_time: datetime | None = Field(default=None, description="When the training first ran.")
+    completion_time: datetime | None = Field(default=None, description="When it ended.")
+    attempts: int | None = Field(default=None, ge=0, description="Pod attempts so far.")
+    observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
+    inference_service: str | None = Field(default=None, description="InferenceService serving the result.")
+    trials: list[TrialStatus] | None = Field(default=None, max_length=256, description="HPO trials.")
+    best_trial: str | None = Field(default=None, description="Best HPO trial by the objective.")
+    # Written by the trainer pod.
+    progress: Progress | None = Field(default=None, description="Progress of the run.")
+    metrics: dict[str, float] | None = Field(default=None, description="Latest metric values.")
+    history: list[HistoryPoint] | None = Field(
+        default=None, max_length=600, description="Downsampled loss / eval-loss / learning-rate curve."
+    )
+    summary: LossSummary | None = Field(default=None, description="Initial, final and best loss.")
+    checkpoints: list[Checkpoint] | None = Field(default=None, max_length=50, description="Saved checkpoints.")
+    output: str | None = Field(default=None, max_length=1024, description="Adapter or model location.")
+    metrics_log: str | None = Field(default=None, max_length=1024, description="Full JSONL metric log.")
+    gpu: list[GpuReading] | None = Field(default=None, max_length=16, description="GPU readings.")
+
+
+OPERATOR_STATUS_FIELDS = frozenset(
+    {"phase", "conditions", "message", "jobName", "startTime", "completionTime", "attempts",
+     "observedGeneration", "inferenceService", "trials", "bestTrial"}
+)
+TRAINER_STATUS_FIELDS = frozenset(
+    {"progress", "metrics", "history", "summary", "checkpoints", "output", "metricsLog", "gpu"}
+)
