@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler) from the pinned modules in go.mod into a cache directory
+# kube-scheduler, and kubectl for users and tests) from the pinned modules in go.mod into a cache directory
 # outside the repository, keyed by version. Does nothing when the binaries are
 # already there. Prints the directory on stdout.
 #
@@ -16,7 +16,7 @@ sum_hash="$(sha256sum "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
 cache_root="${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}"
 out="$cache_root/controlplane/k8s-${k8s_version}-etcd-${etcd_version}-${sum_hash}"
 
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
 have_all=1
 for b in "${binaries[@]}"; do [[ -x "$out/$b" ]] || have_all=0; done
 if [[ $have_all == 1 ]]; then
@@ -37,7 +37,7 @@ cd "$here"
 export CGO_ENABLED=0 GOFLAGS=-mod=readonly
 # One binary at a time: linking kube-apiserver takes a few GB of memory.
 for pkg in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-           k8s.io/kubernetes/cmd/kube-scheduler; do
+           k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl; do
   echo "building ${pkg##*/} ${k8s_version}" >&2
   go build -trimpath -ldflags "$ldflags" -o "$out.tmp/${pkg##*/}" "$pkg"
 done

@@ -28,7 +28,7 @@ def _conditions_as_map(status_schema: JsonSchema) -> None:
 
 
 def crd_for(kind: Kind) -> dict[str, Any]:
-    spec_schema = structural_schema(kind.spec)
+    spec_schema = structural_schema(kind.spec, with_defaults=True)
     status_schema = structural_schema(kind.status)
     _conditions_as_map(status_schema)
     spec_schema["description"] = f"Desired state of the {kind.kind}."

@@ -133,9 +133,10 @@ TRAINING = Kind(
              "hpo.enabled needs at least one parameter to search"),
         Rule("spec.hpo", "self.parallelTrials <= self.maxTrials",
              "hpo.parallelTrials must not exceed hpo.maxTrials"),
-        Rule("spec.hpo.parameters[]",
-             "has(self.values) || (has(self.min) && has(self.max) && self.min <= self.max)",
-             "an hpo parameter needs values, or min <= max"),
+        # `values` holds untyped scalars, which CEL cannot see; the operator checks that a
+        # parameter has values or a range.
+        Rule("spec.hpo.parameters[]", "!has(self.min) || !has(self.max) || self.min <= self.max",
+             "an hpo parameter range needs min <= max"),
         Rule("spec", "self.method != 'qlora' || self.task == 'causal-lm'",
              "qlora is supported for the causal-lm task only", ".method"),
         Rule(

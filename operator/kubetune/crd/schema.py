@@ -17,8 +17,6 @@ _PASSTHROUGH = (
     "description",
     "minimum",
     "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
     "minLength",
     "maxLength",
     "pattern",
@@ -31,11 +29,15 @@ _PASSTHROUGH = (
 JsonSchema = dict[str, Any]
 
 
-def structural_schema(model: type[BaseModel]) -> JsonSchema:
-    """The structural schema of one model, all references inlined."""
+def structural_schema(model: type[BaseModel], with_defaults: bool = False) -> JsonSchema:
+    """The structural schema of one model, all references inlined.
+
+    with_defaults copies scalar defaults, so the API server stores effective values
+    (and CEL rules can rely on them); status schemas leave them out.
+    """
     raw = model.model_json_schema(by_alias=True, mode="validation")
     defs = raw.pop("$defs", {})
-    return _convert(raw, defs)
+    return _convert(raw, defs, with_defaults)
 
 
 def _resolve(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
@@ -46,7 +48,7 @@ def _resolve(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
     return node
 
 
-def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
+def _convert(node: JsonSchema, defs: dict[str, JsonSchema], with_defaults: bool) -> JsonSchema:
     node = _resolve(node, defs)
     if "allOf" in node and len(node["allOf"]) == 1:
         node = {**_resolve(node["allOf"][0], defs), **{k: v for k, v in node.items() if k != "allOf"}}
@@ -55,7 +57,7 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
         branches = [b for b in node["anyOf"] if b.get("type") != "null"]
         rest = {k: v for k, v in node.items() if k != "anyOf"}
         if len(branches) == 1:
-            return _convert({**_resolve(branches[0], defs), **rest}, defs)
+            return _convert({**_resolve(branches[0], defs), **rest}, defs, with_defaults)
         # A union of scalars (e.g. a parameter's default): accept any value.
         out: JsonSchema = {"x-kubernetes-preserve-unknown-fields": True}
         if "description" in rest:
@@ -64,6 +66,14 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
 
     out = {key: node[key] for key in _PASSTHROUGH if key in node}
     out.update({k: v for k, v in node.items() if k.startswith("x-kubernetes-")})
+    # Kubernetes speaks draft-4 bounds: a number plus a boolean "exclusive" flag.
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if flag in node:
+            out[bound] = node[flag]
+            out[flag] = True
+    default = node.get("default")
+    if with_defaults and default is not None and not isinstance(default, dict | list):
+        out["default"] = default
     if "const" in node:
         out["enum"] = [node["const"]]
 
@@ -72,17 +82,17 @@ def _convert(node: JsonSchema, defs: dict[str, JsonSchema]) -> JsonSchema:
         out["type"] = "object"
         props = node.get("properties", {})
         if props:
-            out["properties"] = {name: _convert(sub, defs) for name, sub in props.items()}
+            out["properties"] = {name: _convert(sub, defs, with_defaults) for name, sub in props.items()}
             if node.get("required"):
                 out["required"] = list(node["required"])
         extra = node.get("additionalProperties")
         if isinstance(extra, dict):
-            out["additionalProperties"] = _convert(extra, defs)
+            out["additionalProperties"] = _convert(extra, defs, with_defaults)
         elif not props and "x-kubernetes-preserve-unknown-fields" not in out:
             out["x-kubernetes-preserve-unknown-fields"] = True
     elif kind == "array":
         out["type"] = "array"
-        out["items"] = _convert(node.get("items", {}), defs)
+        out["items"] = _convert(node.get("items", {}), defs, with_defaults)
     elif kind in ("string", "integer", "number", "boolean"):
         out["type"] = kind
     elif "enum" in out:

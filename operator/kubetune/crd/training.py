@@ -82,6 +82,14 @@ class HPOParameter(CamelModel):
     max: float | None = Field(default=None, description="Upper bound (random search).")
     log_scale: bool = Field(default=False, description="Sample the range on a log scale.")
 
+    @model_validator(mode="after")
+    def _values_or_range(self) -> HPOParameter:
+        if not self.values and (self.min is None or self.max is None):
+            raise ValueError(f"hpo parameter {self.name}: give values, or min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"hpo parameter {self.name}: min {self.min} > max {self.max}")
+        return self
+
 
 class HPOObjective(CamelModel):
     """What makes one trial better than another."""

@@ -1,0 +1,46 @@
+"""The real local control plane, shared by every integration test in the session."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, watch
+
+from kubetune.localdev.clients import client_configuration
+from kubetune.localdev.controlplane import ControlPlane
+from kubetune.localdev.crds import install_crds
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Iterator[ControlPlane]:
+    """etcd, kube-apiserver, kube-controller-manager and kube-scheduler, with kubetune's CRDs."""
+    with ControlPlane.start() as cp:
+        with client.ApiClient(client_configuration(cp.kubeconfig)) as api:
+            install_crds(api)
+        yield cp
+
+
+@pytest.fixture(scope="session")
+def api_client(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
+    """An admin client for the local control plane."""
+    with client.ApiClient(client_configuration(control_plane.kubeconfig)) as api:
+        yield api
+
+
+@pytest.fixture
+def namespace(api_client: client.ApiClient) -> Iterator[str]:
+    """A fresh namespace whose default ServiceAccount exists (pods need it)."""
+    core = client.CoreV1Api(api_client)
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    w = watch.Watch()
+    for event in w.stream(core.list_namespaced_service_account, name, timeout_seconds=60):
+        if event["object"].metadata.name == "default":
+            w.stop()
+            break
+    else:
+        raise TimeoutError(f"no default ServiceAccount in {name}")
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
