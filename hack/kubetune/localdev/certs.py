@@ -16,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 _VALIDITY = dt.timedelta(days=365)
 
@@ -94,7 +94,7 @@ class LocalPKI:
         self._issue_service_account_keys()
 
     def _sign(self, subject: x509.Name, key: ec.EllipticCurvePrivateKey,
-              usage: ExtendedKeyUsageOID, sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
+              usage: ObjectIdentifier, sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
         now = dt.datetime.now(dt.UTC)
         builder = (
             x509.CertificateBuilder()

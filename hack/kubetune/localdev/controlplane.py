@@ -262,10 +262,10 @@ class ControlPlane:
     def request(self, path: str, timeout: float = 10, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         """GET path with the admin token; (status, body)."""
         ctx = ssl.create_default_context(cafile=str(self.ca_file))
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 - always our own https server
             self.server + path, headers={"Authorization": f"Bearer {self.admin_token}", **(headers or {})})
         try:
-            with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:  # noqa: S310 - our server
+            with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:  # noqa: S310 - our own https server
                 return resp.status, resp.read()
         except urllib.error.HTTPError as err:
             return err.code, err.read()

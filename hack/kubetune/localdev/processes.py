@@ -42,7 +42,7 @@ def spawn(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only calls prctl
+            preexec_fn=_die_with_parent,
         )
 
 
@@ -50,10 +50,8 @@ def stop(proc: subprocess.Popen[bytes], grace_seconds: float = 10.0) -> int | No
     """SIGTERM the child's process group, then SIGKILL it after the grace period."""
     if proc.poll() is None:
         _signal_group(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace_seconds)
-        except subprocess.TimeoutExpired:
-            pass
     # Kill stragglers in the group even when the leader already exited.
     _signal_group(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

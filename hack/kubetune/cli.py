@@ -1,0 +1,76 @@
+"""The `kubetune` command: developer tools for the local platform.
+
+    kubetune dev cluster      # start the local control plane, print the kubeconfig, wait for Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """Ctrl-C raises KeyboardInterrupt; make SIGTERM end the wait the same orderly way."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def dev_cluster(args: argparse.Namespace) -> int:
+    from kubernetes import client
+
+    from kubetune.localdev.clients import client_configuration
+    from kubetune.localdev.controlplane import ControlPlane
+    from kubetune.localdev.crds import install_crds
+
+    stop = _stop_on_sigterm()
+    with ControlPlane.start(work_dir=args.work_dir) as cp:
+        if not args.no_crds:
+            with client.ApiClient(client_configuration(cp.kubeconfig)) as api:
+                install_crds(api)
+        print(f"kubeconfig: {cp.kubeconfig}", flush=True)
+        print(f"server:     {cp.server}", flush=True)
+        print(f"kubectl:    {cp.bin_dir / 'kubectl'} --kubeconfig {cp.kubeconfig} get nodes", flush=True)
+        print("Ctrl-C stops the cluster.", flush=True)
+        try:
+            while not stop.wait(1.0):
+                dead = [name for name, alive in cp.alive().items() if not alive]
+                if dead:
+                    print(f"component exited: {', '.join(dead)}; logs in {cp.log_dir}", file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt:
+            pass
+        print("stopping", flush=True)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubetune", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="group", required=True)
+    dev = sub.add_parser("dev", help="local development platform")
+    dev_sub = dev.add_subparsers(dest="command", required=True)
+    cluster = dev_sub.add_parser("cluster", help="run the local control plane until interrupted")
+    cluster.add_argument("--work-dir", type=Path, default=None,
+                         help="keep certificates, etcd data and logs here (default: a temp dir, removed)")
+    cluster.add_argument("--no-crds", action="store_true", help="do not install kubetune's CRDs")
+    cluster.set_defaults(func=dev_cluster)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
