@@ -63,8 +63,7 @@ with ControlPlane.start() as cp:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_launcher_process_ending_takes_the_control_plane_with_it(env: dict[str, str], sig: signal.Signals) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=REPO,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
@@ -89,11 +88,28 @@ def test_interrupting_a_pytest_run_leaves_nothing(env: dict[str, str], tmp_path:
         "    threading.Event().wait()\n"
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider",
-         f"--confcutdir={REPO / 'tests'}", "--rootdir", str(REPO),
-         "-c", str(REPO / "pyproject.toml"), str(test_file),
-         "--override-ini", f"testpaths={tmp_path}", "-p", "tests.integration.conftest"],
-        env={**env, "PYTHONPATH": str(REPO)}, cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+            f"--confcutdir={REPO / 'tests'}",
+            "--rootdir",
+            str(REPO),
+            "-c",
+            str(REPO / "pyproject.toml"),
+            str(test_file),
+            "--override-ini",
+            f"testpaths={tmp_path}",
+            "-p",
+            "tests.integration.conftest",
+        ],
+        env={**env, "PYTHONPATH": str(REPO)},
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

@@ -1,0 +1,65 @@
+"""`kubetune-node`: run the local node agent until SIGINT or SIGTERM.
+
+    python -m kubetune.localdev.node --kubeconfig /tmp/kubetune-cluster/admin.kubeconfig \\
+        --name local-node --gpus 2 --state-dir /tmp/kubetune-node
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from kubetune.localdev.node.config import NodeConfig
+
+
+def parse_args(argv: list[str] | None = None) -> NodeConfig:
+    parser = argparse.ArgumentParser(prog="kubetune-node", description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", type=Path, required=True)
+    parser.add_argument("--name", default="local-node")
+    parser.add_argument("--gpus", type=int, default=0, help="fake nvidia.com/gpu count to advertise")
+    parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--data-root", type=Path, default=None, help="where PVC directories live")
+    parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--pod-network", choices=["auto", "alias", "loopback"], default="auto")
+    parser.add_argument("--pod-cidr", default="10.244.0.0/16")
+    parser.add_argument(
+        "--allow-host-mount",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="also symlink mount paths under PREFIX on the host itself",
+    )
+    args = parser.parse_args(argv)
+    labels = dict(item.split("=", 1) for item in args.label)
+    extra = {"state_dir": args.state_dir} if args.state_dir is not None else {}
+    return NodeConfig(
+        kubeconfig=args.kubeconfig,
+        name=args.name,
+        gpus=args.gpus,
+        data_root=args.data_root,
+        labels=labels,
+        pod_network=args.pod_network,
+        pod_cidr=args.pod_cidr,
+        mount_allowlist=tuple(args.allow_host_mount),
+        **extra,
+    )
+
+
+def main(config: NodeConfig) -> int:
+    from kubetune.localdev.node.agent import NodeAgent
+
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    with NodeAgent(config) as agent:
+        print(f"node {config.name} is up (pod network: {agent.network_mode}); Ctrl-C stops it", flush=True)
+        done.wait()
+    return 0
+
+
+def run(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return main(parse_args(argv))

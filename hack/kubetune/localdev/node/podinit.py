@@ -1,0 +1,55 @@
+"""PID 1 of a container's PID namespace: runs the command, forwards signals, reaps orphans.
+
+Used when the agent can create PID namespaces (root): the container runs as
+
+    unshare --pid --kill-child=SIGKILL <python> -m kubetune.localdev.node.podinit CMD ARGS...
+
+If the agent dies outright, the kernel kills `unshare` (PR_SET_PDEATHSIG), unshare kills
+this process, and the death of a namespace's PID 1 kills everything else in it: a
+killed agent leaves no process behind. PID 1 only receives the signals it handles, so
+this init handles and forwards the usual ones (a plain `sh` as PID 1 would ignore
+SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: podinit CMD [ARGS...]", file=sys.stderr)
+        return 127
+    pending: list[int] = []
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(received: int, _frame: object) -> None:
+        if child is None:
+            pending.append(received)  # arrived before the command started
+        else:
+            child.send_signal(received)
+
+    # Handlers first: a signal that arrives while the command starts is forwarded, not lost.
+    for signum in FORWARDED:
+        signal.signal(signum, forward)
+    try:
+        child = subprocess.Popen(argv)
+    except OSError as error:
+        print(f"exec {argv[0]!r}: {error}", file=sys.stderr)
+        return 128
+    for received in pending:
+        child.send_signal(received)
+    while True:
+        # Reap every orphan re-parented to us; stop when the command itself ends.
+        pid, status = os.wait()
+        if pid == child.pid:
+            return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
