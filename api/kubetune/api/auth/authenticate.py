@@ -1,0 +1,44 @@
+"""Bearer token -> Principal: our JWTs, API keys (`kt_...`), or service-account tokens via TokenReview."""
+
+from __future__ import annotations
+
+from kubetune.api.auth.principal import Principal
+from kubetune.api.context import AppContext
+from kubetune.api.core.errors import ApiError
+from kubetune.api.core.security import InvalidTokenError, is_own_token, verify_token
+
+API_KEY_PREFIX = "kt_"
+SA_PREFIX = "system:serviceaccount:"
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, headers=UNAUTHORIZED_HEADERS)
+
+
+async def authenticate(ctx: AppContext, token: str | None) -> Principal:
+    if not token:
+        raise unauthorized("Not authenticated")
+    if token.startswith(API_KEY_PREFIX):
+        key = ctx.users.api_key(token)
+        if key is None:
+            raise unauthorized("invalid API key")
+        return Principal(username=f"apikey:{key.name}", kind="apikey", is_admin=key.is_admin,
+                         namespaces=frozenset(key.namespaces))
+    if is_own_token(token):
+        try:
+            claims = verify_token(token, ctx.settings.jwt_secret.get_secret_value())
+        except InvalidTokenError as exc:
+            raise unauthorized(str(exc).capitalize()) from exc
+        user = ctx.users.get(claims.subject)
+        if user is None or not user.is_active:
+            raise unauthorized("user unknown or inactive")
+        return Principal(username=user.username, is_admin=user.is_admin, user_id=user.id)
+    if ctx.settings.token_review:
+        review = await ctx.cluster.token_review(token)
+        if review.authenticated and review.username.startswith(SA_PREFIX):
+            namespace = review.username[len(SA_PREFIX):].split(":", 1)[0]
+            admin = namespace == ctx.settings.system_namespace or "system:masters" in review.groups
+            return Principal(username=review.username, kind="serviceaccount", is_admin=admin,
+                             namespaces=frozenset({namespace}))
+    raise unauthorized("Could not validate credentials")

@@ -1,0 +1,64 @@
+"""The operations the routes and the cache need from Kubernetes.
+
+Objects travel as plain dicts in the API server's JSON shape; failures are
+`kubernetes.client.ApiException` with the API server's status, whichever
+implementation raised them, so core/errors.py maps them in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from kubetune.api.cluster.resources import Res
+
+Obj = dict[str, Any]
+EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    type: EventType
+    object: Obj
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[Obj]
+    resource_version: str
+
+
+@dataclass(frozen=True)
+class TokenReviewResult:
+    authenticated: bool
+    username: str = ""
+    groups: tuple[str, ...] = field(default=())
+
+
+class Cluster(Protocol):
+    """A Kubernetes API as the facade uses it. `patch` is a JSON merge patch."""
+
+    async def create(self, res: Res, body: Obj, namespace: str | None = None) -> Obj: ...
+
+    async def get(self, res: Res, name: str, namespace: str | None = None) -> Obj: ...
+
+    async def replace(self, res: Res, name: str, body: Obj, namespace: str | None = None) -> Obj:
+        """PUT; a body carrying metadata.resourceVersion fails with 409 when the object moved on."""
+        ...
+
+    async def patch(self, res: Res, name: str, patch: Obj, namespace: str | None = None,
+                    subresource: str | None = None) -> Obj: ...
+
+    async def delete(self, res: Res, name: str, namespace: str | None = None) -> None: ...
+
+    async def list(self, res: Res, namespace: str | None = None, label_selector: str | None = None,
+                   field_selector: str | None = None) -> ListResult: ...
+
+    def watch(self, res: Res, resource_version: str, namespace: str | None = None,
+              label_selector: str | None = None, field_selector: str | None = None
+              ) -> AsyncIterator[WatchEvent]:
+        """Events after resource_version; raises ApiException(410) when that version is too old."""
+        ...
+
+    async def token_review(self, token: str) -> TokenReviewResult: ...

@@ -1,0 +1,33 @@
+"""Everything a request handler needs, built once per app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from kubetune.api.auth.users import UserStore
+from kubetune.api.cache import Cache
+from kubetune.api.cluster import Cluster
+from kubetune.api.core.config import Settings
+from kubetune.api.mapping.ids import IdAllocator
+from kubetune.api.storage.store import ArtifactStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    cluster: Cluster
+    cache: Cache
+    ids: IdAllocator
+    users: UserStore
+    storage: ArtifactStore
+    http: httpx.AsyncClient
+
+    @classmethod
+    def build(cls, settings: Settings, cluster: Cluster, http: httpx.AsyncClient | None = None) -> AppContext:
+        cache = Cache(cluster, settings)
+        ids = IdAllocator(cluster, settings.system_namespace, settings.ids_config_map)
+        return cls(settings=settings, cluster=cluster, cache=cache, ids=ids,
+                   users=UserStore(cluster, cache, settings, ids), storage=ArtifactStore(settings.storage_root),
+                   http=http or httpx.AsyncClient(timeout=settings.proxy_timeout_seconds))

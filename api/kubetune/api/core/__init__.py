@@ -1,0 +1,1 @@
+"""Configuration, security and the one error mapping of the facade."""

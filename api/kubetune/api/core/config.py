@@ -1,0 +1,82 @@
+"""The facade's settings: one pydantic-settings model, read from KUBETUNE_API_* variables.
+
+Outside development the settings refuse the defaults that would be unsafe in a
+cluster: a built-in JWT secret, a built-in admin password, a storage root in /tmp.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"  # noqa: S105 - refused outside development
+DEV_ADMIN_PASSWORD = "admin123"  # noqa: S105 - seed 003's example login, refused outside development
+
+
+class Settings(BaseSettings):
+    """Everything the facade reads from its environment (the chart sets these from values and Secrets)."""
+
+    model_config = SettingsConfigDict(env_prefix="KUBETUNE_API_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "production"] = Field(
+        default="production", description="development allows built-in secrets for local runs and tests."
+    )
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(""), description="HMAC key for issued tokens; mounted from a Secret."
+    )
+    jwt_expiry_seconds: int = Field(default=86400, ge=60, le=30 * 86400, description="Token lifetime.")
+    bootstrap_admin_username: str = Field(default="admin", min_length=1, max_length=64)
+    bootstrap_admin_password: SecretStr = Field(default=SecretStr(""), description="From the chart's Secret.")
+    bootstrap_admin_email: str = Field(default="admin@kubetune.local", max_length=256)
+    system_namespace: str = Field(default="kubetune-system", description="Where users, keys and counters live.")
+    users_secret: str = Field(default="kubetune-api-users", description="Secret holding users and API keys.")
+    ids_config_map: str = Field(default="kubetune-api-ids", description="ConfigMap holding the id counter.")
+    project_namespace_prefix: str = Field(default="kt-", pattern=r"^[a-z0-9][a-z0-9-]{0,15}$")
+    storage_root: str = Field(default="file:///var/lib/kubetune/artifacts", description="fsspec root url.")
+    max_upload_bytes: int = Field(default=1 << 30, ge=1, description="Largest dataset upload.")
+    max_model_size_gb: float = Field(default=50, ge=0, description="Shown by /api/v1/settings/storage.")
+    storage_total_gb: float | None = Field(default=None, description="Quota shown when the store has no size.")
+    serve_by_default: bool = Field(default=True, description="REST-submitted trainings set spec.serve.")
+    default_trainer: str = Field(default="lora", description="Trainer used when a request names none.")
+    provider_aliases: dict[str, str] = Field(
+        default_factory=lambda: {"TOGETHER_AI": "lora", "FIREWORKS_AI": "lora"},
+        description="Seed 001 provider names that resolve to a Trainer.",
+    )
+    token_review: bool = Field(default=True, description="Accept service-account tokens through TokenReview.")
+    inference_api_key: SecretStr | None = Field(default=None, description="Sent to inference servers.")
+    inference_routing: Literal["service", "pod"] = Field(
+        default="service",
+        description="service: call status.url (cluster DNS); pod: call a ready server pod's IP directly "
+        "(the local platform, where cluster DNS does not reach the host).")
+    sse_keepalive_seconds: float = Field(default=15, gt=0, le=300)
+    proxy_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    site_name: str = Field(default="kubetune")
+    site_description: str = Field(default="Kubernetes-native fine-tuning and serving")
+    language: str = Field(default="en")
+    theme: str = Field(default="light")
+    version: str = Field(default="0.1.0")
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16, description="Cost of password hashes (tests use 4).")
+    max_api_metrics: int = Field(default=500, ge=1, le=5000, description="User metrics kept per training.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment == "development":
+            if not self.jwt_secret.get_secret_value():
+                self.jwt_secret = SecretStr(DEV_JWT_SECRET)
+            if not self.bootstrap_admin_password.get_secret_value():
+                self.bootstrap_admin_password = SecretStr(DEV_ADMIN_PASSWORD)
+            return self
+        problems = []
+        secret = self.jwt_secret.get_secret_value()
+        if len(secret) < 32 or secret == DEV_JWT_SECRET:
+            problems.append("jwt_secret must be set from a Secret and be at least 32 characters")
+        password = self.bootstrap_admin_password.get_secret_value()
+        if len(password) < 12 or password == DEV_ADMIN_PASSWORD:
+            problems.append("bootstrap_admin_password must be set and be at least 12 characters")
+        if self.storage_root.startswith(("file:///tmp", "/tmp")):  # noqa: S108 - refusing it
+            problems.append("storage_root must not live in /tmp outside development")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self

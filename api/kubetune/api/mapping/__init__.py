@@ -1,0 +1,1 @@
+"""Pure translations between the custom resources and each API family's DTOs."""

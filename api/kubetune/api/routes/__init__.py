@@ -1,0 +1,1 @@
+"""One router per API family, collected in main.py."""

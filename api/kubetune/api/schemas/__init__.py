@@ -1,0 +1,1 @@
+"""Request and response models of each API family (what OpenAPI documents)."""

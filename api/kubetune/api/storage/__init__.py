@@ -1,0 +1,1 @@
+"""The artifact store (fsspec) and the checks on client-supplied paths."""
