@@ -26,6 +26,8 @@ DESCRIPTION = f"{PREFIX}/description"
 OWNER = f"{PREFIX}/owner"  # the user who created a project or training
 SOURCE_API = f"{PREFIX}/source-api"  # which REST family created the object (sktai, finetune, ...)
 MODEL_VERSION = f"{PREFIX}/model-version"  # on serving pods: the version they serve
+DISPLAY_NAME = f"{PREFIX}/display-name"  # on project Namespaces: the name users typed (names are slugs)
+STORAGE_KEY = f"{PREFIX}/storage-key"  # on Datasets uploaded through the API: their key under the project
 
 
 def _short(name: str, suffix: str, limit: int = 63) -> str:

@@ -11,8 +11,8 @@ from kubetune.api.mapping.phases import DATASET_STATUS, INFERENCE_STATUS, MODEL_
 from kubetune.api.schemas import platform as s
 from kubetune.crd import labels as lbl
 
-DISPLAY_NAME = f"{lbl.PREFIX}/display-name"  # projects: the name users typed (namespace names are slugs)
-DATASET_KEY = f"{lbl.PREFIX}/storage-key"  # datasets uploaded through the API: their key under the project
+DISPLAY_NAME = lbl.DISPLAY_NAME
+DATASET_KEY = lbl.STORAGE_KEY
 
 ProjectIds = Callable[[str], int | None]  # namespace -> project numeric id
 
