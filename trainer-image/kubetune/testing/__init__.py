@@ -1,0 +1,1 @@
+"""Test helpers shared by tests, benchmarks and the demo: ``kubetune.testing.tiny`` builds tiny models."""

@@ -1,0 +1,91 @@
+"""``kubetune-train``: train from a run config file, with command-line overrides.
+
+In the Job's pod (the operator mounts the config)::
+
+    kubetune-train --config /etc/kubetune/run.json
+
+On a workstation, with a tiny model and a few overrides::
+
+    python -c "from kubetune.testing.tiny import make_tiny_causal_lm as m; m('/tmp/tiny')"
+    kubetune-train --base-model /tmp/tiny --dataset ./train.jsonl --format openai_chat_jsonl \\
+        --output /tmp/run --set hyperparameters.maxSteps=30 --set hyperparameters.learningRate=1e-3
+
+Multi-GPU: ``accelerate launch -m kubetune.train.cli --config run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from kubetune.crd.runconfig import RUN_CONFIG_PATH
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="kubetune-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", help=f"run config (JSON or YAML); in a pod: {RUN_CONFIG_PATH}")
+    parser.add_argument("--base-model", help="override baseModel (uri or path)")
+    parser.add_argument("--dataset", help="override dataset.uri")
+    parser.add_argument("--format", help="override dataset.format")
+    parser.add_argument("--output", help="override output")
+    parser.add_argument("--task", help="override task")
+    parser.add_argument("--method", help="override method")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any field, dotted (e.g. hyperparameters.maxSteps=30); repeatable",
+    )
+    parser.add_argument("--no-report", action="store_true", help="do not patch the Training's status")
+    parser.add_argument("--log-level", default=os.environ.get("KUBETUNE_LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+def overrides(args: argparse.Namespace) -> list[str]:
+    named = {
+        "baseModel": args.base_model,
+        "dataset.uri": args.dataset,
+        "dataset.format": args.format,
+        "output": args.output,
+        "task": args.task,
+        "method": args.method,
+    }
+    return [f"{k}={v}" for k, v in named.items() if v is not None] + list(args.set)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from kubetune.crd.runconfig import Reporting
+    from kubetune.train.runner import main as run_main
+    from kubetune.train.runner import write_termination_log
+    from kubetune.train.settings import load_config
+
+    path = args.config
+    if path is None and os.path.isfile(RUN_CONFIG_PATH):
+        path = RUN_CONFIG_PATH
+    try:
+        config = load_config(path, overrides(args))
+    except Exception as exc:  # a bad config is a failure the operator must see, not a traceback only
+        logging.getLogger("kubetune.train").error("invalid configuration: %s", exc)
+        write_termination_log(Reporting().termination_log, exc)
+        return 2
+    api = None
+    if not args.no_report and config.training is not None:
+        from kubetune.train.kubeapi import from_environment
+
+        try:
+            api = from_environment()
+        except Exception as exc:  # a broken kubeconfig must not cost the run: train without reporting
+            logging.getLogger("kubetune.train").warning("status reporting disabled: %s", exc)
+    return run_main(config, api)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

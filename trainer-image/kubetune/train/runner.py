@@ -1,0 +1,284 @@
+"""``main(config)``: validate, load, train, save, report. The CLI only parses arguments."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from pydantic.alias_generators import to_camel
+
+from kubetune.crd.runconfig import TrainRunConfig
+from kubetune.formats import DatasetError
+from kubetune.train import checkpoint, data, modeling, outputs, uris, validate
+from kubetune.train.gpu import GpuProbe
+from kubetune.train.loop import Loop
+from kubetune.train.metrics import MetricsTracker
+from kubetune.train.reporter import StatusApi, StatusReporter
+
+log = logging.getLogger("kubetune.train")
+PROGRESS_KEYS = {"total_steps", "eta_seconds"}
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced."""
+
+    output: Path
+    model_path: Path
+    state: dict[str, Any]
+    summary: dict[str, Any]
+    metrics: dict[str, float]
+    losses: list[float] = field(default_factory=list)
+
+
+def _camel(d: dict[str, Any]) -> dict[str, Any]:
+    return {to_camel(k): v for k, v in d.items() if v is not None}
+
+
+class Progress:
+    """Turns loop notifications into the metric log, log lines, status patches and Events."""
+
+    def __init__(self, config: TrainRunConfig, tracker: MetricsTracker, reporter: StatusReporter | None) -> None:
+        self.config, self.tracker, self.reporter = config, tracker, reporter
+        self.checkpoints: list[dict[str, Any]] = []
+        self.losses: list[float] = []
+        self._history_at = -float("inf")
+
+    def __call__(self, kind: str, record: dict[str, Any]) -> None:
+        if kind == "step":
+            self.losses.append(record["loss"])
+            self.tracker.record({k: v for k, v in record.items() if k not in PROGRESS_KEYS})
+            log.info(
+                "step %d/%d loss %.4f lr %.3g",
+                record["step"],
+                record["total_steps"],
+                record["loss"],
+                record["learning_rate"],
+            )
+            self._report(record)
+        elif kind == "eval":
+            self.tracker.record(record)
+            log.info("eval at step %d: %s", record["step"], record)
+            self._event("EvalDone", f"step {record['step']}: eval_loss {record['eval_loss']:.4f}")
+            self._report(None, urgent=True)
+        elif kind == "checkpoint":
+            name = Path(record["path"]).name
+            self.checkpoints.append(
+                {
+                    "step": record["step"],
+                    "uri": uris.child_uri(self.config.output, "checkpoints", name),
+                    "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            )
+            keep = self.config.hyperparameters.save_total_limit
+            self.checkpoints = self.checkpoints[-min(keep, 50) :]
+            uris.upload_dir(Path(record["path"]), self.checkpoints[-1]["uri"])  # s3:// only; local is in place
+            self._event("CheckpointSaved", f"step {record['step']} -> {self.checkpoints[-1]['uri']}")
+            if self.reporter:
+                self.reporter.update({"checkpoints": list(self.checkpoints)}, urgent=True)
+        elif kind == "started":
+            self._event("TrainingStarted", f"{record['total_steps']} steps planned, from step {record['step']}")
+        elif kind == "resumed":
+            self._event("Resumed", f"from step {record['step']}")
+        elif kind == "epoch":
+            self._event("EpochDone", f"epoch {record['epoch']} done at step {record['step']}")
+
+    def _event(self, reason: str, message: str, *, warning: bool = False) -> None:
+        log.info("%s: %s", reason, message)
+        if self.reporter:
+            self.reporter.event(reason, message, warning=warning)
+
+    def _report(self, record: dict[str, Any] | None, *, urgent: bool = False) -> None:
+        if self.reporter is None:
+            return
+        fields: dict[str, Any] = {}
+        if record is not None:
+            total = record["total_steps"]
+            fields["progress"] = _camel(
+                {
+                    "step": record["step"],
+                    "total_steps": total,
+                    "epoch": record["epoch"],
+                    "percent": min(100.0, 100.0 * record["step"] / max(total, 1)),
+                    "eta_seconds": max(record["eta_seconds"], 0.0),
+                    "tokens_per_second": max(record["tokens_per_second"], 0.0),
+                }
+            )
+        fields["metrics"] = dict(self.tracker.latest)
+        # The history is rebuilt at most twice per reporting interval: O(steps) work kept off most steps.
+        now = time.monotonic()
+        if urgent or now - self._history_at >= self.config.reporting.interval_seconds / 2:
+            self._history_at = now
+            fields["history"] = [_camel(p) for p in self.tracker.history(self.config.reporting.history_points)]
+            fields["summary"] = _camel(self.tracker.summary())
+        self.reporter.update(fields, urgent=urgent)
+
+    def finish(self, output_uri: str) -> None:
+        self._report(None, urgent=True)
+        if self.reporter:
+            self.reporter.update(
+                {"output": output_uri, "metricsLog": uris.child_uri(self.config.output, outputs.METRICS_LOG)},
+                urgent=True,
+            )
+        self._event("TrainingFinished", f"output at {output_uri}")
+
+
+def _collate(pad_id: int) -> Any:
+    return partial(data.collate, pad_id=pad_id)
+
+
+def prepare_features(
+    config: TrainRunConfig, loaded: modeling.Loaded, splits: data.Splits
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Encode both splits for the task (packing the training split when asked)."""
+    hp = config.hyperparameters
+    if config.task == "causal-lm":
+        from kubetune.train.chat_tokens import ensure_chat_template
+
+        ensure_chat_template(loaded.processor)
+        encode = partial(
+            data.encode_chats,
+            dataset=config.dataset,
+            tokenizer=loaded.processor,
+            max_length=hp.max_seq_length,
+            train_on_inputs=hp.train_on_inputs,
+        )
+        train, validation = encode(splits.train), encode(splits.validation) if splits.validation else []
+        if not train:
+            raise DatasetError("no training example has a completion token left within maxSeqLength")
+        if hp.packing:
+            train = data.pack(train, hp.max_seq_length)
+        return train, validation
+    assert loaded.label2id is not None
+    if config.task == "sequence-classification":
+        return (
+            data.encode_texts(splits.train, loaded.processor, loaded.label2id, max_length=hp.max_seq_length),
+            data.encode_texts(splits.validation, loaded.processor, loaded.label2id, max_length=hp.max_seq_length),
+        )
+    return (
+        data.encode_images(splits.train, loaded.processor, loaded.label2id, splits.root),
+        data.encode_images(splits.validation, loaded.processor, loaded.label2id, splits.root),
+    )
+
+
+def run(config: TrainRunConfig, reporter: StatusReporter | None = None) -> RunResult:
+    """One training run end to end; raises on failure (the caller reports it)."""
+    hp = config.hyperparameters
+    output = uris.output_dir(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    # Validate everything cheap before loading weights: model reachable, data parses, method possible.
+    model_dir = uris.resolve(config.base_model)
+    validate.check(config, model_dir)
+    if config.method == "qlora" and (reason := modeling.qlora_available()):
+        raise RuntimeError(reason)
+    splits = data.load_splits(config.dataset, hp.seed)
+    labels = data.label_set(splits.train) if config.task != "causal-lm" else None
+    if labels is not None and len(labels) < 2:
+        raise DatasetError(f"classification needs at least two labels, found {labels}")
+
+    import torch
+
+    torch.manual_seed(hp.seed)
+    loaded = modeling.load(config, model_dir, labels)
+    train, validation = prepare_features(config, loaded, splits)
+    resume = checkpoint.find(output, config.resume)
+    # Under `accelerate launch` every rank runs this; only rank 0 logs, reports and writes outputs.
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    reporter = reporter if main_process else None
+    tracker = MetricsTracker(output / outputs.METRICS_LOG if main_process else None)
+    if resume is not None:
+        tracker.restore(int(resume.name.removeprefix(checkpoint.PREFIX)))
+    elif main_process:
+        (output / outputs.METRICS_LOG).unlink(missing_ok=True)
+    progress = Progress(config, tracker, reporter)
+    if resume is not None:
+        progress.checkpoints = [
+            {"step": step, "uri": uris.child_uri(config.output, "checkpoints", path.name)}
+            for step, path in checkpoint.list_checkpoints(output)
+            if step <= int(resume.name.removeprefix("step-"))
+        ]
+    pad_id = getattr(loaded.processor, "pad_token_id", None) or 0
+    loop = Loop(
+        model=loaded.model,
+        train_features=train,
+        eval_features=validation,
+        collate=_collate(pad_id),
+        hp=hp,
+        causal=config.task == "causal-lm",
+        output=output,
+        notify=progress,
+    )
+    state = loop.run(resume)
+    if not main_process:
+        return RunResult(output, output, state, tracker.summary(), dict(tracker.latest), progress.losses)
+    model_path = outputs.save_model(loop.model, loaded.processor, config, output)
+    if config.method != "full" and bool(hp.extra.get("merge", False)):
+        outputs.save_merged(loop.model, loaded.processor, output)
+    summary = tracker.summary()
+    trainable = modeling.trainable_parameters(loop.model)
+    (output / outputs.MODEL_CARD).write_text(outputs.model_card(config, summary, tracker.latest, trainable))
+    uris.upload_dir(output, config.output)
+    output_uri = uris.child_uri(config.output, model_path.name)
+    progress.finish(output_uri)
+    return RunResult(
+        output=output,
+        model_path=model_path,
+        state=state,
+        summary=summary,
+        metrics=dict(tracker.latest),
+        losses=progress.losses,
+    )
+
+
+def make_reporter(config: TrainRunConfig, api: StatusApi | None) -> StatusReporter | None:
+    """A reporter when the config names a Training and the API is reachable by configuration."""
+    if config.training is None or api is None:
+        return None
+    probe = GpuProbe()
+    return StatusReporter(
+        api,
+        config.training.namespace,
+        config.training.name,
+        uid=config.training.uid,
+        interval=config.reporting.interval_seconds,
+        extra_fields=probe.status_fields,
+    )
+
+
+# A node that runs containers without a mount namespace (the local development node)
+# tells the program where the pod's terminationMessagePath really is.
+TERMINATION_PATH_ENV = "KUBETUNE_TERMINATION_MESSAGE_PATH"
+
+
+def write_termination_log(path: str, error: BaseException) -> None:
+    """One line saying why the run failed, where the kubelet picks it up."""
+    line = f"{type(error).__name__}: {error}".replace("\n", " ")[:1000]
+    path = os.environ.get(TERMINATION_PATH_ENV) or path
+    try:
+        Path(path).write_text(line + "\n")
+    except OSError:
+        log.warning("cannot write termination log %s", path)
+
+
+def main(config: TrainRunConfig, api: StatusApi | None = None) -> int:
+    """Run, report and return the exit code; failures go to the termination log."""
+    reporter = make_reporter(config, api)
+    try:
+        result = run(config, reporter)
+        log.info("done: %s (final loss %s)", result.model_path, result.summary.get("final_loss"))
+        return 0
+    except Exception as exc:
+        log.exception("training failed")
+        write_termination_log(config.reporting.termination_log, exc)
+        if reporter:
+            reporter.event("TrainingFailed", f"{type(exc).__name__}: {exc}", warning=True)
+        return 1
+    finally:
+        if reporter and not reporter.close(timeout=15.0):
+            log.warning("some status updates could not be delivered")
