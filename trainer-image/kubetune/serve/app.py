@@ -1,0 +1,48 @@
+"""The application factory: settings + a model loader -> a FastAPI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from kubetune.serve.access_log import AccessLogMiddleware
+from kubetune.serve.auth import ApiKeyFile
+from kubetune.serve.deps import require_api_key
+from kubetune.serve.engine import InferenceEngine, Loader, running
+from kubetune.serve.errors import install_error_handlers
+from kubetune.serve.routes import generate, health, infer, metrics, openai, stream
+from kubetune.serve.settings import ServeSettings
+
+DESCRIPTION = (
+    "Inference API of one kubetune InferenceService (seed 002), seed 003's generate call and "
+    "OpenAI-compatible routes. Authenticate with `Authorization: Bearer <key>`; /healthz and /readyz are open."
+)
+
+
+def create_app(settings: ServeSettings, loader: Loader | None = None) -> FastAPI:
+    """Build the app; the model starts loading when the app starts (its lifespan), in the background."""
+    if loader is None:
+        from kubetune.serve.runtime.loader import load_runtime
+
+        loader = load_runtime
+    engine = InferenceEngine(settings, loader)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with running(engine):
+            yield
+
+    app = FastAPI(title="kubetune-serve", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine = engine
+    app.state.api_keys = ApiKeyFile(settings.api_key_file) if settings.api_key_file else None
+    install_error_handlers(app)
+
+    protected = [Depends(require_api_key)]
+    app.include_router(health.router)
+    app.include_router(metrics.router, dependencies=protected if settings.metrics_require_auth else [])
+    for router in (infer.router, stream.router, generate.router, openai.router):
+        app.include_router(router, dependencies=protected)
+    app.add_middleware(AccessLogMiddleware, metrics=engine.metrics, model_version=settings.model_version)
+    return app

@@ -1,0 +1,1 @@
+"""One router per endpoint family, collected by ``kubetune.serve.app``."""

@@ -1,0 +1,103 @@
+"""From model uris to a ready runtime: resolve the uri, load the base model, attach the adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from kubetune.serve.runtime.base import ModelRuntime
+from kubetune.serve.settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(Exception):
+    """The model or an adapter could not be found or loaded."""
+
+
+def resolve_uri(uri: str, settings: ServeSettings) -> Path:
+    """A local directory holding the files behind ``uri`` (downloading s3:// and hf:// ones)."""
+    if not uri:
+        raise ModelLoadError("no model uri configured (--model-uri / KUBETUNE_SERVE_MODEL_URI)")
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        path = Path(uri)
+    elif scheme == "file":
+        path = Path(rest)
+    elif scheme == "pvc":
+        # The operator mounts each claim at <pvc_mount_root>/<claim>.
+        path = settings.pvc_mount_root / rest
+    elif scheme == "hf":
+        from huggingface_hub import snapshot_download
+
+        repo, _, revision = rest.partition("@")
+        path = Path(snapshot_download(repo_id=repo, revision=revision or None))
+    elif scheme == "s3":
+        import fsspec
+
+        base = settings.download_dir or Path("/tmp/kubetune-models")  # noqa: S108 - pod-private scratch
+        path = base / hashlib.sha256(uri.encode()).hexdigest()[:16]
+        if not path.exists():
+            fsspec.filesystem("s3").get(uri.rstrip("/") + "/", str(path), recursive=True)
+    else:
+        raise ModelLoadError(f"unsupported model uri scheme {scheme!r} in {uri}")
+    if not path.is_dir():
+        raise ModelLoadError(f"{uri} is not a directory ({path})")
+    return path
+
+
+def pick_device(setting: str) -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return setting
+
+
+def pick_dtype(setting: str, device: str) -> Any:
+    import torch
+
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def attach_adapters(model: Any, adapters: dict[str, Path]) -> Any:
+    """Wrap ``model`` in a PeftModel holding every adapter under its name."""
+    if not adapters:
+        return model
+    from peft import PeftModel
+
+    names = list(adapters)
+    peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+    for name in names[1:]:
+        peft_model.load_adapter(str(adapters[name]), adapter_name=name)
+    peft_model.set_adapter(names[0])
+    return peft_model
+
+
+def load_runtime(settings: ServeSettings) -> ModelRuntime:
+    """Load what the settings describe; raises ModelLoadError with a clear message."""
+    base = resolve_uri(settings.model_uri, settings)
+    adapters = {name: resolve_uri(uri, settings) for name, uri in settings.adapters.items()}
+    device = pick_device(settings.device)
+    dtype = pick_dtype(settings.dtype, device)
+    log.info("loading %s model from %s on %s (%s), adapters %s", settings.task, base, device, dtype, list(adapters))
+    try:
+        if settings.task == "causal-lm":
+            from kubetune.serve.runtime.causal_lm import CausalLMRuntime
+
+            return CausalLMRuntime.load(base, adapters, device, dtype, settings.max_input_tokens)
+        if settings.task == "sequence-classification":
+            from kubetune.serve.runtime.classifier import SequenceClassifierRuntime
+
+            return SequenceClassifierRuntime.load(base, adapters, device, dtype, settings.max_input_tokens)
+        from kubetune.serve.runtime.image_classifier import ImageClassifierRuntime
+
+        return ImageClassifierRuntime.load(base, adapters, device, dtype)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelLoadError(f"cannot load the model from {base}: {error}") from error

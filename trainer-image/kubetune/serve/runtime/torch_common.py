@@ -1,0 +1,60 @@
+"""Pieces shared by the torch runtimes: adapter selection, padding, probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+
+@contextmanager
+def adapter_scope(model: Any, adapter: str | None) -> Iterator[None]:
+    """Run with ``adapter`` active, or with every adapter off when it is None.
+
+    Only the model's single executor thread calls this, so switching the active
+    adapter cannot race with another batch.
+    """
+    if not hasattr(model, "peft_config"):
+        yield
+        return
+    if adapter is None:
+        with model.disable_adapter():
+            yield
+        return
+    model.set_adapter(adapter)
+    yield
+
+
+def pad(sequences: list[list[int]], pad_id: int, left: bool, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad token lists into (input_ids, attention_mask)."""
+    width = max(len(seq) for seq in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        start = width - len(seq) if left else 0
+        ids[row, start : start + len(seq)] = torch.tensor(seq, dtype=torch.long)
+        mask[row, start : start + len(seq)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def token_log_probs(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probability of each chosen token and of the most likely token, per position."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    chosen = log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    return chosen, log_probs.max(dim=-1).values
+
+
+def mean_score(chosen: torch.Tensor, best: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+    """(exp(mean log p of the chosen tokens), mean top-1 probability) over the masked positions.
+
+    exp(mean log p) is the inverse perplexity: 1.0 when the model was certain of
+    every token, towards 0 as the text surprises it; always in (0, 1].
+    """
+    count = mask.sum()
+    if count == 0:
+        return 1.0, 1.0
+    score = torch.exp((chosen * mask).sum() / count)
+    confidence = (torch.exp(best) * mask).sum() / count
+    return float(score), float(confidence)
