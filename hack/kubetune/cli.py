@@ -1,11 +1,14 @@
 """The `kubetune` command: developer tools for the local platform.
 
     kubetune dev cluster      # start the local control plane, print the kubeconfig, wait for Ctrl-C
+    kubetune dev up           # control plane + local node + operator + REST facade, until Ctrl-C
+    kubetune dev demo         # the whole flow through REST: dataset -> LoRA training -> served model
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -52,6 +55,30 @@ def dev_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def dev_up(args: argparse.Namespace) -> int:
+    from kubetune.localdev.platform import LocalPlatform
+
+    stop = _stop_on_sigterm()
+    work_dir = args.work_dir.resolve()
+    with LocalPlatform.start(work_dir, gpus=args.gpus) as platform:
+        print(f"API:         {platform.api_url}", flush=True)
+        print(f"admin token: {platform.admin_token()}", flush=True)
+        print(f"login:       {platform.admin_username} / {platform.admin_password}", flush=True)
+        print(f"kubeconfig:  {platform.control_plane.kubeconfig}", flush=True)
+        print(f"artifacts:   {platform.artifacts}", flush=True)
+        print("Ctrl-C stops the platform.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        print("stopping", flush=True)
+    return 0
+
+
+def dev_demo(args: argparse.Namespace) -> int:
+    from kubetune.localdev import demo
+
+    return demo.main(args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kubetune", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep certificates, etcd data and logs here (default: a temp dir, removed)")
     cluster.add_argument("--no-crds", action="store_true", help="do not install kubetune's CRDs")
     cluster.set_defaults(func=dev_cluster)
+    up = dev_sub.add_parser("up", help="run control plane, local node, operator and REST facade until interrupted")
+    up.add_argument("--work-dir", type=Path, default=Path("out/platform"), help="artifacts, node state and logs")
+    up.add_argument("--gpus", type=int, default=0, help="fake nvidia.com/gpu count of the local node")
+    up.set_defaults(func=dev_up)
+    demo = dev_sub.add_parser("demo", help="run the dataset-to-served-model flow through the REST API")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where artifacts, logs and the PNG go")
+    demo.set_defaults(func=dev_demo)
     return parser
 
 
