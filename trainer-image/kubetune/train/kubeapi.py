@@ -19,6 +19,9 @@ SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 MERGE_PATCH = "application/merge-patch+json"
 
 
+USER_AGENT = "kubetune-train"
+
+
 class ApiError(Exception):
     """A failed API call; ``status`` is the HTTP code, or None when no answer came."""
 
@@ -56,7 +59,8 @@ class KubeApi:
         return context
 
     def _headers(self, content_type: str) -> dict[str, str]:
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        # The user agent names the field manager, so managedFields show what the trainer wrote.
+        headers = {"Content-Type": content_type, "Accept": "application/json", "User-Agent": USER_AGENT}
         token = self.token_file.read_text().strip() if self.token_file else self.token
         if token:
             headers["Authorization"] = f"Bearer {token}"
