@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup controlplane lint generate-check test test-unit test-integration test-e2e demo cluster clean
+.PHONY: setup controlplane helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
+	images images-dev clean
 
-setup: $(STAMP) controlplane
+setup: $(STAMP) controlplane helm
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +21,24 @@ $(STAMP):
 controlplane:
 	hack/controlplane/build.sh
 
+# helm for the chart tests, built from its Go module the same way.
+helm:
+	hack/helm/build.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-generate-check: $(STAMP)
+# Everything generated from the models: CRDs, chart CRDs and values schema, kustomize base, OpenAPI.
+generate: $(STAMP)
+	$(BIN)/python -m kubetune.crd.generate
+	$(BIN)/python -m kubetune.chart.generate
+	$(BIN)/python -m kubetune.api.openapi
+
+generate-check: $(STAMP) helm
 	$(BIN)/python -m kubetune.crd.generate --check
+	$(BIN)/python -m kubetune.chart.generate --check
+	$(BIN)/python -m kubetune.api.openapi --check
 
 test: setup lint generate-check
 	$(BIN)/pytest
@@ -44,6 +57,20 @@ cluster: setup
 
 demo: setup
 	$(BIN)/kubetune dev demo
+
+# Container images (docker or podman; neither runs on the development machines).
+CONTAINER ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+REGISTRY ?= ghcr.io/kubetune
+TAG ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/kubetune/Chart.yaml)
+
+images:
+	@if [ -z "$(CONTAINER)" ]; then echo "images: needs docker or podman on PATH" >&2; exit 1; fi
+	for c in operator api; do $(CONTAINER) build -f $$c/Dockerfile -t $(REGISTRY)/$$c:$(TAG) . || exit 1; done
+	$(CONTAINER) build -f trainer-image/Dockerfile -t $(REGISTRY)/runtime:$(TAG) .
+
+# The image names manifests/overlays/dev expects (then `kind load docker-image ...`).
+images-dev:
+	$(MAKE) images REGISTRY=kubetune TAG=dev
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,93 @@
+"""The operator's and the api's ClusterRoles cover what their code does, and no more than listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from chart_helpers import Render, one
+
+from kubetune.operator.builders.rbac import build_role
+from kubetune.operator.owner import Owner
+
+pytestmark = pytest.mark.unit
+
+Rule = dict[str, Any]
+
+
+def allows(rules: list[Rule], group: str, resource: str, verb: str, name: str | None = None) -> bool:
+    for rule in rules:
+        if group not in rule["apiGroups"] or resource not in rule["resources"] or verb not in rule["verbs"]:
+            continue
+        if "resourceNames" in rule and (name is None or name not in rule["resourceNames"]):
+            continue
+        return True
+    return False
+
+
+# (group, resource, verb) for every call in operator/kubetune/operator (handlers, kube, leader, events).
+OPERATOR_NEEDS = [
+    *[("kubetune.io", plural, verb) for plural in ("trainers", "trainings", "inferenceservices", "datasets")
+      for verb in ("get", "list", "watch", "patch")],
+    *[("kubetune.io", f"{plural}/status", "patch")
+      for plural in ("trainers", "trainings", "inferenceservices", "datasets")],
+    ("kubetune.io", "trainings", "create"), ("kubetune.io", "inferenceservices", "create"),
+    *[("batch", "jobs", verb) for verb in ("get", "list", "watch", "create", "patch")],
+    *[("apps", "deployments", verb) for verb in ("get", "list", "watch", "create", "patch")],
+    *[("", "pods", verb) for verb in ("get", "list", "watch")],
+    ("", "serviceaccounts", "create"), ("", "configmaps", "create"), ("", "services", "create"),
+    ("rbac.authorization.k8s.io", "roles", "create"), ("rbac.authorization.k8s.io", "rolebindings", "create"),
+    ("policy", "poddisruptionbudgets", "create"), ("policy", "poddisruptionbudgets", "delete"),
+    ("", "events", "create"),
+]
+
+
+def test_operator_cluster_role_covers_its_calls(render: Render) -> None:
+    rules = one(render(), "ClusterRole", "kt-kubetune-operator")["rules"]
+    missing = [need for need in OPERATOR_NEEDS if not allows(rules, *need)]
+    assert missing == []
+
+
+def test_operator_cannot_touch_secrets_or_delete_its_children(render: Render) -> None:
+    rules = one(render(), "ClusterRole", "kt-kubetune-operator")["rules"]
+    assert not any(allows(rules, "", "secrets", verb) for verb in ("get", "list", "create"))
+    assert not allows(rules, "batch", "jobs", "delete")  # the garbage collector deletes children
+    assert not allows(rules, "rbac.authorization.k8s.io", "roles", "escalate")
+    assert not allows(rules, "rbac.authorization.k8s.io", "rolebindings", "bind")
+    assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in rules)
+
+
+def test_operator_holds_what_it_grants_to_each_training(render: Render) -> None:
+    """Without `escalate`, Kubernetes lets the operator create the per-Training Role only if it
+    holds every permission the Role grants."""
+    rules = one(render(), "ClusterRole", "kt-kubetune-operator")["rules"]
+    role = build_role(Owner(api_version="kubetune.io/v1alpha1", kind="Training", name="run-1",
+                            uid="u-1", namespace="team-a"))
+    for granted in role["rules"]:
+        for group in granted["apiGroups"]:
+            for resource in granted["resources"]:
+                for verb in granted["verbs"]:
+                    assert allows(rules, group, resource, verb), (group, resource, verb)
+
+
+def test_namespace_watch_only_when_namespaces_are_listed(render: Render) -> None:
+    assert not allows(one(render(), "ClusterRole", "kt-kubetune-operator")["rules"], "", "namespaces", "list")
+    scoped = one(render({"operator.watchNamespaces[0]": "team-*"}), "ClusterRole", "kt-kubetune-operator")
+    assert allows(scoped["rules"], "", "namespaces", "watch")
+
+
+def test_api_roles(render: Render) -> None:
+    objects = render()
+    cluster = one(objects, "ClusterRole", "kt-kubetune-api")["rules"]
+    for need in [("kubetune.io", "trainings", "create"), ("kubetune.io", "trainings/status", "patch"),
+                 ("", "namespaces", "delete"), ("", "configmaps", "update"), ("", "nodes", "watch"),
+                 ("authentication.k8s.io", "tokenreviews", "create")]:
+        assert allows(cluster, *need), need
+    assert not allows(cluster, "", "secrets", "get")  # users live in one Secret, granted by a Role
+    role = one(objects, "Role", "kt-kubetune-api")
+    assert role["metadata"]["namespace"] == "kubetune-system"
+    assert allows(role["rules"], "", "secrets", "patch", name="kt-kubetune-api-users")
+    assert not allows(role["rules"], "", "secrets", "get", name="kt-kubetune-auth")
+    env = {e["name"]: e.get("value") for e in
+           one(objects, "Deployment", "kt-kubetune-api")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KUBETUNE_API_USERS_SECRET"] == "kt-kubetune-api-users"
