@@ -98,11 +98,13 @@ def from_environment() -> KubeApi | None:
         ca = SA_DIR / "ca.crt"
         host = f"[{host}]" if ":" in host else host
         return KubeApi(f"https://{host}:{port}", token_file=SA_DIR / "token", verify=str(ca) if ca.is_file() else True)
-    if os.environ.get("KUBECONFIG"):
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
         from kubernetes import client, config
 
         configuration = client.Configuration()
-        config.load_kube_config(client_configuration=configuration)
+        # Name the file: the library's default is KUBECONFIG as it was when kubernetes was imported.
+        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
         auth = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
         token = auth.removeprefix("Bearer ").strip() if auth else None
         cert = (configuration.cert_file, configuration.key_file) if configuration.cert_file else None

@@ -1,0 +1,105 @@
+"""The inference server Deployment of an InferenceService: kubetune-serve configured through env."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubetune.crd import labels as lbl
+from kubetune.crd.inferenceservice import InferenceServiceSpec
+from kubetune.operator.builders import podspec
+from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel
+from kubetune.operator.owner import Owner, child_metadata
+from kubetune.operator.settings import Settings
+
+SERVER_CONTAINER = "server"
+
+
+def server_labels(name: str) -> dict[str, str]:
+    """The selector shared by the Deployment, its pods, the Service and the PDB."""
+    return {lbl.INFERENCE_SERVICE: name, lbl.COMPONENT: "server"}
+
+
+def serve_env(
+    spec: InferenceServiceSpec, model: ServedModel, version: str, settings: Settings
+) -> list[dict[str, Any]]:
+    """KUBETUNE_SERVE_* variables, the names kubetune-serve's settings read."""
+    limits, cache = spec.limits, spec.cache
+    values: dict[str, str] = {
+        "MODEL_URI": model.base_model,
+        "ADAPTERS": json.dumps(model.adapters, sort_keys=True),
+        "TASK": spec.task,
+        "MODEL_VERSION": version,
+        "MAX_CONCURRENT": str(limits.max_concurrent),
+        "QUEUE_SIZE": str(limits.queue_size),
+        "TIMEOUT_SECONDS": str(limits.timeout_seconds),
+        "MAX_BATCH_SIZE": str(limits.max_batch_size),
+        "MAX_BATCH_WAIT_MS": str(limits.max_batch_wait_ms),
+        "CACHE_ENABLED": "true" if cache.enabled else "false",
+        "CACHE_TTL_SECONDS": str(cache.ttl_seconds),
+        "CACHE_MAX_ENTRIES": str(cache.max_entries),
+        "PORT": str(settings.serve_port),
+    }
+    env: list[dict[str, Any]] = [{"name": f"KUBETUNE_SERVE_{k}", "value": v} for k, v in values.items()]
+    env.append({"name": "KUBETUNE_SERVE_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
+    return env
+
+
+def build_deployment(
+    owner: Owner, spec: InferenceServiceSpec, model: ServedModel, version: str, settings: Settings
+) -> dict[str, Any]:
+    """Replicas follow spec.replicas (0 when suspended); the version annotation rolls pods on change."""
+    name = owner.name
+    gpus, gpu_product, cpu, memory = podspec.merged_resources(spec.resources, 0, None, None, None)
+    volumes, mounts = podspec.artifact_volume(settings)
+    probe_port = settings.serve_port
+    container: dict[str, Any] = {
+        "name": SERVER_CONTAINER,
+        "image": spec.image or settings.runtime_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": list(settings.serve_command),
+        "env": serve_env(spec, model, version, settings),
+        "ports": [{"name": "http", "containerPort": probe_port, "protocol": "TCP"}],
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": probe_port},
+            "periodSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": probe_port},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "volumeMounts": mounts,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": podspec.container_security(),
+    }
+    resources = podspec.container_resources(gpus, cpu, memory)
+    if resources:
+        container["resources"] = resources
+    selector = server_labels(name)
+    meta = child_metadata(owner, lbl.server_deployment_name(name), selector)
+    meta["annotations"] = {MODEL_FINGERPRINT: model.fingerprint(), lbl.MODEL_VERSION: version}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": 0 if spec.suspend else spec.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {
+                    "labels": {**selector, lbl.MANAGED_BY: lbl.MANAGER},
+                    "annotations": {lbl.MODEL_VERSION: version},
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,  # the server never talks to the API
+                    "securityContext": podspec.pod_security(settings),
+                    "containers": [container],
+                    "volumes": volumes,
+                    **podspec.scheduling(gpus, gpu_product, [], None),
+                },
+            },
+        },
+    }

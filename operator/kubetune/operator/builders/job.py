@@ -1,0 +1,91 @@
+"""A Training's Job: the Trainer's image and command, the run config mounted, least-privilege account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetune.crd import labels as lbl
+from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH
+from kubetune.crd.trainer import TrainerSpec
+from kubetune.crd.training import TrainingSpec
+from kubetune.operator.builders import podspec
+from kubetune.operator.owner import Owner, child_metadata
+from kubetune.operator.settings import Settings
+
+TRAINER_CONTAINER = "trainer"
+CONFIG_VOLUME = "run-config"
+TERMINATION_LOG = "/dev/termination-log"
+
+
+def training_env(owner: Owner, trainer: TrainerSpec) -> list[dict[str, Any]]:
+    """The Trainer's env first, then what kubetune sets (later entries win in Kubernetes)."""
+    env: list[dict[str, Any]] = [e.to_wire() for e in trainer.env]
+    env += [
+        {"name": "KUBETUNE_TRAINING_NAMESPACE", "value": owner.namespace or ""},
+        {"name": "KUBETUNE_TRAINING_NAME", "value": owner.name},
+        {"name": "KUBETUNE_RUN_CONFIG", "value": RUN_CONFIG_PATH},
+        {"name": "KUBETUNE_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    return env
+
+
+def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: Settings) -> dict[str, Any]:
+    """The Job manifest. spec.suspend maps to Job.spec.suspend: stop keeps the Job and its checkpoints."""
+    defaults = trainer.resources
+    gpus, gpu_product, cpu, memory = podspec.merged_resources(
+        spec.resources, defaults.gpus, defaults.gpu_product, defaults.cpu, defaults.memory
+    )
+    volumes, mounts = podspec.artifact_volume(settings)
+    volumes.append({"name": CONFIG_VOLUME, "configMap": {"name": lbl.training_config_map_name(owner.name)}})
+    mounts.append({"name": CONFIG_VOLUME, "mountPath": RUN_CONFIG_DIR, "readOnly": True})
+    pod_labels = {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer", lbl.MANAGED_BY: lbl.MANAGER}
+    container: dict[str, Any] = {
+        "name": TRAINER_CONTAINER,
+        "image": trainer.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": [*trainer.command, "--config", RUN_CONFIG_PATH],
+        "env": training_env(owner, trainer),
+        "volumeMounts": mounts,
+        "terminationMessagePath": TERMINATION_LOG,
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "securityContext": podspec.container_security(),
+    }
+    resources = podspec.container_resources(gpus, cpu, memory)
+    if resources:
+        container["resources"] = resources
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": lbl.training_service_account_name(owner.name),
+        # The trainer patches its own status with this account's token.
+        "automountServiceAccountToken": True,
+        "securityContext": podspec.pod_security(settings),
+        "containers": [container],
+        "volumes": volumes,
+        **podspec.scheduling(gpus, gpu_product, trainer.tolerations, trainer.priority_class_name),
+    }
+    job_spec: dict[str, Any] = {
+        "suspend": spec.suspend,
+        "backoffLimit": spec.backoff_limit
+        if spec.backoff_limit is not None
+        else settings.default_backoff_limit,
+        "completions": 1,
+        "parallelism": 1,
+        # A replacement pod starts only once the failed one is gone: never two holding the GPUs.
+        "podReplacementPolicy": "Failed",
+        "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+    }
+    if spec.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = spec.active_deadline_seconds
+    ttl = spec.ttl_seconds_after_finished
+    if ttl is None:
+        ttl = settings.default_ttl_seconds_after_finished
+    if ttl is not None:
+        job_spec["ttlSecondsAfterFinished"] = ttl
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": child_metadata(
+            owner, lbl.training_job_name(owner.name), {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer"}
+        ),
+        "spec": job_spec,
+    }

@@ -1,0 +1,87 @@
+"""Pieces shared by training and serving pods: resources, scheduling, security, volumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetune.crd.base import Resources, Toleration
+from kubetune.operator.settings import Settings
+
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+ARTIFACTS_VOLUME = "artifacts"
+
+
+def container_resources(gpus: int, cpu: str | None, memory: str | None) -> dict[str, Any]:
+    """Requests and limits: GPUs as nvidia.com/gpu limits, memory limited to its request."""
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if cpu:
+        requests["cpu"] = cpu
+    if memory:
+        requests["memory"] = memory
+        limits["memory"] = memory  # a limit makes OOMKilled a clear, reportable failure
+    if gpus > 0:
+        limits[GPU_RESOURCE] = str(gpus)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def scheduling(
+    gpus: int, gpu_product: str | None, tolerations: list[Toleration], priority_class: str | None
+) -> dict[str, Any]:
+    """nodeSelector, tolerations and priority class of a pod spec."""
+    spec: dict[str, Any] = {}
+    if gpus > 0 and gpu_product:
+        spec["nodeSelector"] = {GPU_PRODUCT_LABEL: gpu_product}
+    tols = [t.to_wire() for t in tolerations]
+    if gpus > 0 and not any(t.get("key") == GPU_RESOURCE for t in tols):
+        # GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule.
+        tols.append({"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"})
+    if tols:
+        spec["tolerations"] = tols
+    if priority_class:
+        spec["priorityClassName"] = priority_class
+    return spec
+
+
+def pod_security(settings: Settings) -> dict[str, Any]:
+    uid = settings.run_as_user
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security() -> dict[str, Any]:
+    return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def artifact_volume(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The artifact store's volume and mount, or nothing when no PVC is configured."""
+    if not settings.artifact_pvc:
+        return [], []
+    volume = {"name": ARTIFACTS_VOLUME, "persistentVolumeClaim": {"claimName": settings.artifact_pvc}}
+    mount = {"name": ARTIFACTS_VOLUME, "mountPath": settings.artifact_mount_path}
+    return [volume], [mount]
+
+
+def merged_resources(
+    override: Resources | None, gpus: int, gpu_product: str | None, cpu: str | None, memory: str | None
+) -> tuple[int, str | None, str | None, str | None]:
+    """A spec's resources laid over defaults: (gpus, gpu product, cpu, memory)."""
+    if override is None:
+        return gpus, gpu_product, cpu, memory
+    return (
+        override.gpus if override.gpus is not None else gpus,
+        override.gpu_type or gpu_product,
+        override.cpu or cpu,
+        override.memory or memory,
+    )

@@ -1,0 +1,47 @@
+"""What an InferenceService serves: the resolved model, its adapters and a version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from kubetune.crd.inferenceservice import ModelSource
+
+MODEL_FINGERPRINT = "kubetune.io/model-fingerprint"  # on the Deployment: hash of what it serves
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A base model plus named adapters, everything as uris."""
+
+    base_model: str
+    adapters: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_source(cls, source: ModelSource) -> ServedModel:
+        return cls(source.base_model, {a.name: a.uri for a in source.adapters})
+
+    @classmethod
+    def from_training(cls, training: str, method: str, base_model: str, output: str) -> ServedModel:
+        """A finished Training: full fine-tuning replaces the model, LoRA adds an adapter."""
+        if method == "full":
+            return cls(output)
+        return cls(base_model, {training: output})
+
+    def fingerprint(self) -> str:
+        """Stable across operator restarts: what decides whether a rollout is a new version."""
+        blob = json.dumps({"base": self.base_model, "adapters": self.adapters}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def next_model_version(
+    current_version: str | None, current_fingerprint: str | None, model: ServedModel
+) -> str:
+    """v1 for a new Deployment; bumped when the served model changes; kept otherwise."""
+    if current_version is None or current_fingerprint is None:
+        return "v1"
+    if current_fingerprint == model.fingerprint():
+        return current_version
+    digits = current_version.lstrip("v")
+    return f"v{int(digits) + 1}" if digits.isdigit() else "v1"

@@ -1,0 +1,63 @@
+"""Shared by the handlers: the registry, resource coordinates, the runtime in memo, index lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import kopf
+
+from kubetune.crd.kinds import Kind
+from kubetune.operator.kube import ApiError
+from kubetune.operator.runtime import Runtime
+
+REGISTRY = kopf.OperatorRegistry()
+T = TypeVar("T")
+
+
+def resource(kind: Kind) -> tuple[str, str, str]:
+    """(group, version, plural) for kopf decorators."""
+    group, version = kind.api_version.split("/")
+    return group, version, kind.plural
+
+
+def runtime_of(memo: Any) -> Runtime:
+    """The Runtime that main() put into kopf's memo."""
+    rt = memo["runtime"]
+    assert isinstance(rt, Runtime)
+    return rt
+
+
+def one(index: Mapping[Any, Any], key: Any) -> Any | None:
+    """The single value an index holds for a key (objects are unique per key), or None."""
+    store = index.get(key)
+    if not store:
+        return None
+    for value in store:
+        return value
+    return None
+
+
+def many(index: Mapping[Any, Any], key: Any) -> list[Any]:
+    return list(index.get(key) or ())
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """API errors as kopf control flow: transient ones retry later, the rest stop retrying."""
+    try:
+        yield
+    except ApiError as exc:
+        if exc.transient:
+            raise kopf.TemporaryError(f"API server: {exc}", delay=5) from exc
+        if exc.status in (401, 403):
+            # RBAC may be fixed by an administrator: keep retrying, slowly.
+            raise kopf.TemporaryError(f"forbidden: {exc}", delay=60) from exc
+        raise kopf.PermanentError(f"API server refused: {exc}") from exc
+
+
+def guarded(kind: str, rt: Runtime, fn: Callable[[], T]) -> T:
+    """Run one reconciliation with metrics and error mapping."""
+    with rt.metrics.reconcile(kind), api_errors():
+        return fn()

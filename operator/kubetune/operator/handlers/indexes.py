@@ -1,0 +1,114 @@
+# mypy: disable-error-code="arg-type"
+# (kopf's handler protocols do not admit index kwargs or a narrowed namespace: str.)
+"""kopf indexes: in-memory views of the objects handlers look up, fed by watches (no GETs per event).
+
+Values are compact views (see observed.py) so thousands of objects stay cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from kubetune.crd import labels as lbl
+from kubetune.crd.kinds import DATASET, INFERENCE_SERVICE, TRAINER, TRAINING
+from kubetune.crd.training import OPERATOR_STATUS_FIELDS
+from kubetune.operator import conditions as cnd
+from kubetune.operator.handlers.common import REGISTRY, resource
+from kubetune.operator.observed import deployment_view, job_view, pod_view
+
+# Trainer-written fields the operator reads: outputs for serving, metrics for HPO objectives.
+READ_FROM_TRAINER = ("output", "metrics", "summary")
+
+
+def _owner_uid(meta: Any) -> str | None:
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("controller"):
+            return str(ref.get("uid"))
+    return None
+
+
+def compact_status(status: Any, keep: frozenset[str]) -> dict[str, Any]:
+    """The status fields the operator reads, conditions packed into tuples (thousands of objects)."""
+    out = {k: v for k, v in status.items() if k in keep}
+    if "conditions" in out:
+        out["conditions"] = cnd.pack(out["conditions"])
+    return out
+
+
+def training_view(body: Any) -> dict[str, Any]:
+    meta, spec, status = body["metadata"], body.get("spec") or {}, body.get("status") or {}
+    keep = OPERATOR_STATUS_FIELDS.union(READ_FROM_TRAINER)
+    return {
+        "name": meta["name"],
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+        "generation": meta.get("generation"),
+        "resourceVersion": meta.get("resourceVersion"),
+        "labels": dict(meta.get("labels") or {}),
+        "spec": dict(spec),
+        "status": compact_status(status, keep),
+    }
+
+
+@kopf.index(*resource(TRAINER), registry=REGISTRY)
+def trainer_specs(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
+    return {name: {"uid": body["metadata"].get("uid"), "spec": dict(body.get("spec") or {}),
+                   "generation": body["metadata"].get("generation")}}
+
+
+@kopf.index(*resource(TRAINING), registry=REGISTRY)
+def training_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): training_view(body)}
+
+
+@kopf.index(*resource(TRAINING), registry=REGISTRY)
+def trainings_by_trainer(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
+    return {spec.get("trainerRef"): (namespace, name)}
+
+
+@kopf.index(*resource(TRAINING), labels={lbl.HPO_PARENT: kopf.PRESENT}, registry=REGISTRY)
+def trials_by_parent(namespace: str, name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+    return {(namespace, labels[lbl.HPO_PARENT]): name}
+
+
+@kopf.index("batch", "v1", "jobs", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)
+def training_jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, labels[lbl.TRAINING]): {**job_view(body), "ownerUid": _owner_uid(body["metadata"])}}
+
+
+@kopf.index("", "v1", "pods", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)
+def training_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, labels[lbl.TRAINING]): pod_view(body)}
+
+
+@kopf.index(*resource(DATASET), registry=REGISTRY)
+def dataset_views(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+    return {(namespace, name): {"spec": dict(spec), "phase": status.get("phase")}}
+
+
+@kopf.index(*resource(INFERENCE_SERVICE), registry=REGISTRY)
+def isvc_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    meta, status = body["metadata"], body.get("status") or {}
+    return {(namespace, name): {
+        "name": name, "namespace": namespace, "uid": meta.get("uid"), "generation": meta.get("generation"),
+        "resourceVersion": meta.get("resourceVersion"), "labels": dict(meta.get("labels") or {}),
+        "spec": dict(body.get("spec") or {}), "status": compact_status(status, frozenset(status)),
+    }}
+
+
+@kopf.index(*resource(INFERENCE_SERVICE), registry=REGISTRY)
+def isvcs_by_training(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any] | None:
+    ref = spec.get("trainingRef")
+    return {(namespace, ref["name"]): name} if ref else None
+
+
+@kopf.index("apps", "v1", "deployments", labels={lbl.INFERENCE_SERVICE: kopf.PRESENT}, registry=REGISTRY)
+def server_deployments(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, labels[lbl.INFERENCE_SERVICE]): deployment_view(body)}
+
+
+@kopf.index("", "v1", "pods", labels={lbl.INFERENCE_SERVICE: kopf.PRESENT}, registry=REGISTRY)
+def server_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+    return {(namespace, labels[lbl.INFERENCE_SERVICE]): pod_view(body)}

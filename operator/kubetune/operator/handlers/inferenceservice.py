@@ -1,0 +1,204 @@
+# mypy: disable-error-code="arg-type"
+# (kopf's handler protocols do not admit index kwargs or a narrowed namespace: str.)
+"""InferenceService -> Deployment + Service (+ PDB); waits for a referenced Training; status from children."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from kubetune.crd import labels as lbl
+from kubetune.crd.inferenceservice import InferenceServiceSpec
+from kubetune.crd.kinds import INFERENCE_SERVICE, TRAINING
+from kubetune.crd.trainer import TrainerSpec
+from kubetune.crd.training import TrainingSpec
+from kubetune.operator import conditions as cnd
+from kubetune.operator.builders.deployment import build_deployment
+from kubetune.operator.builders.inferenceservice import build_inference_service
+from kubetune.operator.builders.pdb import build_pdb
+from kubetune.operator.builders.runconfig import ResolutionError, resolve_base_model
+from kubetune.operator.builders.service import build_service, service_url
+from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel, next_model_version
+from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
+from kubetune.operator.handlers.training_status import owner_of as training_owner
+from kubetune.operator.owner import Owner
+from kubetune.operator.runtime import Runtime
+from kubetune.operator.serving_phases import ServingState, serving_state
+
+SPEC_HASH = "kubetune.io/spec-hash"  # on the Deployment: hash of the manifest the operator last applied
+
+
+def isvc_owner(view: Mapping[str, Any]) -> Owner:
+    return Owner(api_version=INFERENCE_SERVICE.api_version, kind=INFERENCE_SERVICE.kind, name=view["name"],
+                 uid=view["uid"], namespace=view["namespace"], labels=view.get("labels") or {})
+
+
+def isvc_view_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    meta = body["metadata"]
+    return {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
+            "generation": meta.get("generation"), "resourceVersion": meta.get("resourceVersion"),
+            "labels": dict(meta.get("labels") or {}), "spec": dict(body.get("spec") or {}),
+            "status": dict(body.get("status") or {})}
+
+
+def write_serving(rt: Runtime, view: Mapping[str, Any], state: ServingState,
+                  extra: Mapping[str, Any] | None = None) -> bool:
+    owner = isvc_owner(view)
+    gen = view.get("generation")
+    fields: dict[str, Any] = {
+        "phase": state.phase,
+        "message": state.message[:4096],
+        "readyReplicas": state.ready_replicas,
+        "conditions": [
+            cnd.make("Ready", state.phase == "Ready", state.reason, state.message, gen),
+            cnd.make("Failed", state.phase == "Failed", state.reason, state.message, gen),
+            cnd.make("WaitingForTraining", state.reason == "WaitingForTraining", state.reason, state.message, gen),
+        ],
+        **(extra or {}),
+    }
+    reason = {"Ready": "Ready", "Loading": "Loading", "Failed": "Failed", "Stopped": "Stopped"}.get(
+        state.phase, state.reason)
+    return rt.status.write(INFERENCE_SERVICE, owner, view["status"], view.get("resourceVersion"), fields,
+                           (reason, state.message, state.phase == "Failed"))
+
+
+def served_model(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpec, training_views: Any,
+                 trainer_specs: Any) -> ServedModel | ServingState:
+    """What to serve, or the state that explains why there is nothing to serve yet."""
+    if spec.model is not None:
+        return ServedModel.from_source(spec.model)
+    assert spec.training_ref is not None
+    ref = spec.training_ref.name
+    training = one(training_views, (view["namespace"], ref))
+    if training is None:
+        return ServingState("Pending", "WaitingForTraining", f"waiting for Training {ref} (not found)")
+    phase = (training["status"] or {}).get("phase") or "Pending"
+    if phase != "Succeeded":
+        return ServingState("Pending", "WaitingForTraining", f"waiting for Training {ref} to succeed (now {phase})")
+    tspec = TrainingSpec.model_validate(training["spec"])
+    trainer = one(trainer_specs, tspec.trainer_ref)
+    try:
+        base = resolve_base_model(tspec, TrainerSpec.model_validate(trainer["spec"])) if trainer else tspec.base_model
+    except ResolutionError as exc:
+        return ServingState("Failed", "InvalidTraining", str(exc))
+    output = training["status"].get("output") or tspec.output or rt.settings.default_output(
+        view["namespace"], ref)
+    return ServedModel.from_training(ref, tspec.method, base, output)
+
+
+def _hash(manifest: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpec, model: ServedModel,
+                   deployment: Mapping[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+    """Create or update the Deployment, Service and PDB; returns the model version now rolled out."""
+    owner = isvc_owner(view)
+    annotations = (deployment or {}).get("annotations") or {}
+    version = next_model_version(annotations.get(lbl.MODEL_VERSION), annotations.get(MODEL_FINGERPRINT), model)
+    manifest = build_deployment(owner, spec, model, version, rt.settings)
+    digest = _hash(manifest)
+    manifest["metadata"]["annotations"][SPEC_HASH] = digest
+    rt.kube.create(build_service(owner, rt.settings))
+    if deployment is None:
+        if rt.kube.create(manifest) is None:
+            rt.kube.patch("apps/v1", "Deployment", owner.namespace, manifest["metadata"]["name"],
+                          {"metadata": {"annotations": manifest["metadata"]["annotations"]}, "spec": manifest["spec"]})
+    elif annotations.get(SPEC_HASH) != digest:
+        # A merge patch replaces lists whole: the pod template becomes exactly the built one.
+        rt.kube.patch("apps/v1", "Deployment", owner.namespace, manifest["metadata"]["name"],
+                      {"metadata": {"annotations": manifest["metadata"]["annotations"]}, "spec": manifest["spec"]})
+    pdb = build_pdb(owner, spec.replicas)
+    if pdb is not None:
+        rt.kube.create(pdb)
+    else:
+        rt.kube.delete("policy/v1", "PodDisruptionBudget", owner.namespace, lbl.server_deployment_name(owner.name))
+    return version, manifest
+
+
+def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, trainer_specs: Any,
+                   server_deployments: Any, server_pods: Any) -> None:
+    namespace, name = view["namespace"], view["name"]
+    try:
+        spec = InferenceServiceSpec.model_validate(view["spec"])
+    except ValidationError as exc:
+        write_serving(rt, view, ServingState("Failed", "InvalidSpec", f"invalid spec: {exc}"))
+        raise kopf.PermanentError(str(exc)) from exc
+    with rt.locks.hold(("isvc", namespace, name)):
+        model = served_model(rt, view, spec, training_views, trainer_specs)
+        if isinstance(model, ServingState):
+            write_serving(rt, view, model, {"observedGeneration": view.get("generation")})
+            return
+        deployment = one(server_deployments, (namespace, name))
+        version, _ = apply_children(rt, view, spec, model, deployment)
+        state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend)
+        if deployment is None or deployment["annotations"].get(lbl.MODEL_VERSION) != version:
+            state = ServingState("Loading", "RollingOut", f"rolling out model version {version}",
+                                 state.ready_replicas) if not spec.suspend else state
+        write_serving(rt, view, state, {
+            "url": service_url(name, namespace, rt.settings), "modelVersion": version,
+            "deploymentName": lbl.server_deployment_name(name), "observedGeneration": view.get("generation"),
+        })
+
+
+def reconcile_isvc_by_name(rt: Runtime, namespace: str, name: str, isvc_views: Any, training_views: Any,
+                           trainer_specs: Any, server_deployments: Any, server_pods: Any) -> None:
+    view = one(isvc_views, (namespace, name))
+    if view is not None:
+        reconcile_isvc(rt, view, training_views, trainer_specs, server_deployments, server_pods)
+
+
+def refresh_isvc(rt: Runtime, namespace: str, name: str, isvc_views: Any, server_deployments: Any,
+                 server_pods: Any) -> None:
+    """A Deployment or server pod changed: recompute the phase (no children are touched)."""
+    with rt.locks.hold(("isvc", namespace, name)):
+        view = one(isvc_views, (namespace, name))
+        deployment = one(server_deployments, (namespace, name))
+        if view is None or deployment is None:
+            return
+        spec = InferenceServiceSpec.model_validate(view["spec"])
+        state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend)
+        extra = {"modelVersion": deployment["annotations"].get(lbl.MODEL_VERSION)}
+        write_serving(rt, view, state, extra)
+
+
+def ensure_serving(rt: Runtime, training: Mapping[str, Any]) -> None:
+    """Train -> serve: a succeeded Training with spec.serve.enabled gets its InferenceService."""
+    spec = TrainingSpec.model_validate(training["spec"])
+    if spec.serve is None or not spec.serve.enabled or (spec.hpo is not None and spec.hpo.enabled):
+        return
+    owner = training_owner(training)
+    manifest = build_inference_service(owner, spec)
+    isvc_name = manifest["metadata"]["name"]
+    if training["status"].get("inferenceService") == isvc_name:
+        return
+    rt.kube.create(manifest)
+    rt.status.write(TRAINING, owner, training["status"], training.get("resourceVersion"),
+                    {"inferenceService": isvc_name})
+
+
+@kopf.on.resume(*resource(INFERENCE_SERVICE), registry=REGISTRY)
+@kopf.on.create(*resource(INFERENCE_SERVICE), registry=REGISTRY)
+@kopf.on.update(*resource(INFERENCE_SERVICE), field="spec", registry=REGISTRY)
+def isvc_reconcile(body: kopf.Body, memo: kopf.Memo, training_views: Any, trainer_specs: Any,
+                   server_deployments: Any, server_pods: Any, **_: Any) -> None:
+    rt = runtime_of(memo)
+    view = isvc_view_of(body)
+    guarded("InferenceService", rt, lambda: reconcile_isvc(
+        rt, view, training_views, trainer_specs, server_deployments, server_pods))
+
+
+@kopf.on.event(*resource(INFERENCE_SERVICE), registry=REGISTRY)
+async def isvc_deleted(type: str, namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt = runtime_of(memo)
+    if type == "DELETED":
+        rt.status.forget(body["metadata"].get("uid", ""))
+        rt.metrics.phases.forget(INFERENCE_SERVICE.kind, namespace, name)
+        rt.locks.forget(("isvc", namespace, name))
+    elif (body.get("status") or {}).get("phase"):
+        rt.metrics.phases.set(INFERENCE_SERVICE.kind, namespace, name, body["status"]["phase"])

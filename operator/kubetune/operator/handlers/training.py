@@ -1,0 +1,164 @@
+# mypy: disable-error-code="arg-type"
+# (kopf's handler protocols do not admit index kwargs or a narrowed namespace: str.)
+"""Training -> ServiceAccount, Role, RoleBinding, run-config ConfigMap and Job; HPO and train -> serve."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from kubetune.crd import labels as lbl
+from kubetune.crd.dataset import DatasetSpec
+from kubetune.crd.kinds import TRAINING
+from kubetune.crd.trainer import TrainerSpec
+from kubetune.crd.training import TrainingSpec
+from kubetune.operator.builders.configmap import build_run_config_map
+from kubetune.operator.builders.job import build_job
+from kubetune.operator.builders.rbac import build_role, build_role_binding, build_service_account
+from kubetune.operator.builders.runconfig import ResolutionError, build_run_config
+from kubetune.operator.handlers import hpo
+from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
+from kubetune.operator.handlers.indexes import training_view
+from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
+from kubetune.operator.handlers.training_status import TERMINAL, owner_of, write_state
+from kubetune.operator.observed import job_view
+from kubetune.operator.phases import TrainingState, training_state
+from kubetune.operator.runtime import Runtime
+from kubetune.operator.validation import validate_training
+
+
+def fail(rt: Runtime, view: dict[str, Any], reason: str, message: str) -> kopf.PermanentError:
+    """Phase Failed with the reason, an Event, and a permanent error: no Job, no crash loop."""
+    write_state(rt, view, TrainingState("Failed", reason, message),
+                {"observedGeneration": view.get("generation")})
+    return kopf.PermanentError(message)
+
+
+def wait(rt: Runtime, view: dict[str, Any], reason: str, message: str, delay: float) -> kopf.TemporaryError:
+    """Phase Pending with the reason; kopf retries after `delay`."""
+    write_state(rt, view, TrainingState("Pending", reason, message))
+    return kopf.TemporaryError(message, delay=delay)
+
+
+def _dataset(spec: TrainingSpec, namespace: str, dataset_views: Any) -> tuple[DatasetSpec | None, str | None]:
+    if spec.dataset.ref is None:
+        return None, None
+    found = one(dataset_views, (namespace, spec.dataset.ref.name))
+    if found is None:
+        return None, None
+    return DatasetSpec.model_validate(found["spec"]), found.get("phase")
+
+
+def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, trainer: TrainerSpec,
+                    dataset: DatasetSpec | None, job: dict[str, Any] | None) -> dict[str, Any]:
+    """Create what is missing (409 = already there) and align the Job's suspend; returns the Job's view."""
+    owner = owner_of(view)
+    try:
+        config = build_run_config(namespace=owner.namespace or "", name=owner.name, uid=owner.uid, spec=spec,
+                                  trainer=trainer, dataset=dataset, settings=rt.settings)
+    except ResolutionError as exc:
+        raise fail(rt, view, "InvalidSpec", str(exc)) from exc
+    manifest = build_job(owner, spec, trainer, rt.settings)
+    if job is None:
+        for child in (build_service_account(owner), build_role(owner), build_role_binding(owner),
+                      build_run_config_map(owner, config)):
+            rt.kube.create(child)
+        created = rt.kube.create(manifest)
+        if created is None:  # 409: it exists; read it to see whose it is and whether it is suspended
+            created = rt.kube.get("batch/v1", "Job", owner.namespace, manifest["metadata"]["name"])
+            if created is None:
+                raise kopf.TemporaryError("Job vanished while being adopted", delay=1)
+        owners = [r.get("uid") for r in created["metadata"].get("ownerReferences") or ()]
+        if owner.uid not in owners:
+            raise kopf.TemporaryError("a Job of an earlier Training with this name is still being deleted", delay=5)
+        job = job_view(created)
+    if job["suspend"] != spec.suspend:
+        rt.kube.patch("batch/v1", "Job", owner.namespace, job["name"], {"spec": {"suspend": spec.suspend}})
+        job = {**job, "suspend": spec.suspend}
+    return job
+
+
+def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, dataset_views: Any,
+                       training_jobs: Any, training_pods: Any, trials_by_parent: Any, training_views: Any) -> None:
+    """Validate against the Trainer, then make sure the children exist and status says where things are."""
+    namespace, name = view["namespace"], view["name"]
+    try:
+        spec = TrainingSpec.model_validate(view["spec"])
+    except ValidationError as exc:
+        raise fail(rt, view, "InvalidSpec", f"invalid spec: {exc}") from exc
+    base = rt.status.base(view["uid"], view["status"], view.get("resourceVersion"))
+    if base.get("phase") in TERMINAL and base.get("jobName"):
+        return  # a finished run keeps its result; serving is handled on its status events
+    # (A spec that failed validation never got a Job: a corrected spec is validated again.)
+    found = one(trainer_specs, spec.trainer_ref)
+    if found is None:
+        raise wait(rt, view, "TrainerNotFound", f"Trainer {spec.trainer_ref} does not exist (yet)", 15)
+    trainer = TrainerSpec.model_validate(found["spec"])
+    dataset, dataset_phase = _dataset(spec, namespace, dataset_views)
+    if dataset is not None and dataset_phase in (None, "Pending", "Validating"):
+        raise wait(rt, view, "WaitingForDataset", f"waiting for Dataset {spec.dataset.ref.name} "  # type: ignore[union-attr]
+                   "to be validated", 5)
+    problems = validate_training(spec, trainer, dataset, dataset_phase)
+    if problems:
+        raise fail(rt, view, "ValidationFailed", "; ".join(problems))
+    if spec.hpo is not None and spec.hpo.enabled:
+        hpo.reconcile_parent(rt, view, spec, trials_by_parent, training_views)
+        return
+    with rt.locks.hold((namespace, name)):
+        job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)))
+        state = training_state(job, many(training_pods, (namespace, name)), suspend_requested=spec.suspend)
+        write_state(rt, view, state, {"jobName": job["name"], "observedGeneration": view.get("generation")})
+
+
+@kopf.on.resume(*resource(TRAINING), registry=REGISTRY)
+@kopf.on.create(*resource(TRAINING), registry=REGISTRY)
+@kopf.on.update(*resource(TRAINING), field="spec", registry=REGISTRY)
+def training_reconcile(namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, trainer_specs: Any,
+                       dataset_views: Any, training_jobs: Any, training_pods: Any, trials_by_parent: Any,
+                       training_views: Any, **_: Any) -> None:
+    rt = runtime_of(memo)
+    view = training_view(body)
+    guarded("Training", rt, lambda: reconcile_training(
+        rt, view, trainer_specs, dataset_views, training_jobs, training_pods, trials_by_parent, training_views))
+
+
+@kopf.on.event(*resource(TRAINING), registry=REGISTRY)
+async def training_changed(type: str, namespace: str, name: str, body: kopf.Body, labels: kopf.Labels,
+                           memo: kopf.Memo, training_views: Any, trials_by_parent: Any, isvcs_by_training: Any,
+                           isvc_views: Any, trainer_specs: Any, server_deployments: Any, server_pods: Any,
+                           **_: Any) -> None:
+    """A Training's status moved: its HPO parent, its InferenceServices and train -> serve follow.
+
+    Decided in the event loop: most Training events concern none of them and cost no thread.
+    """
+    rt = runtime_of(memo)
+    if type == "DELETED":
+        rt.status.forget(body["metadata"].get("uid", ""))
+        rt.metrics.phases.forget(TRAINING.kind, namespace, name)
+        rt.locks.forget((namespace, name))
+        return
+    status = body.get("status") or {}
+    phase = status.get("phase")
+    if phase:
+        rt.metrics.phases.set(TRAINING.kind, namespace, name, phase)
+    parent = labels.get(lbl.HPO_PARENT)
+    isvcs = many(isvcs_by_training, (namespace, name))
+    serve = (body.get("spec") or {}).get("serve") or {}
+    unserved = phase == "Succeeded" and serve.get("enabled") and not status.get("inferenceService")
+    if not (parent or isvcs or unserved):
+        return
+    view = training_view(body)
+
+    def follow() -> None:
+        if parent:
+            hpo.refresh_parent(rt, namespace, parent, trials_by_parent, training_views)
+        for isvc in isvcs:
+            reconcile_isvc_by_name(rt, namespace, isvc, isvc_views, training_views, trainer_specs,
+                                   server_deployments, server_pods)
+        if unserved:
+            ensure_serving(rt, view)
+
+    await asyncio.to_thread(guarded, "TrainingStatus", rt, follow)

@@ -1,0 +1,92 @@
+"""Child state flows up: a Training's Job and pods decide its phase, message and conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kubetune.crd.kinds import TRAINING
+from kubetune.operator.conditions import now_iso
+from kubetune.operator.handlers.common import many, one
+from kubetune.operator.owner import Owner
+from kubetune.operator.phases import TrainingState, training_conditions, training_state
+from kubetune.operator.runtime import Runtime
+
+TERMINAL = frozenset({"Succeeded", "Failed"})
+EVENT_REASONS = {
+    "Pending": "Pending", "Queued": "Queued", "Running": "Started", "Stopping": "Stopping",
+    "Stopped": "Stopped", "Succeeded": "Succeeded", "Failed": "Failed",
+}
+
+
+def owner_of(view: Mapping[str, Any]) -> Owner:
+    return Owner(api_version=TRAINING.api_version, kind=TRAINING.kind, name=view["name"], uid=view["uid"],
+                 namespace=view["namespace"], labels=view.get("labels") or {})
+
+
+def state_fields(state: TrainingState, view: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    """The status fields a state writes; startTime once, when the training first runs."""
+    fields: dict[str, Any] = {
+        "phase": state.phase,
+        "message": state.message[:4096],
+        "attempts": state.attempts,
+        "conditions": training_conditions(state, view.get("generation")),
+    }
+    if state.phase == "Running" and not base.get("startTime"):
+        fields["startTime"] = now_iso()
+    if state.phase in TERMINAL:
+        fields["completionTime"] = state.completion_time or base.get("completionTime") or now_iso()
+    return fields
+
+
+def write_state(rt: Runtime, view: Mapping[str, Any], state: TrainingState,
+                extra: Mapping[str, Any] | None = None) -> bool:
+    """Patch the state into status (if it changed) and announce a phase change with an Event."""
+    owner = owner_of(view)
+    base = rt.status.base(owner.uid, view["status"], view.get("resourceVersion"))
+    fields = {**state_fields(state, view, base), **(extra or {})}
+    event = (EVENT_REASONS.get(state.phase, state.phase), state.message, state.phase == "Failed")
+    return rt.status.write(TRAINING, owner, view["status"], view.get("resourceVersion"), fields, event)
+
+
+def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training_jobs: Any,
+           training_pods: Any) -> tuple[dict[str, Any], dict[str, Any], TrainingState] | None:
+    """(view, job, state) when the Job and pods say something about the Training, else None."""
+    view = one(training_views, (namespace, name))
+    if view is None or (view["spec"].get("hpo") or {}).get("enabled"):
+        return None
+    job = one(training_jobs, (namespace, name))
+    if job is None or (job.get("ownerUid") and job["ownerUid"] != view["uid"]):
+        return None  # no Job yet (the Training's own handler reports that), or one left from a namesake
+    base = rt.status.base(view["uid"], view["status"], view.get("resourceVersion"))
+    if base.get("phase") in TERMINAL and base.get("jobName") == job["name"] and not _job_is_newer(job, base):
+        return None  # terminal phases stick, even when the Job's TTL removes it later
+    pods = many(training_pods, (namespace, name))
+    return view, job, training_state(job, pods, suspend_requested=bool(view["spec"].get("suspend")))
+
+
+def refresh_wanted(rt: Runtime, namespace: str, name: str, training_views: Any, training_jobs: Any,
+                   training_pods: Any) -> bool:
+    """Whether refresh_training would patch anything: most Job and Pod events change nothing."""
+    decided = decide(rt, namespace, name, training_views, training_jobs, training_pods)
+    if decided is None:
+        return False
+    view, job, state = decided
+    base = rt.status.base(view["uid"], view["status"], view.get("resourceVersion"))
+    fields = {**state_fields(state, view, base), "jobName": job["name"]}
+    return rt.status.needed(view["uid"], view["status"], view.get("resourceVersion"), fields)
+
+
+def refresh_training(rt: Runtime, namespace: str, name: str, training_views: Any, training_jobs: Any,
+                     training_pods: Any) -> None:
+    """Recompute a Training's phase from its Job and pods; called on Job or Pod events."""
+    with rt.locks.hold((namespace, name)):
+        decided = decide(rt, namespace, name, training_views, training_jobs, training_pods)
+        if decided is not None:
+            view, job, state = decided
+            write_state(rt, view, state, {"jobName": job["name"]})
+
+
+def _job_is_newer(job: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
+    """A terminal Training whose Job is active again (a resume after a stop that had failed)."""
+    return bool(job["active"]) and not job["conditions"]

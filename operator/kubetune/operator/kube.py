@@ -1,0 +1,151 @@
+"""A small REST layer over the kubernetes client: manifests in, dicts out, errors with their codes.
+
+Handlers pass plain manifests (from the builders) and get plain dicts back; no
+model (de)serialisation on the hot path, and an API error keeps its HTTP
+status so that 409 can mean "already there" and 422 "a bad spec".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import client, config
+
+from kubetune.crd.kinds import ALL_KINDS
+
+# kind -> (plural, namespaced) for every kind the operator creates, patches or reads.
+KINDS: dict[str, tuple[str, bool]] = {
+    "ServiceAccount": ("serviceaccounts", True),
+    "ConfigMap": ("configmaps", True),
+    "Service": ("services", True),
+    "Pod": ("pods", True),
+    "Event": ("events", True),
+    "Namespace": ("namespaces", False),
+    "Role": ("roles", True),
+    "RoleBinding": ("rolebindings", True),
+    "Job": ("jobs", True),
+    "Deployment": ("deployments", True),
+    "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "Lease": ("leases", True),
+    **{k.kind: (k.plural, k.scope == "Namespaced") for k in ALL_KINDS},
+}
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class ApiError(Exception):
+    """A non-2xx answer from the API server, with its status code and message."""
+
+    def __init__(self, status: int, reason: str, message: str = "") -> None:
+        super().__init__(f"{status} {reason}: {message}".strip())
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying: throttling, server errors, timeouts, conflicts on update."""
+        return self.status in (0, 409, 429) or self.status >= 500
+
+
+def path_of(api_version: str, kind: str, namespace: str | None = None, name: str | None = None,
+            subresource: str | None = None) -> str:
+    """The REST path of a collection or an object."""
+    plural, namespaced = KINDS[kind]
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    if namespaced and namespace:
+        base += f"/namespaces/{namespace}"
+    path = f"{base}/{plural}"
+    if name:
+        path += f"/{name}"
+    if subresource:
+        path += f"/{subresource}"
+    return path
+
+
+def make_api_client(kubeconfig: str | None, pool_size: int = 32) -> client.ApiClient:
+    """An ApiClient from a kubeconfig file, or the in-cluster service account when none is given."""
+    cfg = client.Configuration()
+    if kubeconfig:
+        config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    else:
+        config.load_incluster_config(client_configuration=cfg)
+    cfg.connection_pool_maxsize = pool_size  # one connection per handler thread
+    return client.ApiClient(cfg)
+
+
+class Kube:
+    """Create, read, patch and delete any object by its manifest or coordinates."""
+
+    def __init__(self, api: client.ApiClient, timeout: float = 30) -> None:
+        self.api = api
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
+                query: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        serialized = self.api.param_serialize(
+            method, path, query_params=list((query or {}).items()), header_params=headers, body=body,
+            auth_settings=["BearerToken"])
+        response = self.api.call_api(*serialized, _request_timeout=self.timeout)
+        data = response.read()
+        if not 200 <= response.status < 300:
+            message = ""
+            try:
+                message = json.loads(data).get("message", "")
+            except (ValueError, AttributeError):
+                message = data.decode(errors="replace")[:500] if data else ""
+            raise ApiError(response.status, response.reason or "", message)
+        return json.loads(data) if data else {}
+
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Create; None when an object of that name already exists (409 means done)."""
+        meta = manifest["metadata"]
+        path = path_of(manifest["apiVersion"], manifest["kind"], meta.get("namespace"))
+        try:
+            return self.request("POST", path, dict(manifest))
+        except ApiError as exc:
+            if exc.status == 409:
+                return None
+            raise
+
+    def get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self.request("GET", path_of(api_version, kind, namespace, name))
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None,
+             label_selector: str | None = None) -> list[dict[str, Any]]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        items: list[dict[str, Any]] = self.request("GET", path_of(api_version, kind, namespace), query=query)[
+            "items"]
+        return items
+
+    def patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: Mapping[str, Any],
+              subresource: str | None = None) -> dict[str, Any]:
+        """A JSON merge patch (status through the status subresource)."""
+        path = path_of(api_version, kind, namespace, name, subresource)
+        return self.request("PATCH", path, dict(patch), content_type=MERGE_PATCH)
+
+    def replace(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        meta = manifest["metadata"]
+        path = path_of(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])
+        return self.request("PUT", path, dict(manifest))
+
+    def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
+        """Delete in the background; False when it was already gone."""
+        try:
+            self.request("DELETE", path_of(api_version, kind, namespace, name),
+                         {"propagationPolicy": "Background"})
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True

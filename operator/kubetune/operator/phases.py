@@ -1,0 +1,184 @@
+"""Job + pods -> a Training's phase, reason and message. Pure: views in, a decision out.
+
+The message is what a user reads in `kubectl get`/`describe` and the REST API,
+so it names the cause: why a pod waits (unschedulable, GPUs, image pull) or
+why it failed (image pull, OOMKilled, exit code + termination message,
+deadline, backoff limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kubetune.operator import conditions as cnd
+
+IMAGE_FAILURES = frozenset({"ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
+IMAGE_RETRYING = frozenset({"ErrImagePull"})
+STARTING = frozenset({"ContainerCreating", "PodInitializing"})
+GPU_HINTS = ("nvidia.com/gpu", "gpu")
+
+
+@dataclass(frozen=True)
+class TrainingState:
+    """What the operator writes into the operator-owned part of status."""
+
+    phase: str
+    reason: str
+    message: str
+    attempts: int = 0
+    completion_time: str | None = None
+
+
+def _live(pods: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [p for p in pods if p["phase"] not in ("Succeeded", "Failed")]
+
+
+def _newest(pods: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return max(pods, key=lambda p: (p["created"], p["name"]), default=None)
+
+
+def _last_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """The failure of the newest failed attempt."""
+    newest = _newest([p for p in pods if pod_failure(p)])
+    return pod_failure(newest) if newest is not None else None
+
+
+def pod_failure(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(reason, message) of a failed attempt: OOMKilled, a non-zero exit with the termination message."""
+    term = pod["state"].get("terminated") or pod["lastState"].get("terminated")
+    if term:
+        code, detail = term.get("exitCode"), (term.get("message") or "").strip()
+        if term.get("reason") == "OOMKilled":
+            text = f"out of memory (OOMKilled, exit code {code})"
+            return "OOMKilled", f"{text}: {detail}" if detail else text
+        if code not in (None, 0):
+            text = f"exited with code {code}"
+            return "ExitCode", f"{text}: {detail}" if detail else text
+    if pod["phase"] == "Failed":
+        reason = pod.get("reason") or "PodFailed"
+        return reason, pod.get("message") or f"pod {pod['name']} failed ({reason})"
+    return None
+
+
+def waiting_state(pod: Mapping[str, Any]) -> TrainingState | None:
+    """Why a live pod is not running yet, as Queued (or Failed for an image that cannot be pulled)."""
+    for cond in pod["conditions"]:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            message = cond.get("message") or "no node fits the pod"
+            if any(h in message for h in GPU_HINTS):
+                return TrainingState("Queued", "WaitingForGPUs", f"waiting for GPUs: {message}")
+            reason = cond.get("reason") or "Unschedulable"
+            return TrainingState("Queued", reason, f"unschedulable: {message}")
+    waiting = pod["state"].get("waiting")
+    if waiting:
+        reason, detail = waiting.get("reason") or "", waiting.get("message") or ""
+        if reason in IMAGE_FAILURES:
+            return TrainingState(
+                "Failed", "ImagePullError", f"cannot pull the trainer image ({reason}): {detail}"
+            )
+        if reason in IMAGE_RETRYING:
+            return TrainingState("Queued", "PullingImage", f"pulling the image failed, retrying: {detail}")
+        if reason in STARTING:
+            return TrainingState("Queued", "PullingImage", "pulling the image and starting the container")
+        return TrainingState("Queued", reason or "Starting", f"container waiting: {reason} {detail}".strip())
+    if not pod.get("node"):
+        return TrainingState("Queued", "Scheduling", "waiting for the scheduler")
+    if not pod["state"]:
+        return TrainingState(
+            "Queued", "PullingImage", "scheduled; pulling the image and starting the container"
+        )
+    return None
+
+
+def _job_failed(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], attempts: int) -> TrainingState:
+    cond: Mapping[str, Any] = next(
+        (
+            c
+            for c in job["conditions"]
+            if c.get("type") in ("Failed", "FailureTarget") and c.get("status") == "True"
+        ),
+        {},
+    )
+    job_reason = cond.get("reason") or "JobFailed"
+    last = _last_failure(pods)
+    if job_reason == "DeadlineExceeded":
+        limit = job.get("activeDeadlineSeconds")
+        text = f"deadline exceeded: the training ran longer than activeDeadlineSeconds ({limit}s)"
+        return TrainingState("Failed", "DeadlineExceeded", text, attempts, job.get("completionTime"))
+    if job_reason == "BackoffLimitExceeded":
+        limit = job.get("backoffLimit")
+        head = f"backoff limit exceeded after {attempts} attempt(s) (backoffLimit {limit})"
+        if last:
+            return TrainingState(
+                "Failed", last[0], f"{head}; last attempt {last[1]}", attempts, job.get("completionTime")
+            )
+        return TrainingState("Failed", "BackoffLimitExceeded", head, attempts, job.get("completionTime"))
+    if last:
+        return TrainingState("Failed", last[0], f"attempt {last[1]}", attempts, job.get("completionTime"))
+    return TrainingState(
+        "Failed", job_reason, cond.get("message") or "the Job failed", attempts, job.get("completionTime")
+    )
+
+
+def training_state(
+    job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], suspend_requested: bool = False
+) -> TrainingState:
+    """The phase a Training is in, from its Job and that Job's pods."""
+    if job is None:
+        return TrainingState("Pending", "JobNotCreated", "waiting for the Job to be created")
+    attempts = max(
+        job["failed"] + job["succeeded"] + job["active"],
+        len([p for p in pods if p["phase"] in ("Succeeded", "Failed") or p["state"]]),
+    )
+    conds = job["conditions"]
+    if cnd.is_true(conds, "Complete") or cnd.is_true(conds, "SuccessCriteriaMet"):
+        return TrainingState(
+            "Succeeded", "Completed", "training finished", attempts, job.get("completionTime")
+        )
+    if cnd.is_true(conds, "Failed") or cnd.is_true(conds, "FailureTarget"):
+        return _job_failed(job, pods, attempts)
+    live = _live(pods)
+    if job["suspend"] or suspend_requested:
+        if live or (job["suspend"] and job["active"]) or not job["suspend"]:
+            return TrainingState(
+                "Stopping",
+                "Suspending",
+                f"stopping: waiting for {max(len(live), 1)} pod(s) to end; checkpoints are kept",
+                attempts,
+            )
+        return TrainingState(
+            "Stopped", "Suspended", "stopped; checkpoints are kept; set suspend: false to resume", attempts
+        )
+    previous = [p for p in pods if p not in live]
+    failure = _last_failure(previous)
+    note = f"; previous attempt {failure[1]}" if failure else ""
+    current = _newest([p for p in live if not p["deleting"]])
+    if current is None:
+        if failure and not job["active"]:
+            return TrainingState("Queued", "Retrying", f"waiting for the next attempt{note}", attempts)
+        return TrainingState(
+            "Queued", "PodNotCreated", f"waiting for the Job to create a pod{note}", attempts
+        )
+    if current["state"].get("running"):
+        return TrainingState("Running", "Running", f"attempt {max(attempts, 1)} running{note}", attempts)
+    waiting = waiting_state(current)
+    if waiting is None:
+        return TrainingState("Queued", "Starting", f"starting the pod{note}", attempts)
+    return TrainingState(waiting.phase, waiting.reason, waiting.message + note, attempts)
+
+
+def training_conditions(state: TrainingState, generation: int | None) -> list[dict[str, Any]]:
+    """One condition per phase family, exactly one of them True; the True one carries the message."""
+    families = {
+        "Running": state.phase == "Running",
+        "Succeeded": state.phase == "Succeeded",
+        "Failed": state.phase == "Failed",
+        "Suspended": state.phase in ("Stopping", "Stopped"),
+        "Queued": state.phase == "Queued",
+    }
+    return [
+        cnd.make(kind, on, state.reason if on else state.phase, state.message if on else "", generation)
+        for kind, on in families.items()
+    ]

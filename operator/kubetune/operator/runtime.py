@@ -1,0 +1,124 @@
+"""What every handler shares: settings, the API client, metrics, per-object locks and the status writer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubetune.crd.kinds import Kind
+from kubetune.operator import conditions as cnd
+from kubetune.operator.events import emit
+from kubetune.operator.kube import Kube
+from kubetune.operator.metrics import Metrics
+from kubetune.operator.owner import Owner
+from kubetune.operator.settings import Settings
+
+
+class KeyedLocks:
+    """One lock per object: a Job event and a Pod event of one Training never decide at the same time."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Any, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, key: Any) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+    def forget(self, key: Any) -> None:
+        with self._guard:
+            self._locks.pop(key, None)
+
+
+def _rv(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _unchanged(base: Mapping[str, Any], fields: Mapping[str, Any]) -> bool:
+    for key, value in fields.items():
+        if key == "conditions":
+            if not cnd.same(base.get(key), value):
+                return False
+        elif base.get(key) != value:
+            return False
+    return True
+
+
+@dataclass
+class StatusWriter:
+    """Merge-patches operator-owned status fields, skipping no-op patches, with an Event per transition.
+
+    The watch (index) may lag behind our own last patch; comparing against the
+    fresher of the two (by resourceVersion) avoids patching and announcing the
+    same transition twice.
+    """
+
+    kube: Kube
+    metrics: Metrics
+    _written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def base(self, uid: str, observed: Mapping[str, Any], observed_rv: Any) -> dict[str, Any]:
+        """The fresher of the watched status and our own last write."""
+        with self._lock:
+            cached = self._written.get(uid)
+            if cached is not None and cached[0] < _rv(observed_rv):
+                del self._written[uid]  # the watch caught up: the cache entry is no longer needed
+                cached = None
+        return dict(cached[1]) if cached is not None else dict(observed)
+
+    def needed(self, uid: str, observed: Mapping[str, Any], observed_rv: Any, fields: Mapping[str, Any]) -> bool:
+        """Whether write() would send a patch (lock-free: for cheap filtering in the event loop)."""
+        base = self.base(uid, observed, observed_rv)
+        if "conditions" in fields:
+            fields = {**fields, "conditions": cnd.merge(base.get("conditions"), fields["conditions"])}
+        return not _unchanged(base, fields)
+
+    def write(self, kind: Kind, owner: Owner, observed: Mapping[str, Any], observed_rv: Any,
+              fields: Mapping[str, Any], event: tuple[str, str, bool] | None = None) -> bool:
+        """Patch `fields` into status unless they are already there; True when a patch was sent."""
+        base = self.base(owner.uid, observed, observed_rv)
+        old_phase = base.get("phase")
+        if "conditions" in fields:
+            fields = {**fields, "conditions": cnd.merge(base.get("conditions"), fields["conditions"])}
+        if _unchanged(base, fields):
+            return False
+        body = self.kube.patch(kind.api_version, kind.kind, owner.namespace, owner.name, {"status": dict(fields)},
+                               subresource="status")
+        merged = {**base, **fields}
+        if "conditions" in merged:
+            merged["conditions"] = cnd.pack(merged["conditions"])
+        with self._lock:
+            self._written[owner.uid] = (_rv(body.get("metadata", {}).get("resourceVersion")), merged)
+        new_phase = fields.get("phase")
+        if new_phase and new_phase != old_phase:
+            self.metrics.transitions.labels(kind.kind, new_phase).inc()
+            self.metrics.phases.set(kind.kind, owner.namespace or "", owner.name, new_phase)
+            if event is not None:
+                emit(self.kube, owner, event[0], event[1], event[2])
+        return True
+
+    def forget(self, uid: str) -> None:
+        with self._lock:
+            self._written.pop(uid, None)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    kube: Kube
+    metrics: Metrics = field(default_factory=Metrics)
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+    status: StatusWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.status = StatusWriter(self.kube, self.metrics)

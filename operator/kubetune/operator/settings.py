@@ -1,0 +1,82 @@
+"""The operator's configuration: environment variables prefixed KUBETUNE_OPERATOR_.
+
+One pydantic-settings model, so the chart documents every knob in one place and
+tests build a Settings(...) directly instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the operator reads at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="KUBETUNE_OPERATOR_", extra="ignore")
+
+    # Where the operator runs and what it watches.
+    kubeconfig: str | None = Field(default=None, description="Kubeconfig file; in-cluster config when unset.")
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces to watch; empty means the whole cluster."
+    )
+    pod_namespace: str = Field(default="kubetune-system", description="Namespace of the operator's own pod.")
+
+    # The runtime image and its two entrypoints.
+    runtime_image: str = Field(default="ghcr.io/kubetune/runtime:0.1.0", description="Runtime image.")
+    image_pull_policy: str = Field(default="IfNotPresent", description="Pull policy of runtime pods.")
+    serve_command: list[str] = Field(
+        default_factory=lambda: ["kubetune-serve"], description="Server entrypoint."
+    )
+    serve_port: int = Field(default=8080, ge=1, le=65535, description="Port the inference server listens on.")
+
+    # The artifact store: a PVC mounted into every runtime pod (file:// paths below the mount).
+    artifact_pvc: str | None = Field(
+        default="kubetune-artifacts",
+        description="PVC holding datasets, checkpoints and adapters; none: no volume.",
+    )
+    artifact_mount_path: str = Field(
+        default="/var/lib/kubetune/artifacts",
+        description="Where the artifact PVC is mounted in runtime pods.",
+    )
+    artifact_local_root: str | None = Field(
+        default=None,
+        description="Where the operator itself sees the artifact store (for Dataset validation); "
+        "defaults to artifact_mount_path.",
+    )
+
+    # Defaults for Training Jobs when the spec leaves them out.
+    default_backoff_limit: int = Field(default=2, ge=0, description="Pod retries before a Training fails.")
+    default_ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Delete finished Jobs after this long (the Training keeps its status).",
+    )
+    run_as_user: int = Field(default=10001, ge=1, description="Non-root uid of runtime pods.")
+    report_interval_seconds: float = Field(default=5.0, ge=0, description="Trainer status patch interval.")
+
+    # Serving.
+    cluster_domain: str = Field(default="cluster.local", description="DNS suffix of Services.")
+
+    # Operations.
+    metrics_port: int = Field(default=9090, ge=0, le=65535, description="Prometheus port; 0 disables it.")
+    health_port: int = Field(default=8081, ge=0, le=65535, description="Liveness port; 0 disables it.")
+    leader_election: bool = Field(default=True, description="Run only while holding the Lease.")
+    lease_name: str = Field(default="kubetune-operator", description="Name of the leader-election Lease.")
+    lease_duration_seconds: float = Field(default=15, gt=0, description="How long a leader's claim lasts.")
+    lease_renew_seconds: float = Field(default=5, gt=0, description="How often the leader renews.")
+    workers: int = Field(default=16, ge=1, le=256, description="Threads for synchronous handlers.")
+    memory_trim_seconds: float = Field(
+        default=30, ge=0, description="Return freed memory to the OS this often after bursts; 0 disables."
+    )
+    log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text logs.")
+    log_level: str = Field(default="INFO", description="Root log level.")
+
+    @property
+    def artifact_root(self) -> str:
+        """The artifact store as the operator process sees it."""
+        return self.artifact_local_root or self.artifact_mount_path
+
+    def default_output(self, namespace: str, training: str) -> str:
+        """Where a Training writes when its spec names no output."""
+        return f"file://{self.artifact_mount_path}/{namespace}/trainings/{training}"

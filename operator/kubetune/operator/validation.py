@@ -1,0 +1,181 @@
+"""Spec checks the schema cannot express: a Training against its Trainer, a Trainer against itself.
+
+Each function returns a list of problems (empty: valid), so a user sees all of
+them at once in the Failed condition rather than one per attempt.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kubetune.crd.dataset import DatasetSpec
+from kubetune.crd.trainer import ParameterDefinition, TrainerSpec
+from kubetune.crd.training import TrainingSpec
+from kubetune.operator.builders.hpo import sample_trials
+from kubetune.operator.builders.hyperparameters import flatten, snake
+
+# registry/path:tag@digest, loosely: what a container runtime accepts.
+IMAGE_PATTERN = re.compile(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
+
+# Dataset formats each task can learn from.
+TASK_FORMATS: dict[str, frozenset[str]] = {
+    "causal-lm": frozenset(
+        {
+            "openai_chat_jsonl",
+            "openai_chat_json_schema_jsonl",
+            "openai_chat_toolcall_jsonl",
+            "huggingface_chat_template_jsonl",
+            "huggingface_chat_template_toolcall_jsonl",
+            "vertex_gemini",
+            "alpaca",
+            "prompt_completion",
+        }
+    ),
+    "sequence-classification": frozenset({"text_classification"}),
+    "image-classification": frozenset({"image_classification"}),
+}
+LORA_ONLY = frozenset({"lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules"})
+
+
+def check_value(definition: ParameterDefinition, value: Any) -> str | None:
+    """Why a value does not fit its definition, or None."""
+    name, kind = definition.name, definition.type
+    if kind == "bool":
+        return None if isinstance(value, bool) else f"{name} must be a boolean, got {value!r}"
+    if kind == "string":
+        if isinstance(value, list):
+            bad = [v for v in value if not isinstance(v, str)]
+            return f"{name} must be strings, got {bad!r}" if bad else None
+        if not isinstance(value, str):
+            return f"{name} must be a string, got {value!r}"
+        if definition.choices and value not in definition.choices:
+            return f"{name} must be one of {', '.join(definition.choices)}, got {value!r}"
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{name} must be a number, got {value!r}"
+    if kind == "int" and float(value) != int(value):
+        return f"{name} must be an integer, got {value!r}"
+    if definition.minimum is not None and value < definition.minimum:
+        return f"{name}={value} is below the minimum {definition.minimum:g}"
+    if definition.maximum is not None and value > definition.maximum:
+        return f"{name}={value} is above the maximum {definition.maximum:g}"
+    return None
+
+
+def check_hyperparameters(values: dict[str, Any], trainer: TrainerSpec, method: str) -> list[str]:
+    """Every key declared by the Trainer (when it declares any), every value inside its bounds."""
+    problems: list[str] = []
+    definitions = {d.name: d for d in trainer.parameters}
+    for key, value in sorted(values.items()):
+        if method == "full" and key in LORA_ONLY:
+            problems.append(f"hyperparameter {key} applies to lora and qlora only, not full fine-tuning")
+            continue
+        definition = definitions.get(key)
+        if definition is None:
+            if definitions:
+                problems.append(
+                    f"hyperparameter {key} is not defined by the Trainer "
+                    f"(defined: {', '.join(sorted(definitions))})"
+                )
+            continue
+        problem = check_value(definition, value)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def check_base_model(spec: TrainingSpec, trainer: TrainerSpec) -> list[str]:
+    if "://" in spec.base_model:
+        return []
+    for model in trainer.models:
+        if model.id == spec.base_model:
+            if model.task != spec.task:
+                return [f"base model {model.id} is for task {model.task}, not {spec.task}"]
+            return []
+    ids = ", ".join(m.id for m in trainer.models) or "none"
+    return [
+        f"base model {spec.base_model} is not in the Trainer's catalog (available: {ids}) and is not a uri"
+    ]
+
+
+def check_dataset(spec: TrainingSpec, dataset: DatasetSpec | None, dataset_phase: str | None) -> list[str]:
+    source = spec.dataset
+    fmt = source.format
+    if source.ref is not None:
+        if dataset is None:
+            return [f"Dataset {source.ref.name} does not exist in this namespace"]
+        if dataset_phase == "Invalid":
+            return [f"Dataset {source.ref.name} is Invalid"]
+        fmt = fmt or dataset.format
+    elif fmt is None:
+        return ["dataset.format is required when the dataset is given as a uri"]
+    allowed = TASK_FORMATS.get(spec.task, frozenset())
+    if fmt not in allowed:
+        return [
+            f"dataset format {fmt} cannot train task {spec.task} (use one of: {', '.join(sorted(allowed))})"
+        ]
+    return []
+
+
+def check_hpo(spec: TrainingSpec, trainer: TrainerSpec) -> list[str]:
+    """Every sampled trial must itself be a valid Training."""
+    if spec.hpo is None or not spec.hpo.enabled:
+        return []
+    problems: list[str] = []
+    base = flatten(spec.hyperparameters)
+    seed = spec.hyperparameters.seed
+    for values in sample_trials(spec.hpo, seed):
+        for problem in check_hyperparameters({**base, **values}, trainer, spec.method):
+            if problem not in problems and any(snake(k) in problem for k in values):
+                problems.append(f"hpo: {problem}")
+    return problems
+
+
+def validate_training(
+    spec: TrainingSpec,
+    trainer: TrainerSpec,
+    dataset: DatasetSpec | None = None,
+    dataset_phase: str | None = None,
+) -> list[str]:
+    """All reasons this Training cannot run with this Trainer."""
+    problems: list[str] = []
+    if spec.task not in trainer.tasks:
+        problems.append(
+            f"task {spec.task} is not supported by the Trainer (supported: {', '.join(trainer.tasks)})"
+        )
+    if spec.method not in trainer.methods:
+        problems.append(
+            f"method {spec.method} is not supported by the Trainer (supported: {', '.join(trainer.methods)})"
+        )
+    problems += check_base_model(spec, trainer)
+    problems += check_dataset(spec, dataset, dataset_phase)
+    problems += check_hyperparameters(flatten(spec.hyperparameters), trainer, spec.method)
+    problems += check_hpo(spec, trainer)
+    return problems
+
+
+def validate_trainer(spec: TrainerSpec) -> list[str]:
+    """A Trainer's own consistency: image reference, command, parameter defaults within bounds."""
+    problems: list[str] = []
+    if not IMAGE_PATTERN.match(spec.image):
+        problems.append(f"image {spec.image!r} is not a valid image reference")
+    if not spec.command or not spec.command[0].strip():
+        problems.append("command must name an executable")
+    if "qlora" in spec.methods and "causal-lm" not in spec.tasks:
+        problems.append("qlora needs the causal-lm task")
+    for definition in spec.parameters:
+        if definition.choices and definition.type != "string":
+            problems.append(f"parameter {definition.name}: choices only apply to strings")
+        if definition.default is not None:
+            problem = check_value(definition, definition.default)
+            if problem:
+                problems.append(f"parameter {definition.name} default: {problem}")
+    for model in spec.models:
+        if model.task not in spec.tasks:
+            problems.append(
+                f"catalog model {model.id} is for task {model.task}, which the Trainer does not support"
+            )
+    return problems

@@ -1,0 +1,211 @@
+"""HPO trials, InferenceService waiting for its Training then Ready, and train -> serve."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from kubernetes import client
+from operator_waits import Obj, Resources, condition, wait_for
+
+from kubetune.operator.inprocess import OperatorThread
+
+
+def _env(deployment: client.V1Deployment) -> dict[str, str]:
+    return {e.name: e.value for e in deployment.spec.template.spec.containers[0].env if e.value is not None}
+
+
+def test_hpo_runs_four_trials_two_at_a_time_and_picks_the_best(
+    operator: OperatorThread, resources: Resources, namespace: str, make_training: Callable[..., Obj]
+) -> None:
+    hpo = {
+        "enabled": True,
+        "strategy": "grid",
+        "maxTrials": 4,
+        "parallelTrials": 2,
+        "objective": {"metric": "eval_loss", "goal": "minimize"},
+        "parameters": [{"name": "learningRate", "values": [1e-4, 3e-4, 1e-3, 2e-3]}],
+    }
+    make_training("search", behaviour="report", hpo=hpo)
+    first = resources.wait("trainings", namespace, "search", lambda o: bool((o.get("status") or {}).get("trials")))
+    assert len(first["status"]["trials"]) <= 2  # never more than parallelTrials started at once
+
+    done = resources.wait_phase("trainings", namespace, "search", "Succeeded", "Failed", timeout=240)
+    status = done["status"]
+    assert status["phase"] == "Succeeded", status.get("message")
+    trials = status["trials"]
+    assert [t["name"] for t in trials] == [f"search-trial-{i}" for i in range(4)]
+    assert [t["parameters"]["learning_rate"] for t in trials] == [1e-4, 3e-4, 1e-3, 2e-3]
+    assert all(t["phase"] == "Succeeded" and t["objective"] is not None for t in trials)
+    assert status["bestTrial"] == "search-trial-1"  # the stand-in's loss is smallest at 3e-4
+    trial = resources.get("trainings", namespace, "search-trial-1")
+    assert trial["metadata"]["labels"]["kubetune.io/hpo-parent"] == "search"
+    assert trial["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
+    assert trial["spec"].get("hpo") is None
+
+
+def test_inference_service_waits_for_its_training_then_becomes_ready(
+    operator: OperatorThread,
+    resources: Resources,
+    api_client: client.ApiClient,
+    namespace: str,
+    make_training: Callable[..., Obj],
+) -> None:
+    make_training("src", behaviour="report", suspend=True)
+    resources.create(
+        "inferenceservices",
+        namespace,
+        {
+            "apiVersion": "kubetune.io/v1alpha1",
+            "kind": "InferenceService",
+            "metadata": {"name": "chat"},
+            "spec": {"trainingRef": {"name": "src"}, "replicas": 1, "limits": {"maxConcurrent": 3}},
+        },
+    )
+    waiting = resources.wait(
+        "inferenceservices", namespace, "chat", lambda o: condition(o, "WaitingForTraining").get("status") == "True"
+    )
+    assert waiting["status"]["phase"] == "Pending"
+    assert "waiting for Training src to succeed" in waiting["status"]["message"]
+    apps = client.AppsV1Api(api_client)
+    assert apps.list_namespaced_deployment(namespace).items == []
+
+    resources.patch("trainings", namespace, "src", {"spec": {"suspend": False}})
+    ready = resources.wait_phase("inferenceservices", namespace, "chat", "Ready", timeout=180)
+    status = ready["status"]
+    assert status["phase"] == "Ready", status
+    assert status["url"] == f"http://chat.{namespace}.svc.cluster.local"
+    assert status["readyReplicas"] == 1
+    assert status["modelVersion"] == "v1"
+    assert condition(ready, "WaitingForTraining")["status"] == "False"
+
+    deployment = apps.read_namespaced_deployment("chat-server", namespace)
+    env = _env(deployment)
+    output = resources.get("trainings", namespace, "src")["status"]["output"]
+    assert json.loads(env["KUBETUNE_SERVE_ADAPTERS"]) == {"src": output}
+    assert env["KUBETUNE_SERVE_MODEL_URI"] == "file:///models/tiny"
+    assert env["KUBETUNE_SERVE_MAX_CONCURRENT"] == "3"
+    service = client.CoreV1Api(api_client).read_namespaced_service("chat", namespace)
+    assert [(p.port, p.target_port) for p in service.spec.ports] == [(80, 8080)]
+
+
+def test_a_serving_training_gets_its_own_inference_service(
+    operator: OperatorThread, resources: Resources, namespace: str, make_training: Callable[..., Obj]
+) -> None:
+    make_training("served", behaviour="report", serve={"enabled": True, "replicas": 1})
+    done = resources.wait(
+        "trainings", namespace, "served", lambda o: (o.get("status") or {}).get("inferenceService") == "served-serve"
+    )
+    assert done["status"]["phase"] == "Succeeded"
+    isvc = resources.wait_phase("inferenceservices", namespace, "served-serve", "Ready", timeout=180)
+    assert isvc["status"]["phase"] == "Ready"
+    assert isvc["spec"]["trainingRef"] == {"name": "served"}
+    assert isvc["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
+
+
+def test_datasets_are_validated_and_trainings_wait_for_them(
+    operator: OperatorThread,
+    resources: Resources,
+    namespace: str,
+    artifacts: object,
+    make_training: Callable[..., Obj],
+    tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    good = root / "good.jsonl"
+    row = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    good.write_text("\n".join([row] * 5) + "\n")
+    bad = root / "bad.jsonl"
+    bad.write_text(row + "\n{oops\n" + row + "\n" + json.dumps({"messages": 3}) + "\n")
+
+    def dataset(name: str, path: Path) -> Obj:
+        return {
+            "apiVersion": "kubetune.io/v1alpha1",
+            "kind": "Dataset",
+            "metadata": {"name": name},
+            "spec": {"uri": f"file://{path}", "format": "openai_chat_jsonl", "splits": [{"name": "train_test"}]},
+        }
+
+    resources.create("datasets", namespace, dataset("good", good))
+    resources.create("datasets", namespace, dataset("bad", bad))
+    ready = resources.wait_phase("datasets", namespace, "good", "Ready", "Invalid")["status"]
+    assert (ready["phase"], ready["rowCount"], ready["detectedFormat"]) == ("Ready", 5, "openai_chat_jsonl")
+    assert ready["sizeBytes"] == good.stat().st_size and len(ready["sha256"]) == 64
+    assert ready["splits"] == [{"name": "train", "rows": 4}, {"name": "test", "rows": 1}]
+    invalid = resources.wait_phase("datasets", namespace, "bad", "Invalid", "Ready")["status"]
+    assert invalid["phase"] == "Invalid"
+    assert [e["line"] for e in invalid["errors"]] == [2, 4]
+    assert invalid["message"].startswith("line 2: not valid JSON")
+
+    make_training("on-bad-data", dataset={"ref": {"name": "bad"}})
+    failed = resources.wait_phase("trainings", namespace, "on-bad-data", "Failed")
+    assert "Dataset bad is Invalid" in failed["status"]["message"]
+    make_training("on-good-data", dataset={"ref": {"name": "good"}})
+    assert (
+        resources.wait_phase("trainings", namespace, "on-good-data", "Succeeded", "Failed")["status"]["phase"]
+        == "Succeeded"
+    )
+
+
+def test_trainer_is_ready_and_counts_its_trainings(
+    operator: OperatorThread, resources: Resources, namespace: str, trainer: str, make_training: Callable[..., Obj]
+) -> None:
+    make_training("counted", behaviour="sleep", suspend=True)
+    got = wait_for(
+        resources.custom.list_cluster_custom_object,
+        lambda o: condition(o, "Ready").get("status") == "True",
+        "kubetune.io",
+        "v1alpha1",
+        "trainers",
+        field_selector=f"metadata.name={trainer}",
+    )
+    assert got["status"]["observedGeneration"] == got["metadata"]["generation"]
+    bad_name = f"{trainer}-bad"
+    resources.create(
+        "trainers",
+        None,
+        {
+            "apiVersion": "kubetune.io/v1alpha1",
+            "kind": "Trainer",
+            "metadata": {"name": bad_name},
+            "spec": {"image": "Not An Image", "tasks": ["causal-lm"], "methods": ["lora"]},
+        },
+    )
+    try:
+        invalid = wait_for(
+            resources.custom.list_cluster_custom_object,
+            lambda o: condition(o, "Ready").get("status") == "False",
+            "kubetune.io",
+            "v1alpha1",
+            "trainers",
+            field_selector=f"metadata.name={bad_name}",
+        )
+        assert "not a valid image reference" in condition(invalid, "Ready")["message"]
+    finally:
+        resources.custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", bad_name)
+
+
+def test_a_new_model_rolls_out_as_a_new_version_and_replicas_get_a_budget(
+        operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str) -> None:
+    resources.create("inferenceservices", namespace, {
+        "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "base"},
+        "spec": {"model": {"baseModel": "file:///models/tiny"}, "replicas": 1}})
+    first = resources.wait_phase("inferenceservices", namespace, "base", "Ready", timeout=180)
+    assert first["status"]["modelVersion"] == "v1"
+    policy = client.PolicyV1Api(api_client)
+    assert policy.list_namespaced_pod_disruption_budget(namespace).items == []
+
+    resources.patch("inferenceservices", namespace, "base", {"spec": {"replicas": 2, "model": {
+        "baseModel": "file:///models/tiny", "adapters": [{"name": "a1", "uri": "file:///adapters/a1"}]}}})
+    second = resources.wait("inferenceservices", namespace, "base",
+                            lambda o: (o.get("status") or {}).get("modelVersion") == "v2"
+                            and o["status"].get("phase") == "Ready" and o["status"].get("readyReplicas") == 2,
+                            timeout=180)
+    assert second["status"]["observedGeneration"] == second["metadata"]["generation"]
+    deployment = client.AppsV1Api(api_client).read_namespaced_deployment("base-server", namespace)
+    assert json.loads(_env(deployment)["KUBETUNE_SERVE_ADAPTERS"]) == {"a1": "file:///adapters/a1"}
+    assert deployment.spec.template.metadata.annotations["kubetune.io/model-version"] == "v2"
+    (pdb,) = policy.list_namespaced_pod_disruption_budget(namespace).items
+    assert pdb.spec.min_available == 1

@@ -1,0 +1,74 @@
+"""StatusWriter: no-op patches skipped, one Event per transition, fresher of watch and own write wins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetune.crd.kinds import TRAINING
+from kubetune.operator import conditions as cnd
+from kubetune.operator.metrics import Metrics
+from kubetune.operator.owner import Owner
+from kubetune.operator.runtime import StatusWriter
+
+
+class FakeKube:
+    def __init__(self) -> None:
+        self.patches: list[dict[str, Any]] = []
+        self.created: list[dict[str, Any]] = []
+        self.rv = 100
+
+    def patch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        name: str,
+        patch: dict[str, Any],
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        assert subresource == "status"
+        self.patches.append(patch)
+        self.rv += 1
+        return {"metadata": {"resourceVersion": str(self.rv)}}
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        self.created.append(manifest)
+        return manifest
+
+
+OWNER = Owner(api_version="kubetune.io/v1alpha1", kind="Training", name="t", uid="u1", namespace="ns")
+
+
+def writer() -> tuple[StatusWriter, FakeKube, Metrics]:
+    kube, metrics = FakeKube(), Metrics()
+    return StatusWriter(kube, metrics), kube, metrics  # type: ignore[arg-type]
+
+
+def test_unchanged_fields_send_nothing_and_transitions_post_one_event() -> None:
+    w, kube, metrics = writer()
+    conds = [cnd.make("Running", True, "Running", "go", 1)]
+    assert w.write(TRAINING, OWNER, {}, "5", {"phase": "Running", "conditions": conds}, ("Started", "go", False))
+    # The watch still shows the old object (rv 5 < our 101): compare with our own write.
+    later = [cnd.make("Running", True, "Running", "go", 1, at="2099-01-01T00:00:00Z")]
+    assert not w.write(TRAINING, OWNER, {}, "5", {"phase": "Running", "conditions": later}, ("Started", "go", False))
+    assert len(kube.patches) == 1
+    assert [e["reason"] for e in kube.created] == ["Started"]
+    assert kube.created[0]["involvedObject"]["uid"] == "u1"
+    assert metrics.phases.counts() == {("Training", "Running"): 1}
+
+
+def test_a_fresher_watched_object_wins_over_the_cache() -> None:
+    w, kube, _ = writer()
+    w.write(TRAINING, OWNER, {}, "5", {"phase": "Running"})
+    # Someone else moved it on (rv 500 > 101): the writer compares with that.
+    assert w.write(TRAINING, OWNER, {"phase": "Stopped"}, "500", {"phase": "Running"}, ("Started", "x", False))
+    assert len(kube.patches) == 2
+    assert [e["reason"] for e in kube.created] == ["Started"]
+
+
+def test_conditions_are_merged_and_keep_their_transition_time() -> None:
+    w, kube, _ = writer()
+    old = [cnd.make("Ready", True, "Ok", "a", 1, at="2026-01-01T00:00:00Z")]
+    w.write(TRAINING, OWNER, {"conditions": old}, "1", {"conditions": [cnd.make("Ready", True, "Ok", "b", 2)]})
+    (sent,) = kube.patches[0]["status"]["conditions"]
+    assert sent["lastTransitionTime"] == "2026-01-01T00:00:00Z" and sent["message"] == "b"
