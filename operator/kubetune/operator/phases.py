@@ -155,6 +155,11 @@ def training_state(
     failure = _last_failure(previous)
     note = f"; previous attempt {failure[1]}" if failure else ""
     current = _newest([p for p in live if not p["deleting"]])
+    if current is None and any(p["phase"] == "Succeeded" for p in pods):
+        # The trainer exited 0 and the Job controller has not marked the Job complete yet:
+        # still Running, never back to Queued.
+        return TrainingState("Running", "Finishing", "the trainer finished; waiting for the Job to complete",
+                             attempts)
     if current is None:
         if failure and not job["active"]:
             return TrainingState("Queued", "Retrying", f"waiting for the next attempt{note}", attempts)

@@ -21,12 +21,15 @@ from kubetune.operator.settings import Settings
 def test_role_allows_only_this_trainings_status(owner: Owner) -> None:
     role = build_role(owner)
     assert role["metadata"]["name"] == "run-1-trainer"
-    for rule in role["rules"]:
+    own = [r for r in role["rules"] if r["apiGroups"] == ["kubetune.io"]]
+    for rule in own:
         assert rule["resourceNames"] == ["run-1"]
-        assert rule["apiGroups"] == ["kubetune.io"]
         assert set(rule["verbs"]) <= {"get", "patch"}
-    by_resource = {r["resources"][0]: set(r["verbs"]) for r in role["rules"]}
+    by_resource = {r["resources"][0]: set(r["verbs"]) for r in own}
     assert by_resource == {"trainings/status": {"get", "patch"}, "trainings": {"get"}}
+    # Besides its own Training, the account may only post Events (never read them or anything else).
+    others = [r for r in role["rules"] if r not in own]
+    assert others == [{"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
 
 
 def test_binding_ties_the_role_to_the_trainings_account(owner: Owner) -> None:

@@ -117,6 +117,13 @@ def test_complete_job_succeeded() -> None:
     assert (state.phase, state.completion_time) == ("Succeeded", "2026-01-01T00:00:00Z")
 
 
+def test_a_finished_pod_before_the_job_completes_is_still_running() -> None:
+    """The Job controller marks completion a moment after the pod ends: never fall back to Queued."""
+    finishing = job(succeeded=1)
+    state = training_state(finishing, [pod(phase="Succeeded", state={"terminated": {"exitCode": 0}})])
+    assert (state.phase, state.reason) == ("Running", "Finishing")
+
+
 def test_backoff_limit_exceeded_reports_exit_code_and_termination_message() -> None:
     failed = job(failed=3, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}])
     pods = [

@@ -23,7 +23,11 @@ def build_service_account(owner: Owner) -> dict[str, Any]:
 
 
 def build_role(owner: Owner) -> dict[str, Any]:
-    """get/patch on this Training's status, get on this Training: nothing else, nothing wider."""
+    """get/patch on this Training's status, get on this Training, and posting Events.
+
+    Events are how the trainer tells `kubectl describe` about milestones; `create` cannot be
+    limited by name, so it is the one namespace-wide verb, and it reads nothing.
+    """
     only_this = [owner.name]
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -42,6 +46,7 @@ def build_role(owner: Owner) -> dict[str, Any]:
                 "resourceNames": only_this,
                 "verbs": ["get"],
             },
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
         ],
     }
 
