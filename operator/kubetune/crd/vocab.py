@@ -31,6 +31,14 @@ DataStrategy = Literal[
 ]
 Scheduler = Literal["linear", "cosine", "constant", "constant_with_warmup"]
 
+# The dataset formats each task can learn from (the rest are for export only).
+TASK_FORMATS: dict[str, frozenset[str]] = {
+    "causal-lm": frozenset(get_args(DatasetFormat))
+    - {"text_classification", "image_classification"},
+    "sequence-classification": frozenset({"text_classification"}),
+    "image-classification": frozenset({"image_classification"}),
+}
+
 TASKS: tuple[str, ...] = get_args(Task)
 METHODS: tuple[str, ...] = get_args(Method)
 TERMINAL_TRAINING_PHASES = frozenset({"Succeeded", "Failed"})

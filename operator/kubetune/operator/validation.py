@@ -12,6 +12,7 @@ from typing import Any
 from kubetune.crd.dataset import DatasetSpec
 from kubetune.crd.trainer import ParameterDefinition, TrainerSpec
 from kubetune.crd.training import TrainingSpec
+from kubetune.crd.vocab import TASK_FORMATS
 from kubetune.operator.builders.hpo import sample_trials
 from kubetune.operator.builders.hyperparameters import flatten, snake
 
@@ -20,23 +21,6 @@ IMAGE_PATTERN = re.compile(
     r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
 )
 
-# Dataset formats each task can learn from.
-TASK_FORMATS: dict[str, frozenset[str]] = {
-    "causal-lm": frozenset(
-        {
-            "openai_chat_jsonl",
-            "openai_chat_json_schema_jsonl",
-            "openai_chat_toolcall_jsonl",
-            "huggingface_chat_template_jsonl",
-            "huggingface_chat_template_toolcall_jsonl",
-            "vertex_gemini",
-            "alpaca",
-            "prompt_completion",
-        }
-    ),
-    "sequence-classification": frozenset({"text_classification"}),
-    "image-classification": frozenset({"image_classification"}),
-}
 LORA_ONLY = frozenset({"lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules"})
 
 

@@ -46,7 +46,11 @@ def test_training_runs_to_success_with_least_privilege_children(
     ]
     for child in children:
         assert [r.uid for r in child.metadata.owner_references] == [uid]
-    assert all(rule.resource_names == ["ok"] for rule in role.rules)
+    own = [rule for rule in role.rules if rule.api_groups == ["kubetune.io"]]
+    assert own and all(rule.resource_names == ["ok"] for rule in own)
+    # The only other grant: posting Events (create cannot be limited by name).
+    assert [(r.api_groups, r.resources, r.verbs) for r in role.rules if r not in own] == [
+        ([""], ["events"], ["create"])]
     assert job.spec.template.spec.service_account_name == "ok-trainer"
     config = json.loads(core.read_namespaced_config_map("ok-run", namespace).data["run.json"])
     assert config["hyperparameters"]["learningRate"] == 1e-3

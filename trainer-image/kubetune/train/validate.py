@@ -5,16 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubetune.crd.runconfig import TrainRunConfig
-
-TASK_FORMATS = {
-    "causal-lm": {
-        "openai_chat_jsonl", "openai_chat_json_schema_jsonl", "openai_chat_toolcall_jsonl",
-        "huggingface_chat_template_jsonl", "huggingface_chat_template_toolcall_jsonl", "vertex_gemini",
-        "alpaca", "prompt_completion",
-    },
-    "sequence-classification": {"text_classification"},
-    "image-classification": {"image_classification"},
-}  # fmt: skip
+from kubetune.crd.vocab import TASK_FORMATS
 
 
 def problems(config: TrainRunConfig, model_dir: Path | None = None) -> list[str]:
