@@ -3,67 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psutil
-from kubernetes import watch
+from kube_waits import Obj as Obj
+from kube_waits import wait_for as wait_for
+from kube_waits import wait_gone as wait_gone
 
 from kubetune.localdev.node.agent import NodeAgent
 from kubetune.localdev.node.runtime import session_members
 
 LOCAL_NODE = "local-node"
-WAIT_SECONDS = 120
-
-Obj = dict[str, Any]
 Waiter = Callable[..., Obj]
-
-
-def wait_for(
-    list_call: Callable[..., Any],
-    predicate: Callable[[Obj], bool],
-    *args: Any,
-    timeout: int = WAIT_SECONDS,
-    **kwargs: Any,
-) -> Obj:
-    """The first object (as a dict) that satisfies predicate: a list, then a watch from its resourceVersion.
-
-    Raises TimeoutError after `timeout` seconds (the server ends the watch).
-    """
-    listed = json.loads(list_call(*args, _preload_content=False, **kwargs).data)
-    for item in listed.get("items") or []:
-        if predicate(item):
-            return item
-    stream = watch.Watch().stream(
-        list_call, *args, resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=timeout, **kwargs
-    )
-    for event in stream:
-        obj = event["raw_object"]
-        if event["type"] != "DELETED" and predicate(obj):
-            return dict(obj)
-    raise TimeoutError(f"nothing matched within {timeout}s")
-
-
-def wait_deleted(list_call: Callable[..., Any], name: str, *args: Any, timeout: int = WAIT_SECONDS) -> None:
-    """Return once the named object no longer exists."""
-    selector = f"metadata.name={name}"
-    listed = json.loads(list_call(*args, field_selector=selector, _preload_content=False).data)
-    if not listed.get("items"):
-        return
-    stream = watch.Watch().stream(
-        list_call,
-        *args,
-        field_selector=selector,
-        resource_version=listed["metadata"]["resourceVersion"],
-        timeout_seconds=timeout,
-    )
-    for event in stream:
-        if event["type"] == "DELETED":
-            return
-    raise TimeoutError(f"{name} still exists after {timeout}s")
 
 
 def container_state(pod: Obj, name: str | None = None) -> Obj:

@@ -9,7 +9,7 @@ from typing import Any
 import psutil
 import pytest
 from kubernetes import client
-from node_waits import LOCAL_NODE, Obj, container_state, main_pid, process_tree, wait_deleted, wait_for
+from node_waits import LOCAL_NODE, Obj, container_state, main_pid, process_tree, wait_for, wait_gone
 
 from kubetune.localdev.controlplane import ControlPlane
 from kubetune.localdev.node.agent import NodeAgent
@@ -57,7 +57,7 @@ def test_deleting_a_pod_stops_its_process_tree(core: client.CoreV1Api, namespace
     tree = process_tree(main_pid(started), sleeps=1)  # the shell and its sleep, at least
 
     core.delete_namespaced_pod("sleeper", namespace)
-    wait_deleted(core.list_namespaced_pod, "sleeper", namespace)
+    wait_gone(core.list_namespaced_pod, "sleeper", namespace)
 
     assert all(gone(member.pid) for member in tree)
 
@@ -70,7 +70,7 @@ def test_a_process_ignoring_sigterm_is_killed_after_the_grace_period(
     pid = main_pid(started)
 
     core.delete_namespaced_pod("stubborn", namespace)
-    wait_deleted(core.list_namespaced_pod, "stubborn", namespace)
+    wait_gone(core.list_namespaced_pod, "stubborn", namespace)
 
     assert gone(pid)
 
@@ -135,6 +135,6 @@ def test_a_just_started_pod_stops_on_sigterm_not_after_its_grace_period(
     pid = main_pid(started)
 
     core.delete_namespaced_pod("fresh", namespace)
-    wait_deleted(core.list_namespaced_pod, "fresh", namespace, timeout=60)
+    wait_gone(core.list_namespaced_pod, "fresh", namespace, timeout=60)
 
     assert gone(pid)

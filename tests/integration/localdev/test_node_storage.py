@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from node_waits import Obj, container_state, wait_deleted, wait_for
+from node_waits import Obj, container_state, wait_for, wait_gone
 
 from kubetune.localdev.node.agent import NodeAgent
 
@@ -73,7 +73,7 @@ def test_claim_is_provisioned_shared_and_deleted(core: client.CoreV1Api, namespa
 
     for name in ("writer", "reader"):
         core.delete_namespaced_pod(name, namespace)
-        wait_deleted(core.list_namespaced_pod, name, namespace)
+        wait_gone(core.list_namespaced_pod, name, namespace)
     core.delete_namespaced_persistent_volume_claim("artifacts", namespace)
-    wait_deleted(core.list_persistent_volume, claim["spec"]["volumeName"])
+    wait_gone(core.list_persistent_volume, claim["spec"]["volumeName"])
     assert not directory.exists()

@@ -2,58 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes import client, watch
+from kube_waits import WAIT_SECONDS
+from kube_waits import Obj as Obj
+from kube_waits import wait_for as wait_for
+from kube_waits import wait_gone as wait_gone
+from kubernetes import client
 
-WAIT_SECONDS = 120
-Obj = dict[str, Any]
-GROUP, VERSION = "kubetune.io", "v1alpha1"
-
-
-def wait_for(
-    list_call: Callable[..., Any],
-    predicate: Callable[[Obj], bool],
-    *args: Any,
-    timeout: int = WAIT_SECONDS,
-    **kwargs: Any,
-) -> Obj:
-    """The first object that satisfies predicate; TimeoutError when the server ends the watch first."""
-    listed = json.loads(list_call(*args, _preload_content=False, **kwargs).data)
-    for item in listed.get("items") or []:
-        if predicate(item):
-            return dict(item)
-    stream = watch.Watch().stream(
-        list_call, *args, resource_version=listed["metadata"]["resourceVersion"], timeout_seconds=timeout, **kwargs
-    )
-    last: Obj | None = None
-    for event in stream:
-        obj = event["raw_object"]
-        last = obj
-        if event["type"] != "DELETED" and predicate(obj):
-            return dict(obj)
-    raise TimeoutError(f"nothing matched within {timeout}s; last seen: {json.dumps(last)[:3000] if last else None}")
-
-
-def wait_gone(list_call: Callable[..., Any], name: str, *args: Any, timeout: int = WAIT_SECONDS) -> None:
-    """Return once the named object no longer exists."""
-    selector = f"metadata.name={name}"
-    listed = json.loads(list_call(*args, field_selector=selector, _preload_content=False).data)
-    if not listed.get("items"):
-        return
-    stream = watch.Watch().stream(
-        list_call,
-        *args,
-        field_selector=selector,
-        resource_version=listed["metadata"]["resourceVersion"],
-        timeout_seconds=timeout,
-    )
-    for event in stream:
-        if event["type"] == "DELETED":
-            return
-    raise TimeoutError(f"{name} still exists after {timeout}s")
+from kubetune.crd import GROUP, VERSION
 
 
 class Resources:
