@@ -13,22 +13,14 @@ from typing import Any
 
 import pytest
 
+from kubetune.crd.vocab import TASK_FORMATS
 from kubetune.formats import CHAT_WRITERS, STRATEGIES, DatasetError, format_lines, read_records
 
 pytestmark = pytest.mark.unit
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = GOLDEN / "inputs"
-CHAT_INPUTS = [
-    "openai_chat_jsonl",
-    "openai_chat_json_schema_jsonl",
-    "openai_chat_toolcall_jsonl",
-    "huggingface_chat_template_jsonl",
-    "huggingface_chat_template_toolcall_jsonl",
-    "vertex_gemini",
-    "alpaca",
-    "prompt_completion",
-]
+CHAT_INPUTS = sorted(TASK_FORMATS["causal-lm"])  # every format a causal LM learns from
 
 
 def _export(input_format: str, strategy: str, output_format: str) -> Any:

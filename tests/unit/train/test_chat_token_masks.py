@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kubetune.crd.vocab import TASK_FORMATS
 from kubetune.formats import STRATEGIES, read_records, render
 from kubetune.formats.records import ChatExample
 from kubetune.train.chat_tokens import IGNORE_INDEX, mask_string, tokenize_chat, trainable_spans
@@ -22,16 +23,7 @@ pytestmark = pytest.mark.unit
 
 INPUTS = Path(__file__).parents[1] / "formats" / "golden" / "inputs"
 GOLDEN = Path(__file__).parent / "golden" / "chat_masks.json"
-CHAT_FORMATS = [
-    "openai_chat_jsonl",
-    "openai_chat_json_schema_jsonl",
-    "openai_chat_toolcall_jsonl",
-    "huggingface_chat_template_jsonl",
-    "huggingface_chat_template_toolcall_jsonl",
-    "vertex_gemini",
-    "alpaca",
-    "prompt_completion",
-]
+CHAT_FORMATS = sorted(TASK_FORMATS["causal-lm"])  # every format a causal LM learns from
 
 
 @pytest.fixture(scope="module")
