@@ -27,6 +27,8 @@ OWNER = f"{PREFIX}/owner"  # the user who created a project or training
 SOURCE_API = f"{PREFIX}/source-api"  # which REST family created the object (sktai, finetune, ...)
 MODEL_VERSION = f"{PREFIX}/model-version"  # on serving pods: the version they serve
 DISPLAY_NAME = f"{PREFIX}/display-name"  # on project Namespaces: the name users typed (names are slugs)
+MODEL_FINGERPRINT = f"{PREFIX}/model-fingerprint"  # on server Deployments: hash of what they serve
+SPEC_HASH = f"{PREFIX}/spec-hash"  # on server Deployments: hash of the manifest last applied
 STORAGE_KEY = f"{PREFIX}/storage-key"  # on Datasets uploaded through the API: their key under the project
 
 

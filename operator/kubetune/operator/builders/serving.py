@@ -6,9 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from kubetune.crd import labels as lbl
 from kubetune.crd.inferenceservice import ModelSource
 
-MODEL_FINGERPRINT = "kubetune.io/model-fingerprint"  # on the Deployment: hash of what it serves
+MODEL_FINGERPRINT = lbl.MODEL_FINGERPRINT
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from kubetune.operator.owner import Owner
 from kubetune.operator.runtime import Runtime
 from kubetune.operator.serving_phases import ServingState, serving_state
 
-SPEC_HASH = "kubetune.io/spec-hash"  # on the Deployment: hash of the manifest the operator last applied
+SPEC_HASH = lbl.SPEC_HASH
 
 
 def isvc_owner(view: Mapping[str, Any]) -> Owner:
