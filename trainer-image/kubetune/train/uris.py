@@ -20,13 +20,16 @@ def pvc_root() -> Path:
     return Path(os.environ.get("KUBETUNE_PVC_ROOT", DEFAULT_PVC_ROOT))
 
 
+# The inference server passes its own settings for these two roots; the trainer uses the env defaults.
+
+
 def scheme(uri: str) -> str:
     """``file``, ``pvc``, ``s3``, ``hf``, or ``""`` for a plain path."""
     head, sep, _ = uri.partition("://")
     return head if sep else ""
 
 
-def local_path(uri: str) -> Path | None:
+def local_path(uri: str, pvc_mounts: Path | None = None) -> Path | None:
     """The filesystem path of a local uri (file://, pvc://, plain), else None."""
     kind = scheme(uri)
     if kind == "":
@@ -38,7 +41,7 @@ def local_path(uri: str) -> Path | None:
         name, _, sub = rest.partition("/")
         if not name or ".." in Path(sub).parts:
             raise ValueError(f"bad pvc uri {uri!r}: want pvc://NAME/path")
-        return pvc_root() / name / sub
+        return (pvc_mounts or pvc_root()) / name / sub
     return None
 
 
@@ -55,10 +58,10 @@ def _hf(uri: str) -> Path:
     return Path(snapshot_download(repo_id=repo, revision=revision or None, local_files_only=offline))
 
 
-def _s3(uri: str) -> Path:
+def _s3(uri: str, cache: Path | None = None) -> Path:
     import fsspec
 
-    target = cache_dir() / "s3" / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    target = (cache or cache_dir()) / "s3" / hashlib.sha256(uri.encode()).hexdigest()[:16]
     fs, path = fsspec.core.url_to_fs(uri)
     name = Path(path).name
     if fs.isdir(path):
@@ -69,15 +72,15 @@ def _s3(uri: str) -> Path:
     return target / name
 
 
-def resolve(uri: str) -> Path:
+def resolve(uri: str, pvc_mounts: Path | None = None, cache: Path | None = None) -> Path:
     """A local path holding what ``uri`` names; raises FileNotFoundError when it is not there."""
-    path = local_path(uri)
+    path = local_path(uri, pvc_mounts)
     if path is None:
         kind = scheme(uri)
         if kind == "hf":
             path = _hf(uri)
         elif kind == "s3":
-            path = _s3(uri)
+            path = _s3(uri, cache)
         else:
             raise ValueError(f"unsupported uri scheme in {uri!r}; use file://, pvc://, s3:// or hf://")
     if not path.exists():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from kubetune.serve.runtime.base import ModelRuntime
 from kubetune.serve.settings import ServeSettings
+from kubetune.train import uris
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +21,10 @@ def resolve_uri(uri: str, settings: ServeSettings) -> Path:
     """A local directory holding the files behind ``uri`` (downloading s3:// and hf:// ones)."""
     if not uri:
         raise ModelLoadError("no model uri configured (--model-uri / KUBETUNE_SERVE_MODEL_URI)")
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        path = Path(uri)
-    elif scheme == "file":
-        path = Path(rest)
-    elif scheme == "pvc":
-        # The operator mounts each claim at <pvc_mount_root>/<claim>.
-        path = settings.pvc_mount_root / rest
-    elif scheme == "hf":
-        from huggingface_hub import snapshot_download
-
-        repo, _, revision = rest.partition("@")
-        path = Path(snapshot_download(repo_id=repo, revision=revision or None))
-    elif scheme == "s3":
-        import fsspec
-
-        base = settings.download_dir or Path("/tmp/kubetune-models")  # noqa: S108 - pod-private scratch
-        path = base / hashlib.sha256(uri.encode()).hexdigest()[:16]
-        if not path.exists():
-            fsspec.filesystem("s3").get(uri.rstrip("/") + "/", str(path), recursive=True)
-    else:
-        raise ModelLoadError(f"unsupported model uri scheme {scheme!r} in {uri}")
+    try:
+        path = uris.resolve(uri, pvc_mounts=settings.pvc_mount_root, cache=settings.download_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        raise ModelLoadError(str(exc)) from exc
     if not path.is_dir():
         raise ModelLoadError(f"{uri} is not a directory ({path})")
     return path
