@@ -11,8 +11,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2}' "$here/go.mod")"
 etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" && $2 ~ /^v/ {print $2}' "$here/go.mod")"
-# The key covers go.sum too, so a dependency bump rebuilds.
-sum_hash="$(sha256sum "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
+# The key covers go.sum too, so a dependency bump rebuilds; it hashes contents only, so every
+# checkout of the same versions shares one build.
+sum_hash="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
 cache_root="${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}"
 out="$cache_root/controlplane/k8s-${k8s_version}-etcd-${etcd_version}-${sum_hash}"
 
