@@ -1,14 +1,18 @@
-"""Dataset files: streamed upload into the store plus a Dataset object; formatting via kubetune.formats."""
+"""Dataset files: streamed upload into the store plus a Dataset object; formatting via kubetune.formats.
+
+Formatting never holds a file in memory: `formatting.py` reads it line by line, in passes.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fastapi import Request
 
+from kubetune.api import formatting as fmt
 from kubetune.api.access import project_key
 from kubetune.api.auth.principal import Principal
 from kubetune.api.cluster import DATASETS
@@ -17,15 +21,15 @@ from kubetune.api.core.errors import ApiError
 from kubetune.api.mapping import meta
 from kubetune.api.mapping import platform as pm
 from kubetune.api.mapping.meta import Obj, is_number
-from kubetune.api.mapping.splits import rows_for
 from kubetune.api.schemas.finetune import Upload
 from kubetune.api.storage.detect import HEAD_LINES, detect_format
 from kubetune.api.storage.keys import safe_filename, safe_key
 from kubetune.api.storage.multipart import MultipartFileReader
+from kubetune.api.storage.store import NotTextError
 from kubetune.crd import labels as lbl
 from kubetune.crd.kinds import DATASET
 from kubetune.formats import FORMATS as KNOWN_FORMATS
-from kubetune.formats import STRATEGIES, DatasetError, format_lines, iter_records
+from kubetune.formats import STRATEGIES, DatasetError, iter_records
 
 ALLOWED_SUFFIXES = (".jsonl", ".json")
 
@@ -69,7 +73,10 @@ async def upload(ctx: AppContext, user: Principal, request: Request, ns: Obj, ta
 
 def _check(ctx: AppContext, namespace: str, key: str, declared: str | None) -> str:
     """Detect (or confirm) the format from the head of the file and parse that head with it."""
-    head = list(ctx.storage.read_lines(namespace, key, HEAD_LINES))
+    try:
+        head = list(ctx.storage.read_lines(namespace, key, HEAD_LINES))
+    except NotTextError as exc:
+        raise ApiError(400, str(exc), code="INVALID_DATASET") from exc
     fmt = declared or detect_format(head)
     try:
         for _ in iter_records(head, fmt, source=key):
@@ -95,28 +102,62 @@ def check_choices(format_type: str, strategy: str) -> None:
         raise ApiError(422, f"unknown data_strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
 
 
-def formatted_lines(ctx: AppContext, namespace: str, key: str, split_name: str, format_type: str,
-                    strategy: str, system_message: str | None, thinking: str | None) -> Iterator[str]:
-    """JSONL lines of one split of a stored file in `format_type`; validated up front, streamed after."""
+@dataclass(frozen=True)
+class Formatting:
+    """A checked request to format one stored file: how to reopen it, what to make, which rows."""
+
+    open_lines: fmt.OpenLines
+    job: fmt.FormatJob
+    rows: fmt.Rows
+
+    def chunks(self) -> Iterator[bytes]:
+        """The output, rendered line by line and handed out in chunks (a download's body)."""
+        return fmt.chunked(fmt.rendered(self.open_lines, self.job, self.rows))
+
+
+def _invalid(exc: DatasetError | NotTextError) -> ApiError:
+    line = exc.line
+    return ApiError(422, str(exc), code="INVALID_DATASET", details={"line": line} if line is not None else None)
+
+
+def prepare_formatting(ctx: AppContext, namespace: str, key: str, split_name: str, format_type: str,
+                       strategy: str, system_message: str | None, thinking: str | None,
+                       *, check_all: bool) -> Formatting:
+    """Everything that can fail, before any output: 404, 422 for choices, splits and bad lines.
+
+    With `check_all` every chosen line is parsed and rendered once (a download cannot change its
+    status once streaming); without it only the split's row count is taken, when it is needed.
+    """
     key = safe_key(key)
     if not ctx.storage.exists(namespace, key):
         raise ApiError(404, f"dataset {key!r} not found")
     check_choices(format_type, strategy)
     dataset = dataset_for_key(ctx, namespace, key)
-    input_fmt = meta.spec(dataset).get("format") if dataset else None
-    lines = list(ctx.storage.read_lines(namespace, key))
-    input_fmt = input_fmt or detect_format(itertools.islice(lines, HEAD_LINES))
+
+    def open_lines() -> Iterator[str]:
+        return ctx.storage.read_lines(namespace, key)
+
     try:
-        records = list(iter_records(lines, input_fmt, source=key))
-        wanted = set(rows_for(len(records), split_name, split_definitions(dataset)))
-        chosen = [r for i, r in enumerate(records) if i in wanted]
-        rendered = list(format_lines(chosen, format_type, strategy, system_message=system_message,
-                                     thinking_instructions=thinking, source=key))
+        input_fmt = (meta.spec(dataset).get("format") if dataset else None) or detect_format(
+            ctx.storage.read_lines(namespace, key, HEAD_LINES))
+        job = fmt.FormatJob(source=key, input_format=input_fmt, output_format=format_type, strategy=strategy,
+                            system_message=system_message, thinking_instructions=thinking)
+        rows = fmt.choose_rows(open_lines, job, split_name, split_definitions(dataset))
+        if check_all:
+            fmt.check(open_lines, job, rows)
     except KeyError as exc:
         raise ApiError(422, f"split {split_name!r} is not defined for this dataset") from exc
-    except DatasetError as exc:
-        raise ApiError(422, str(exc), code="INVALID_DATASET") from exc
-    return iter([line + "\n" for line in rendered])
+    except (DatasetError, NotTextError) as exc:
+        raise _invalid(exc) from exc
+    return Formatting(open_lines, job, rows)
+
+
+def write_formatted(ctx: AppContext, namespace: str, out_key: str, formatting: Formatting) -> int:
+    """Render into the store chunk by chunk; a bad line is a 422 and leaves no file behind."""
+    try:
+        return ctx.storage.write_chunks(namespace, out_key, formatting.chunks())
+    except (DatasetError, NotTextError) as exc:
+        raise _invalid(exc) from exc
 
 
 def dataset_key_of(ctx: AppContext, ds: Obj) -> str:

@@ -20,7 +20,7 @@ from kubetune.api.cluster import Cluster
 from kubetune.api.context import AppContext
 from kubetune.api.core import errors
 from kubetune.api.core.config import Settings
-from kubetune.api.routes import aitems, finetune, health, inference_proxy, sktai
+from kubetune.api.routes import admin, aitems, finetune, health, inference_proxy, sktai
 from kubetune.api.routes.platform import router as platform_router
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ TAGS = [
     {"name": "platform", "description": "Seed 003: AI Platform API (auth, projects, tasks, training, inference)."},
     {"name": "aitems", "description": "Seed 004: AiTEMS train list."},
     {"name": "inference", "description": "Seed 002: pass-through to InferenceService servers."},
+    {"name": "admin", "description": "Users and API keys (administrators only; seed 003's error shape)."},
     {"name": "health", "description": "Probes."},
 ]
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     app.include_router(platform_router)
     app.include_router(aitems.router)
     app.include_router(inference_proxy.router)
+    app.include_router(admin.router)
     return app
 
 

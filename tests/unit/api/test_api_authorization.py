@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import httpx
 import pytest
 from api_env import Env
 
+from kubetune.api.cluster import INFERENCE_SERVICES
 from kubetune.api.cluster.base import TokenReviewResult
 from kubetune.api.core.security import issue_token
 
@@ -17,6 +22,7 @@ PROTECTED = [
     ("GET", "/api/v1/projects", lambda b: b["detail"]),
     ("GET", "/api/v1/services/{key}/trains", lambda b: b["error"]["message"]),
     ("GET", "/api/v1/inference-services/x/infer", lambda b: b["message"]),
+    ("GET", "/api/v1/admin/users", lambda b: b["detail"]),
 ]
 
 
@@ -96,3 +102,62 @@ async def test_inactive_or_deleted_user_token_stops_working(env: Env) -> None:
     )
     resp = await env.client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 401
+
+
+def _sktai_403(body: dict[str, Any]) -> bool:
+    return set(body) == {"status", "error", "code", "message", "path", "timestamp", "details"} and (
+        body["status"], body["error"], body["code"]) == (403, "Forbidden", "FORBIDDEN")
+
+
+FORBIDDEN_SHAPES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "sktai": _sktai_403,
+    "finetune": lambda b: set(b) == {"error"} and b["error"]["code"] == "FORBIDDEN" and bool(b["error"]["message"]),
+    "platform": lambda b: set(b) == {"detail"} and bool(b["detail"]),
+    "aitems": lambda b: set(b) == {"error"} and b["error"]["errorCode"] == "403" and bool(b["error"]["message"]),
+    "inference": lambda b: b["error"] == "FORBIDDEN" and bool(b["message"]) and b["details"] == {},
+    "admin": lambda b: b == {"detail": "administrator rights required"},
+}
+
+
+async def _alice_objects(env: Env) -> dict[str, str]:
+    """One object per family in alice's project: a training (job), her project, a served model."""
+    rows = b'{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n'
+    up = await env.client.post(
+        "/api/finetune/upload-dataset", files={"file": ("d.jsonl", rows)}, headers=env.auth("alice"))
+    job = await env.client.post("/api/finetune/jobs", headers=env.auth("alice"), json={
+        "name": "mine", "provider": "LORA", "model_name": "m", "dataset_path": up.json()["path"]})
+    assert job.status_code == 201, job.text
+    ns = env.projects["alice"]["namespace"]
+    isvc = {"apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "chat"},
+            "spec": {"model": {"baseModel": "hf://org/model"}}}
+    await env.changed(INFERENCE_SERVICES, lambda: env.fake.create(INFERENCE_SERVICES, isvc, ns), lambda c: True)
+    await env.changed(INFERENCE_SERVICES, lambda: env.fake.patch(
+        INFERENCE_SERVICES, "chat", {"status": {"phase": "Ready", "url": "http://chat.x.svc:8000"}}, ns, "status"),
+        lambda c: (c.object.get("status") or {}).get("phase") == "Ready")
+    env.ctx.http = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json={"ok": True})))
+    return {"training": job.json()["job"]["id"], "project": str(env.projects["alice"]["id"]),
+            "key": env.projects["alice"]["key"]}
+
+
+async def test_another_projects_user_gets_403_in_every_familys_shape_and_admin_gets_through(env: Env) -> None:
+    ids = await _alice_objects(env)
+    routes = {
+        "sktai": f"/api/v1/trainings/{ids['training']}",
+        "finetune": f"/api/finetune/jobs/{ids['training']}",
+        "platform": f"/api/v1/projects/{ids['project']}",
+        "aitems": f"/api/v1/services/{ids['key']}/trains",
+        "inference": f"/api/v1/inference-services/{ids['key']}.chat/health",
+        "admin": "/api/v1/admin/users",
+    }
+    for family, url in routes.items():
+        denied = await env.client.get(url, headers=env.auth("bob"))
+        assert denied.status_code == 403, (family, denied.text)
+        assert FORBIDDEN_SHAPES[family](denied.json()), (family, denied.json())
+        for user in ("admin", "alice") if family != "admin" else ("admin",):
+            allowed = await env.client.get(url, headers=env.auth(user))
+            assert allowed.status_code == 200, (family, user, allowed.text)
+    # Writes are refused the same way: bob cannot stop or cancel alice's training.
+    stop = await env.client.post(f"/api/v1/trainings/{ids['training']}/stop", headers=env.auth("bob"))
+    cancel = await env.client.post(f"/api/finetune/jobs/{ids['training']}/cancel", headers=env.auth("bob"))
+    assert (stop.status_code, cancel.status_code) == (403, 403)
+    assert FORBIDDEN_SHAPES["sktai"](stop.json()) and FORBIDDEN_SHAPES["finetune"](cancel.json())

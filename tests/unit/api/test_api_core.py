@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from kubernetes.client import ApiException
 from pydantic import SecretStr, ValidationError
 
+from kubetune.api.cluster.base import api_exception
 from kubetune.api.core import errors, security
 from kubetune.api.core.config import Settings
 
@@ -64,7 +64,7 @@ def test_password_hashes() -> None:
     "status,expected", [(404, 404), (409, 409), (422, 422), (403, 403), (400, 400), (410, 409), (500, 502), (0, 502)]
 )
 def test_kube_statuses_map_once(status: int, expected: int) -> None:
-    exc = ApiException(status=status, reason="X", body=json.dumps({"message": "from the server"}))
+    exc = api_exception(status, "X", json.dumps({"message": "from the server"}))
     mapped = errors.from_api_exception(exc)
     assert mapped.status == expected
     if expected != 502:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from kubetune.api.cache.informer import Informer
 from kubetune.api.cache.store import Obj, Store
@@ -25,6 +26,7 @@ from kubetune.api.cluster import (
     WatchEvent,
 )
 from kubetune.api.core.config import Settings
+from kubetune.api.mapping import gpu
 from kubetune.crd import labels as lbl
 from kubetune.crd.base import API_VERSION
 
@@ -79,13 +81,15 @@ class Cache:
         self.config_maps = Store()
         self.secrets = Store()
         self.nodes = Store()
-        self.pods = Store()
+        self.pods = Store()  # kubetune's own pods, whole (inference routing reads their IPs)
+        self.gpu_pods = Store()  # every bound pod that requests GPUs, any namespace, summarised
         self._subscribers: set[Subscription] = set()
+        self._progress = asyncio.Event()  # set (and replaced) whenever any store changed
         self._tasks: list[asyncio.Task[None]] = []
         sys_ns = settings.system_namespace
 
-        def informer(res: Res, store: Store, **kw: str) -> Informer:
-            return Informer(cluster, res, store, self._on_event, **kw)
+        def informer(res: Res, store: Store, **kw: Any) -> Informer:
+            return Informer(cluster, res, store, self._on_event, on_applied=self._on_applied, **kw)
 
         self.informers = [
             informer(TRAININGS, self.trainings),
@@ -98,6 +102,10 @@ class Cache:
             informer(SECRETS, self.secrets, namespace=sys_ns, field_selector=f"metadata.name={settings.users_secret}"),
             informer(NODES, self.nodes),
             informer(PODS, self.pods, label_selector=f"{lbl.MANAGED_BY}={lbl.MANAGER}"),
+            # The GPU view counts what every workload holds; only a few fields of GPU pods are kept
+            # and their churn is not fanned out to SSE subscribers.
+            informer(PODS, self.gpu_pods, field_selector=gpu.BOUND_PODS_SELECTOR, transform=gpu.gpu_pod_summary,
+                     notify=False),
         ]
 
     # -- lifecycle ---------------------------------------------------------------
@@ -132,6 +140,19 @@ class Cache:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscribers)
+
+    def _on_applied(self) -> None:
+        self._progress.set()
+        self._progress = asyncio.Event()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the stores satisfy predicate (checked after every change any informer applies)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                progress = self._progress  # taken before the check, so no change slips between the two
+                if predicate():
+                    return
+                await progress.wait()
 
     def _on_event(self, res: Res, event: WatchEvent) -> None:
         change = Change(res, event.type, event.object)

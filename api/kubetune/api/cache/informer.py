@@ -2,6 +2,10 @@
 
 After a relist the informer reports the difference against what it held (changes and
 deletions missed while the watch was down), so subscribers stay correct across restarts.
+
+A `transform` keeps only what the facade reads of each object (or drops it: None), so a
+cluster-wide watch such as every pod costs memory in proportion to what is kept; `notify=False`
+keeps such high-churn streams away from the SSE subscribers, who never read them.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 
 from kubernetes.client import ApiException
 
-from kubetune.api.cache.store import Store
+from kubetune.api.cache.store import Obj, Store
 from kubetune.api.cluster.base import Cluster, WatchEvent
 from kubetune.api.cluster.resources import Res
 
@@ -20,12 +24,14 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = (0.2, 0.5, 1, 2, 5)
 
 Listener = Callable[[Res, WatchEvent], None]
+Transform = Callable[[Obj], Obj | None]
 
 
 class Informer:
     def __init__(self, cluster: Cluster, res: Res, store: Store, listener: Listener,
                  namespace: str | None = None, label_selector: str | None = None,
-                 field_selector: str | None = None) -> None:
+                 field_selector: str | None = None, transform: Transform | None = None,
+                 notify: bool = True, on_applied: Callable[[], None] | None = None) -> None:
         self.cluster = cluster
         self.res = res
         self.store = store
@@ -33,6 +39,9 @@ class Informer:
         self.namespace = namespace
         self.label_selector = label_selector
         self.field_selector = field_selector
+        self.transform = transform
+        self.notify = notify
+        self.on_applied = on_applied or (lambda: None)  # after every change to the store, notified or not
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.relists = 0
@@ -65,15 +74,19 @@ class Informer:
 
     async def _relist(self) -> None:
         listing = await self.cluster.list(self.res, self.namespace, self.label_selector, self.field_selector)
-        changed, removed = self.store.replace_all(listing.items)
+        items = listing.items
+        if self.transform is not None:
+            items = [kept for kept in map(self.transform, items) if kept is not None]
+        changed, removed = self.store.replace_all(items)
         self.resource_version = listing.resource_version
         self.relists += 1
-        if self.synced.is_set():  # tell subscribers what they missed; the first listing is the baseline
+        if self.synced.is_set() and self.notify:  # tell subscribers what they missed; the first listing is the baseline
             for obj in removed:
                 self.listener(self.res, WatchEvent("DELETED", obj))
             for obj in changed:
                 self.listener(self.res, WatchEvent("MODIFIED", obj))
         self.synced.set()
+        self.on_applied()
 
     async def _watch(self) -> None:
         stream = self.cluster.watch(self.res, self.resource_version, self.namespace, self.label_selector,
@@ -84,8 +97,11 @@ class Informer:
                 self.resource_version = str(rv)
             if event.type == "BOOKMARK":
                 continue
-            if event.type == "DELETED":
+            kept = event.object if self.transform is None else self.transform(event.object)
+            if event.type == "DELETED" or kept is None:
                 self.store.remove(event.object)
             else:
-                self.store.upsert(event.object)
-            self.listener(self.res, event)
+                self.store.upsert(kept)
+            if self.notify:
+                self.listener(self.res, event)
+            self.on_applied()

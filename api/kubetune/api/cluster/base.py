@@ -11,10 +11,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from kubernetes.client import ApiException
+
 from kubetune.api.cluster.resources import Res
 
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+
+
+def api_exception(status: int, reason: str | None, body: str | None) -> ApiException:
+    """An ApiException carrying the server's body, whichever client release is installed
+    (the `body=` keyword exists only from kubernetes 37 on; the attribute always does)."""
+    exc = ApiException(status=status, reason=reason)
+    exc.body = body
+    return exc
 
 
 @dataclass(frozen=True)

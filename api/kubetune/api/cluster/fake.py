@@ -18,7 +18,7 @@ from typing import Any
 from kubernetes.client import ApiException
 from pydantic import ValidationError
 
-from kubetune.api.cluster.base import ListResult, Obj, TokenReviewResult, WatchEvent
+from kubetune.api.cluster.base import ListResult, Obj, TokenReviewResult, WatchEvent, api_exception
 from kubetune.api.cluster.merge import merge_patch
 from kubetune.api.cluster.resources import NAMESPACES, Res
 from kubetune.api.cluster.selectors import matches_fields, matches_labels
@@ -29,7 +29,7 @@ Key = tuple[str, str, str]  # plural, namespace, name
 
 
 def _error(status: int, reason: str, message: str) -> ApiException:
-    return ApiException(status=status, reason=reason, body=json.dumps({"message": message, "code": status}))
+    return api_exception(status, reason, json.dumps({"message": message, "code": status}))
 
 
 class FakeCluster:
@@ -37,7 +37,8 @@ class FakeCluster:
 
     def __init__(self) -> None:
         self._objects: dict[Key, Obj] = {}
-        self._log: list[tuple[int, str, WatchEvent]] = []  # (resourceVersion, plural, event)
+        # (resourceVersion, plural, event, the object before a MODIFIED): selector-filtered watches need both
+        self._log: list[tuple[int, str, WatchEvent, Obj | None]] = []
         self._rv = itertools.count(1)
         self._last_rv = 0
         self._compacted = 0
@@ -159,15 +160,23 @@ class FakeCluster:
             raise _error(410, "Expired", f"too old resource version: {start} ({self._compacted})")
         epoch = self._epoch
         seen = start
+        def selected(obj: Obj | None) -> bool:
+            return obj is not None and (not namespace or obj["metadata"].get("namespace") == namespace) \
+                and matches_labels(obj, label_selector) and matches_fields(obj, field_selector)
+
         while True:
-            for rv, plural, event in list(self._log):
+            for rv, plural, event, previous in list(self._log):
                 if rv <= seen:
                     continue
                 seen = rv
-                in_namespace = not namespace or event.object["metadata"].get("namespace") == namespace
-                if plural == res.plural and in_namespace and matches_labels(event.object, label_selector) \
-                        and matches_fields(event.object, field_selector):
-                    yield WatchEvent(event.type, copy.deepcopy(event.object))
+                if plural != res.plural:
+                    continue
+                now, before = selected(event.object), selected(previous)
+                if now:  # an object entering the selection is ADDED to this watch, as the API server does
+                    kind = "ADDED" if event.type == "MODIFIED" and not before else event.type
+                    yield WatchEvent(kind, copy.deepcopy(event.object))
+                elif before and event.type == "MODIFIED":  # ... and one leaving it is DELETED
+                    yield WatchEvent("DELETED", copy.deepcopy(event.object))
             if self._epoch != epoch:
                 return
             if seen < self._compacted:
@@ -199,15 +208,17 @@ class FakeCluster:
             raise _error(422, "Invalid", f"{res.kind} is invalid: {exc.errors()[0]['msg']}") from exc
 
     def _store(self, res: Res, key: Key, obj: Obj, event_type: str) -> Obj:
+        previous = copy.deepcopy(self._objects.get(key)) if event_type == "MODIFIED" else None
         self._objects[key] = obj
-        self._emit(res.plural, event_type, obj)
+        self._emit(res.plural, event_type, obj, previous)
         return copy.deepcopy(obj)
 
-    def _emit(self, plural: str, event_type: str, obj: Obj) -> None:
+    def _emit(self, plural: str, event_type: str, obj: Obj, previous: Obj | None = None) -> None:
         rv = next(self._rv)
         self._last_rv = rv
         obj["metadata"]["resourceVersion"] = str(rv)
-        self._log.append((rv, plural, WatchEvent(event_type, copy.deepcopy(obj))))  # type: ignore[arg-type]
+        event = WatchEvent(event_type, copy.deepcopy(obj))  # type: ignore[arg-type]
+        self._log.append((rv, plural, event, previous))
         self._notify()
 
     def _notify(self) -> None:

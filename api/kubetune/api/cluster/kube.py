@@ -15,9 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kubernetes import client, config
-from kubernetes.client import ApiException
 
-from kubetune.api.cluster.base import ListResult, Obj, TokenReviewResult, WatchEvent
+from kubetune.api.cluster.base import ListResult, Obj, TokenReviewResult, WatchEvent, api_exception
 from kubetune.api.cluster.resources import Res
 
 WATCH_TIMEOUT_SECONDS = 290  # the server ends the watch; we resume from the last version seen
@@ -37,6 +36,21 @@ def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
     return client.ApiClient(configuration=cfg)
 
 
+def bearer(cfg: client.Configuration) -> str | None:
+    """The Authorization header for a token-authenticated configuration, whichever client release.
+
+    kubernetes 36 looks the token up as api_key['BearerToken'] while its own kubeconfig and
+    in-cluster loaders still write api_key['authorization'] (kubernetes-client/python#2582), so
+    asking the client would send requests as system:anonymous. Both names are tried here;
+    get_api_key_with_prefix runs the loader's refresh hook, so rotated in-cluster tokens are re-read.
+    """
+    for identifier in ("BearerToken", "authorization"):
+        value = cfg.get_api_key_with_prefix(identifier)
+        if value:
+            return str(value) if str(value).lower().startswith("bearer ") else f"Bearer {value}"
+    return None
+
+
 class KubeCluster:
     """Implements `Cluster` against a real API server."""
 
@@ -51,7 +65,9 @@ class KubeCluster:
             from urllib.parse import urlencode
 
             url += "?" + urlencode(query)
-        self._api.update_params_for_auth(headers, [], ["BearerToken"], path, method, body)
+        authorization = bearer(self._api.configuration)
+        if authorization:
+            headers["Authorization"] = authorization
         return self._api.rest_client.request(
             method, url, headers=headers, body=body, _request_timeout=timeout)
 
@@ -61,7 +77,7 @@ class KubeCluster:
             resp = self._call(method, path, body, query, content_type)
             data = resp.read()
             if not 200 <= resp.status < 300:
-                raise ApiException(status=resp.status, reason=resp.reason, body=data.decode(errors="replace"))
+                raise api_exception(resp.status, resp.reason, data.decode(errors="replace"))
             return json.loads(data) if data else {}
 
         return await asyncio.to_thread(run)
@@ -117,7 +133,7 @@ class KubeCluster:
                 resp = self._call("GET", res.path(namespace), query=query, timeout=(10, WATCH_TIMEOUT_SECONDS + 30))
                 if resp.status != 200:
                     body = resp.read().decode(errors="replace")
-                    raise ApiException(status=resp.status, reason=resp.reason, body=body)
+                    raise api_exception(resp.status, resp.reason, body)
                 raw = resp.response  # the urllib3 response, read as a stream
                 held.append(raw)
                 buffer = b""
@@ -145,8 +161,7 @@ class KubeCluster:
                     raise item
                 if item.get("type") == "ERROR":
                     status = item.get("object", {})
-                    raise ApiException(status=int(status.get("code", 500)), reason=status.get("reason"),
-                                       body=json.dumps(status))
+                    raise api_exception(int(status.get("code", 500)), status.get("reason"), json.dumps(status))
                 obj = item.get("object") or {}
                 obj.setdefault("apiVersion", res.api_version)
                 obj.setdefault("kind", res.kind)

@@ -37,10 +37,16 @@ def dotted(obj: dict[str, Any], path: str) -> Any:
 
 
 def matches_fields(obj: dict[str, Any], selector: str | None) -> bool:
-    """Equality terms on dotted paths, e.g. `involvedObject.kind=Training`."""
+    """Equality and inequality terms on dotted paths, e.g. `involvedObject.kind=Training`,
+    `spec.nodeName!=` (a missing field reads as the empty string, as the API server's does)."""
     if not selector:
         return True
     for term in (t.strip() for t in selector.split(",") if t.strip()):
+        if "!=" in term:
+            key, _, value = term.partition("!=")
+            if str(dotted(obj, key.strip()) or "") == value.strip():
+                return False
+            continue
         key, _, value = term.replace("==", "=").partition("=")
         if str(dotted(obj, key.strip()) or "") != value.strip():
             return False

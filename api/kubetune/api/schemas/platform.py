@@ -117,14 +117,16 @@ class GpuMetric(BaseModel):
 
 class GpuNode(BaseModel):
     name: str
-    capacity: int
-    allocatable: int
-    allocated: int
+    capacity: int = Field(description="The node's nvidia.com/gpu capacity.")
+    allocatable: int = Field(description="The node's nvidia.com/gpu allocatable.")
+    allocated: int = Field(description="GPUs requested by the pods bound to the node (any namespace).")
+    available: int = Field(default=0, description="allocatable - allocated, never below 0.")
     product: str | None = None
 
 
 class GpuStatus(BaseModel):
     total_gpus: int
+    allocated_gpus: int = Field(default=0, description="GPUs requested by running and bound pending pods.")
     total_memory_mb: float
     used_memory_mb: float
     avg_utilization: float

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import fsspec.core
@@ -12,6 +12,14 @@ import fsspec.core
 from kubetune.api.core.errors import ApiError
 
 CHUNK = 1 << 20
+
+
+class NotTextError(ValueError):
+    """A stored line that is not UTF-8 text; `line` is its 1-based number."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line} is not valid UTF-8 text")
+        self.line = line
 
 
 class ArtifactStore:
@@ -75,11 +83,32 @@ class ArtifactStore:
             self.fs.rm(path)
 
     def read_lines(self, namespace: str, key: str, limit: int | None = None) -> Iterator[str]:
-        with self.fs.open(self.path(namespace, key), "r", encoding="utf-8") as handle:
-            for index, line in enumerate(handle):
+        """The file's lines, read and decoded one at a time (bad UTF-8 raises NotTextError with its line)."""
+        with self.fs.open(self.path(namespace, key), "rb") as handle:
+            for index, raw in enumerate(handle):
                 if limit is not None and index >= limit:
                     return
-                yield line
+                try:
+                    yield raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise NotTextError(index + 1) from None
+
+    def write_chunks(self, namespace: str, key: str, chunks: Iterable[bytes]) -> int:
+        """Write chunks to `<key>.partial`, then move it over `key`: readers never see half a file."""
+        path = self.path(namespace, key)
+        partial = path + ".partial"
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        written = 0
+        try:
+            with self.fs.open(partial, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+                    written += len(chunk)
+        except BaseException:
+            self._remove(partial)
+            raise
+        self.fs.mv(partial, path)
+        return written
 
     def read_uri_lines(self, uri: str, limit: int | None = None) -> Iterator[str]:
         with fsspec.open(uri, "r", encoding="utf-8") as handle:

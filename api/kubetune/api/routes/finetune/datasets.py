@@ -40,20 +40,21 @@ async def upload_dataset(request: Request, ctx: ContextDep, user: CurrentUser, p
 
 @router.post("/format-dataset", response_model=FormatResponse, operation_id="finetune_format_dataset")
 async def format_dataset(ctx: ContextDep, user: CurrentUser, body: FormatRequest) -> FormatResponse:
+    """Writes the formatted file into the project's store, line by line (never the whole file in memory)."""
     ns = access.default_project(ctx.cache, user, body.project_id, ctx.settings.project_namespace_prefix)
     namespace, key = meta.name(ns), safe_key(body.dataset_path)
-    lines = await asyncio.to_thread(service.formatted_lines, ctx, namespace, key, body.split_name,
-                                    body.format_type, body.data_strategy, body.system_message,
-                                    body.thinking_instructions)
+    formatting = await asyncio.to_thread(
+        service.prepare_formatting, ctx, namespace, key, body.split_name, body.format_type, body.data_strategy,
+        body.system_message, body.thinking_instructions, check_all=False)
     stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     out_key = f"formatted/{output_file_name(stem, body.split_name, body.format_type, body.data_strategy)}"
-    await asyncio.to_thread(ctx.storage.write_text, namespace, out_key, "".join(lines))
+    await asyncio.to_thread(service.write_formatted, ctx, namespace, out_key, formatting)
     return FormatResponse(output_path=out_key)
 
 
-def _download(lines_and_name: tuple[object, str]) -> StreamingResponse:
-    lines, filename = lines_and_name
-    return StreamingResponse(lines, media_type="application/x-ndjson",  # type: ignore[arg-type]
+def _download(formatting: service.Formatting, filename: str) -> StreamingResponse:
+    # A sync iterator: Starlette pulls each chunk in a worker thread, so file reads stay off the loop.
+    return StreamingResponse(formatting.chunks(), media_type="application/x-ndjson",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -69,10 +70,11 @@ async def download_dataset(ctx: ContextDep, user: CurrentUser,
                            project_id: ProjectRef = None) -> StreamingResponse:
     ns = access.default_project(ctx.cache, user, project_id, ctx.settings.project_namespace_prefix)
     key = safe_key(dataset_path)
-    lines = await asyncio.to_thread(service.formatted_lines, ctx, meta.name(ns), key, split_name, format_type,
-                                    data_strategy, system_message, thinking_instructions)
+    formatting = await asyncio.to_thread(
+        service.prepare_formatting, ctx, meta.name(ns), key, split_name, format_type, data_strategy, system_message,
+        thinking_instructions, check_all=True)
     stem = key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return _download((lines, output_file_name(stem, split_name, format_type, data_strategy)))
+    return _download(formatting, output_file_name(stem, split_name, format_type, data_strategy))
 
 
 @router.get("/download_dataset_jsonl", operation_id="finetune_download_dataset_jsonl",
@@ -95,7 +97,8 @@ async def download_dataset_jsonl(
     if system_message_generator is not None and system_message_generator not in SYSTEM_MESSAGE_GENERATORS:
         raise ApiError(422, f"unknown system_message_generator; known: {', '.join(SYSTEM_MESSAGE_GENERATORS)}")
     system = custom_system_message or SYSTEM_MESSAGE_GENERATORS.get(system_message_generator or "default")
-    lines = await asyncio.to_thread(service.formatted_lines, ctx, meta.name(ns), key, split_name, format_type,
-                                    data_strategy, system, custom_thinking_instructions)
+    formatting = await asyncio.to_thread(
+        service.prepare_formatting, ctx, meta.name(ns), key, split_name, format_type, data_strategy, system,
+        custom_thinking_instructions, check_all=True)
     name = meta.spec(ds).get("displayName") or meta.name(ds)
-    return _download((lines, output_file_name(name.rsplit(".", 1)[0], split_name, format_type, data_strategy)))
+    return _download(formatting, output_file_name(name.rsplit(".", 1)[0], split_name, format_type, data_strategy))
