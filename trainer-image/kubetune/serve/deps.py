@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the engine, the settings and the API-key check."""
+"""FastAPI dependencies: the engine, the settings and the API-key check.
+
+All are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread,
+two thread hand-offs per request that cost the event loop more than the work itself.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +16,18 @@ from kubetune.serve.errors import ApiError
 from kubetune.serve.settings import ServeSettings
 
 
-def get_engine(request: Request) -> InferenceEngine:
+async def get_engine(request: Request) -> InferenceEngine:
     engine: InferenceEngine = request.app.state.engine
     return engine
 
 
-def get_settings(request: Request) -> ServeSettings:
+async def get_settings(request: Request) -> ServeSettings:
     settings: ServeSettings = request.app.state.engine.settings
     return settings
 
 
-def require_api_key(request: Request) -> None:
-    """Check the bearer key when a key file is configured."""
+async def require_api_key(request: Request) -> None:
+    """Check the bearer key when a key file is configured (a stat of a local file: fine on the loop)."""
     keys: ApiKeyFile | None = request.app.state.api_keys
     if keys is None:
         return

@@ -221,11 +221,15 @@ class InferenceEngine:
 
     async def _cached_batch(self, kind: str, key: Hashable, payloads: list[Any], identities: list[Any]) -> list[Any]:
         """Results for ``payloads``: cached ones at once, the rest through admission and the batcher."""
-        version = self.settings.model_version
-        # An identity of None marks work that must not be cached (sampled generation).
-        keys = [cache_key(version, kind, identity) if identity is not None else None for identity in identities]
         use_cache = self.cache.enabled
-        results: list[Any] = [self.cache.get(k) if use_cache and k is not None else None for k in keys]
+        version = self.settings.model_version
+        # An identity of None marks work that must not be cached (sampled generation); with the
+        # cache off no key is computed at all (a JSON dump and a sha256 per item, for nothing).
+        keys = [
+            cache_key(version, kind, identity) if use_cache and identity is not None else None
+            for identity in identities
+        ]
+        results: list[Any] = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, result in enumerate(results) if result is None]
         if use_cache:
             self.metrics.cache_hits.inc(len(payloads) - len(missing))
@@ -234,14 +238,16 @@ class InferenceEngine:
             return results
 
         async def compute() -> list[Any]:
+            if len(missing) == 1:  # the common case (one /infer call): no extra task for a gather
+                return [await self.batcher.submit(key, payloads[missing[0]])]
             return list(await asyncio.gather(*(self.batcher.submit(key, payloads[i]) for i in missing)))
 
         computed = await self.admitted(compute)
         for i, result in zip(missing, computed, strict=True):
             results[i] = result
-            key = keys[i]
-            if key is not None:
-                self.cache.put(key, result)
+            item_key = keys[i]
+            if item_key is not None:
+                self.cache.put(item_key, result)
         return results
 
     async def score_texts(self, texts: list[str], adapter: str | None, chunk: int | None = None) -> list[Score]:

@@ -34,12 +34,13 @@ def scores_from_logits(logits: torch.Tensor, id2label: dict[int, str]) -> list[S
     probs = torch.softmax(logits, dim=-1)
     top_p, top_i = probs.max(dim=-1)
     positive = positive_index(id2label)
-    results = []
-    for row in range(probs.shape[0]):
-        score = probs[row, positive] if positive is not None else top_p[row]
-        label = id2label.get(int(top_i[row]), str(int(top_i[row])))
-        results.append(Score(round(float(score), 6), round(float(top_p[row]), 6), label))
-    return results
+    # One conversion per column instead of several tensor indexings per row.
+    scores = (probs[:, positive] if positive is not None else top_p).tolist()
+    tops, indices = top_p.tolist(), top_i.tolist()
+    return [
+        Score(round(score, 6), round(top, 6), id2label.get(index, str(index)))
+        for score, top, index in zip(scores, tops, indices, strict=True)
+    ]
 
 
 class SequenceClassifierRuntime(ModelRuntime):
