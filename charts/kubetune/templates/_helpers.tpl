@@ -136,6 +136,29 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end -}}
 
+{{/* Whether the platform holds S3 credentials (rather than relying on the pods' cloud identity). */}}
+{{- define "kubetune.s3Credentials" -}}
+{{- if and (eq .Values.storage.type "s3") (or .Values.storage.s3.existingSecret .Values.storage.s3.accessKeyId) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The operator copies the credentials next to each Training and InferenceService (see docs/chart.md). */}}
+{{- define "kubetune.operatorObjectStoreEnv" -}}
+{{- if include "kubetune.s3Credentials" . }}
+- name: KUBETUNE_OPERATOR_OBJECT_STORE_SECRET
+  value: {{ include "kubetune.s3SecretName" . | quote }}
+{{- with .Values.storage.s3.endpoint }}
+- name: KUBETUNE_OPERATOR_OBJECT_STORE_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.storage.s3.region }}
+- name: KUBETUNE_OPERATOR_OBJECT_STORE_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
 {{/* The restricted container securityContext every chart pod uses. */}}
 {{- define "kubetune.containerSecurityContext" -}}
 allowPrivilegeEscalation: false

@@ -101,3 +101,11 @@ class LocalObjectRef(CamelModel):
     """A reference to another object by name (same namespace unless stated)."""
 
     name: ObjectName = Field(description="Name of the referenced object.")
+
+
+class SecretKeyRef(CamelModel):
+    """One key of a Secret in the object's own namespace."""
+
+    name: ObjectName = Field(description="Name of the Secret.")
+    key: str = Field(default="keys", pattern=r"^[-._a-zA-Z0-9]+$", max_length=253,
+                     description="Key inside the Secret.")

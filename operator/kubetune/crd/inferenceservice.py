@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, Uri
+from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, SecretKeyRef, Uri
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.vocab import InferencePhase, Task
 
@@ -37,6 +37,11 @@ class InferenceServiceSpec(CamelModel):
     limits: InferenceLimits = Field(default_factory=InferenceLimits, description="Admission and batching.")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="Result cache.")
     suspend: bool = Field(default=False, description="Scale to zero and keep the spec.")
+    api_keys: SecretKeyRef | None = Field(
+        default=None,
+        description="Secret key with the bearer API keys the server accepts, one per line; rotating the Secret "
+        "rotates the keys without a restart. Unset: no key is asked for.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> InferenceServiceSpec:

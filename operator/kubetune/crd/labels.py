@@ -53,6 +53,11 @@ def training_config_map_name(training: str) -> str:
     return _short(training, "run")
 
 
+def storage_secret_name(owner: str) -> str:
+    """The copy of the object-store credentials in a Training's (or InferenceService's) namespace."""
+    return _short(owner, "storage")
+
+
 def training_inference_service_name(training: str) -> str:
     return _short(training, "serve")
 

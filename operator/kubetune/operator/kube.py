@@ -19,6 +19,7 @@ from kubetune.crd.kinds import ALL_KINDS
 KINDS: dict[str, tuple[str, bool]] = {
     "ServiceAccount": ("serviceaccounts", True),
     "ConfigMap": ("configmaps", True),
+    "Secret": ("secrets", True),
     "Service": ("services", True),
     "Pod": ("pods", True),
     "Event": ("events", True),

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     )
 
     # Defaults for Training Jobs when the spec leaves them out.
+    object_store_secret: str | None = Field(
+        default=None,
+        description="Secret in pod_namespace with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for s3:// uris; "
+        "each Training and InferenceService gets its own copy, owned by it.",
+    )
+    object_store_endpoint: str | None = Field(default=None, description="S3-compatible endpoint URL; unset: AWS.")
+    object_store_region: str | None = Field(default=None, description="Object store region.")
     default_backoff_limit: int = Field(default=2, ge=0, description="Pod retries before a Training fails.")
     default_ttl_seconds_after_finished: int | None = Field(
         default=None,

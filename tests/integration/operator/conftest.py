@@ -33,6 +33,10 @@ msg_path = os.environ.get("KUBETUNE_TERMINATION_MESSAGE_PATH", "/dev/termination
 if behaviour == "sleep":
     while True:
         time.sleep(0.5)
+if behaviour == "oom":  # touch far more memory than the pod's limit, then wait for the kill
+    hog = bytearray(512 * 1024 * 1024)
+    while True:
+        time.sleep(0.5)
 if behaviour == "report":
     from kubernetes import client
     load_incluster_config()
@@ -50,9 +54,12 @@ open(msg_path, "w").write("done")
 # Stand-in inference server: answers /readyz and /healthz on the address the operator configures.
 SERVER_SCRIPT = r"""
 import http.server, os
+KEYS = os.environ.get("KUBETUNE_SERVE_API_KEY_FILE")
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ok = self.path in ("/readyz", "/healthz")
+        if self.path == "/readyz" and KEYS:  # as kubetune-serve: not ready without its mounted keys
+            ok = os.path.isfile(KEYS) and open(KEYS).read().strip() != ""
         self.send_response(200 if ok else 404); self.end_headers()
         self.wfile.write(os.environ.get("KUBETUNE_SERVE_MODEL_VERSION", "").encode())
     def log_message(self, *a): pass
@@ -128,7 +135,7 @@ def trainer_body(name: str, **spec: Any) -> Obj:
                     "name": "behaviour",
                     "type": "string",
                     "default": "succeed",
-                    "choices": ["succeed", "fail", "sleep", "report"],
+                    "choices": ["succeed", "fail", "sleep", "report", "oom"],
                 },
                 {"name": "exit_code", "type": "int", "minimum": 1, "maximum": 255},
             ],
@@ -147,6 +154,22 @@ def trainer(resources: Resources, api_client: client.ApiClient) -> Iterator[str]
     resources.create("trainers", None, trainer_body(name))
     yield name
     resources.custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", name)
+
+
+@pytest.fixture
+def make_trainer(resources: Resources) -> Iterator[Callable[..., str]]:
+    """make_trainer(**spec overrides) -> the name of a new cluster-scoped Trainer, removed after the test."""
+    made: list[str] = []
+
+    def make(**spec: Any) -> str:
+        name = f"tr-{uuid.uuid4().hex[:8]}"
+        resources.create("trainers", None, trainer_body(name, **spec))
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        resources.custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", name)
 
 
 @pytest.fixture

@@ -44,6 +44,52 @@ def test_hpo_runs_four_trials_two_at_a_time_and_picks_the_best(
     assert trial["spec"].get("hpo") is None
 
 
+def test_suspending_a_search_suspends_its_trials_and_resuming_resumes_them(
+    operator: OperatorThread, resources: Resources, namespace: str, make_training: Callable[..., Obj]
+) -> None:
+    hpo = {
+        "enabled": True, "strategy": "grid", "maxTrials": 3, "parallelTrials": 2,
+        "objective": {"metric": "eval_loss", "goal": "minimize"},
+        "parameters": [{"name": "learningRate", "values": [1e-4, 3e-4, 1e-3]}],
+    }
+    make_training("paused-search", behaviour="sleep", hpo=hpo)
+    trials = ["paused-search-trial-0", "paused-search-trial-1"]
+    for trial in trials:
+        resources.wait_phase("trainings", namespace, trial, "Running")
+
+    resources.patch("trainings", namespace, "paused-search", {"spec": {"suspend": True}})
+    parent = resources.wait_phase("trainings", namespace, "paused-search", "Stopped")
+    assert "search suspended" in parent["status"]["message"]
+    for trial in trials:
+        stopped = resources.get("trainings", namespace, trial)
+        assert stopped["spec"]["suspend"] is True
+        assert stopped["status"]["phase"] == "Stopped"
+    assert [t["name"] for t in parent["status"]["trials"]] == trials  # no new trial while suspended
+
+    resources.patch("trainings", namespace, "paused-search", {"spec": {"suspend": False}})
+    for trial in trials:
+        resumed = resources.wait_phase("trainings", namespace, trial, "Running")
+        assert resumed["spec"]["suspend"] is False
+    assert resources.wait_phase("trainings", namespace, "paused-search", "Running")["status"]["phase"] == "Running"
+
+
+def test_api_keys_secret_is_mounted_into_the_server(
+        operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str) -> None:
+    core = client.CoreV1Api(api_client)
+    core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="serve-keys"), string_data={"keys": "key-one\nkey-two\n"}))
+    resources.create("inferenceservices", namespace, {
+        "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "guarded"},
+        "spec": {"model": {"baseModel": "file:///models/tiny"}, "apiKeys": {"name": "serve-keys"}}})
+    # The stand-in server, like kubetune-serve, is ready only once the key file is there.
+    ready = resources.wait_phase("inferenceservices", namespace, "guarded", "Ready", timeout=180)
+    assert ready["status"]["readyReplicas"] == 1
+    deployment = client.AppsV1Api(api_client).read_namespaced_deployment("guarded-server", namespace)
+    assert _env(deployment)["KUBETUNE_SERVE_API_KEY_FILE"] == "/etc/kubetune/api-keys/keys"
+    (volume,) = [v for v in deployment.spec.template.spec.volumes if v.secret is not None]
+    assert volume.secret.secret_name == "serve-keys"
+
+
 def test_inference_service_waits_for_its_training_then_becomes_ready(
     operator: OperatorThread,
     resources: Resources,

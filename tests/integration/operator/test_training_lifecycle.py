@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 from kubernetes import client
-from operator_waits import Obj, Resources, condition, wait_event, wait_gone
+from operator_waits import Obj, Resources, condition, wait_event, wait_for, wait_gone
 
 from kubetune.operator.inprocess import OperatorThread
 
@@ -74,6 +74,37 @@ def test_non_zero_exit_fails_with_exit_code_and_termination_message(
     assert cond["status"] == "True" and cond["reason"] == "ExitCode"
 
 
+def test_running_out_of_memory_fails_as_oomkilled(
+    operator: OperatorThread, resources: Resources, namespace: str, make_training: Callable[..., Obj]
+) -> None:
+    make_training("hungry", behaviour="oom", resources={"memory": "96Mi"}, backoffLimit=0)
+    failed = resources.wait_phase("trainings", namespace, "hungry", "Failed", "Succeeded")
+    assert failed["status"]["phase"] == "Failed"
+    assert "out of memory (OOMKilled, exit code 137)" in failed["status"]["message"]
+    assert condition(failed, "Failed")["reason"] == "OOMKilled"
+
+
+def test_an_image_that_cannot_be_pulled_fails_and_frees_the_job(
+    operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+    make_trainer: Callable[..., str]
+) -> None:
+    trainer = make_trainer(image="registry.invalid/kubetune/runtime:1")
+    resources.create("trainings", namespace, {
+        "apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": "nopull"},
+        "spec": {"trainerRef": trainer, "baseModel": "tiny",
+                 "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"}}})
+    failed = resources.wait_phase("trainings", namespace, "nopull", "Failed", "Succeeded")
+    assert failed["status"]["phase"] == "Failed"
+    assert "cannot pull the trainer image (ImagePullBackOff)" in failed["status"]["message"]
+    assert condition(failed, "Failed")["reason"] == "ImagePullError"
+    batch, core = client.BatchV1Api(api_client), client.CoreV1Api(api_client)
+    # Suspended right after the status says Failed, so the waiting pod (and any GPU it holds) goes away.
+    wait_for(batch.list_namespaced_job, lambda job: job["spec"].get("suspend") is True, namespace,
+             field_selector="metadata.name=nopull-train")
+    for pod in core.list_namespaced_pod(namespace, label_selector="kubetune.io/training=nopull").items:
+        wait_gone(core.list_namespaced_pod, pod.metadata.name, namespace)
+
+
 def test_gpu_request_beyond_the_cluster_is_queued_waiting_for_gpus(
     operator: OperatorThread, resources: Resources, namespace: str, make_training: Callable[..., Obj]
 ) -> None:
@@ -112,8 +143,15 @@ def test_suspend_stops_and_resume_runs_again(
         if p.status.phase in ("Pending", "Running")
     ] == []
 
-    resources.patch("trainings", namespace, "pausable", {"spec": {"suspend": False}})
+    def run_config() -> dict[str, object]:
+        data = core.read_namespaced_config_map("pausable-run", namespace).data
+        return json.loads(data["run.json"])  # type: ignore[no-any-return]
+
+    assert run_config()["resume"] == "latest"
+    # Resuming from a chosen checkpoint: the resumed pod must read it from the rewritten run config.
+    resources.patch("trainings", namespace, "pausable", {"spec": {"suspend": False, "resumeFrom": {"step": 5}}})
     running = resources.wait_phase("trainings", namespace, "pausable", "Running")
+    assert run_config()["resume"] == 5
     assert running["status"]["attempts"] >= 1
     wait_event(core, namespace, "pausable", "Stopped")
     wait_event(core, namespace, "pausable", "Stopping")

@@ -91,3 +91,13 @@ def test_api_roles(render: Render) -> None:
     env = {e["name"]: e.get("value") for e in
            one(objects, "Deployment", "kt-kubetune-api")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["KUBETUNE_API_USERS_SECRET"] == "kt-kubetune-api-users"
+
+
+def test_with_s3_credentials_the_operator_reads_only_that_secret_and_creates_copies(render: Render) -> None:
+    objects = render({"storage.type": "s3", "storage.s3.bucket": "b", "storage.s3.existingSecret": "s3-keys"})
+    cluster = one(objects, "ClusterRole", "kt-kubetune-operator")["rules"]
+    assert allows(cluster, "", "secrets", "create")
+    assert not any(allows(cluster, "", "secrets", verb) for verb in ("get", "list", "watch"))
+    own = one(objects, "Role", "kt-kubetune-operator")["rules"]
+    assert allows(own, "", "secrets", "get", "s3-keys")
+    assert not allows(own, "", "secrets", "get", "another")

@@ -123,6 +123,9 @@ def test_s3_storage_replaces_the_volume(render: Render) -> None:
     assert all(v["name"] != "artifacts" for v in api["volumes"])
     operator = one(objects, "Deployment", "kt-kubetune-operator")["spec"]["template"]["spec"]["containers"][0]
     assert env_of(operator)["KUBETUNE_OPERATOR_ARTIFACT_PVC"] == ""
+    # The operator copies these credentials next to each Training (pods cannot read other namespaces').
+    assert env_of(operator)["KUBETUNE_OPERATOR_OBJECT_STORE_SECRET"] == "kt-kubetune-s3"
+    assert env_of(operator)["KUBETUNE_OPERATOR_OBJECT_STORE_ENDPOINT"] == "http://minio:9000"
     for trainer in find(objects, "Trainer"):
         assert {"name": "AWS_ENDPOINT_URL", "value": "http://minio:9000"} in trainer["spec"]["env"]
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from kubetune.crd.training import HPOSpec, TrainingSpec
 from kubetune.operator.builders.hpo import best_trial, build_trial, objective_value, sample_trials
+from kubetune.operator.handlers.hpo import parent_state
 from kubetune.operator.owner import Owner
 
 
@@ -91,3 +92,16 @@ def test_objective_and_best_trial() -> None:
     assert best_trial(trials, "minimize") == "b"
     assert best_trial(trials, "maximize") == "a"
     assert best_trial([], "minimize") is None
+
+
+def test_a_suspended_search_is_stopping_until_every_unfinished_trial_stopped(
+    make_training: Callable[..., TrainingSpec]
+) -> None:
+    parent = make_training(suspend=True, hpo={"enabled": True, "maxTrials": 3,
+                                               "parameters": [{"name": "loraRank", "values": [4, 8, 16]}]})
+    trials = [{"name": "t0", "phase": "Succeeded"}, {"name": "t1", "phase": "Running"}]
+    assert parent_state(parent, trials).phase == "Stopping"
+    trials[1]["phase"] = "Stopped"
+    state = parent_state(parent, trials)
+    assert (state.phase, state.reason) == ("Stopped", "Suspended")
+    assert "1/3 trials finished" in state.message

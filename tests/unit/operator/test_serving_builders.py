@@ -59,6 +59,23 @@ def test_deployment_configures_kubetune_serve_through_env(settings: Settings) ->
     assert "kubetune.io/training" not in dep["spec"]["template"]["metadata"]["labels"]
 
 
+def test_api_keys_come_from_the_named_secret_as_a_rotatable_directory(settings: Settings) -> None:
+    plain = build_deployment(ISVC, _spec(), ServedModel("file:///m"), "v1", settings)
+    plain_env = {e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "KUBETUNE_SERVE_API_KEY_FILE" not in plain_env
+
+    spec = _spec(apiKeys={"name": "chat-keys", "key": "tokens"})
+    pod = build_deployment(ISVC, spec, ServedModel("file:///m"), "v1", settings)["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == "chat-keys"
+    assert volume["secret"]["items"] == [{"key": "tokens", "path": "keys"}]
+    container = pod["containers"][0]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True and "subPath" not in mount  # subPath mounts never see rotated keys
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["KUBETUNE_SERVE_API_KEY_FILE"] == f"{mount['mountPath']}/keys"
+
+
 def test_suspended_service_scales_to_zero(settings: Settings) -> None:
     spec = _spec(suspend=True)
     dep = build_deployment(ISVC, spec, ServedModel("file:///m"), "v1", settings)

@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes.client.rest import ApiException
 
-from kubetune.localdev.node import runtime, status
+from kubetune.localdev.node import images, limits, runtime, status
 from kubetune.localdev.node.envvars import EnvError
 from kubetune.localdev.node.ipam import PodIPAllocator
 from kubetune.localdev.node.probes import ProbeTracker, check
@@ -75,6 +75,7 @@ class PodWorker:
         self.records = [self._record(c) for c in pod["spec"].get("containers") or []]
         self.running: dict[str, Running] = {}
         self.next_start: dict[str, float] = {}
+        self.pull_attempts: dict[str, int] = {}
         self.sandbox: Sandbox | None = None
         self.pod_ip: str | None = None
         self.address_released = False
@@ -213,10 +214,27 @@ class PodWorker:
         if code is not None:
             self._exited(record, container, current, code)
             return
+        if self._over_memory_limit(container, current):
+            self._exited(record, container, current, current.process.kill_for_memory())
+            return
         self._probe(record, container, current)
+
+    def _over_memory_limit(self, container: Mapping[str, Any], current: Running) -> bool:
+        # Checked every sync period, so a fast allocation may overshoot briefly before the kill.
+        limit = limits.memory_limit(container)
+        if limit is None:
+            return False
+        used = runtime.session_rss_bytes(current.process.pid)
+        if used <= limit:
+            return False
+        log.info("%s/%s uses %d bytes, over its %d byte limit: OOM-killing it", self.key, container["name"],
+                 used, limit)
+        return True
 
     def _start(self, record: ContainerRecord, container: Mapping[str, Any]) -> None:
         assert self.sandbox is not None and self.pod_ip is not None
+        if self._pull_failed(record, container):
+            return
         fs = self.sandbox.filesystems[record.name]
         fs.termination_file.write_bytes(b"")
         try:
@@ -257,6 +275,24 @@ class PodWorker:
         record.ready = "readinessProbe" not in probes and record.started
         self.running[record.name] = Running(process, env, cwd, probes)
         log.info("started %s/%s (pid %d)", self.key, record.name, process.pid)
+
+    def _pull_failed(self, record: ContainerRecord, container: Mapping[str, Any]) -> bool:
+        """ErrImagePull on the first try, then ImagePullBackOff between retries, as the kubelet reports."""
+        image = str(container.get("image", ""))
+        error = images.pull_error(image)
+        if error is None:
+            return False
+        attempts = self.pull_attempts.get(record.name, 0)
+        self.pull_attempts[record.name] = attempts + 1
+        delay = backoff_seconds(attempts, self.ctx.config.restart_backoff_seconds,
+                                self.ctx.config.restart_backoff_cap_seconds)
+        record.state = WAITING
+        if attempts == 0:
+            record.waiting_reason, record.waiting_message = "ErrImagePull", error
+        else:
+            record.waiting_reason, record.waiting_message = "ImagePullBackOff", f'Back-off pulling image "{image}"'
+        self.next_start[record.name] = time.monotonic() + (0.0 if attempts == 0 else delay)
+        return True
 
     def _probe(self, record: ContainerRecord, container: Mapping[str, Any], current: Running) -> None:
         assert self.pod_ip is not None
@@ -299,7 +335,7 @@ class PodWorker:
             written, runtime.log_tail(current.process.log_path), code, container.get("terminationMessagePolicy")
         )
         finished = current.process.finished_at or _now()
-        reason = status.termination_reason(code)
+        reason = "OOMKilled" if current.process.oom_killed else status.termination_reason(code)
         self._terminated(record, Termination(code, reason, message, record.started_at, finished))
         log.info("%s/%s exited with %d", self.key, record.name, code)
 

@@ -72,6 +72,19 @@ def session_members(session_id: int) -> list[int]:
     return sorted(session_table(session_id))
 
 
+def session_rss_bytes(session_id: int) -> int:
+    """Resident memory of every process in the session: what a container's memory cgroup charges."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for pid in session_table(session_id):
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+                total += int(handle.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue  # exited meanwhile
+    return total
+
+
 def signal_session(session_id: int, sig: signal.Signals) -> None:
     for pid in session_members(session_id):
         with contextlib.suppress(ProcessLookupError):
@@ -89,6 +102,7 @@ class Process:
     log_path: Path
     started_at: dt.datetime = field(default_factory=_now)
     finished_at: dt.datetime | None = None
+    oom_killed: bool = False
     _signalled: set[int] = field(default_factory=set)
 
     @property
@@ -116,6 +130,15 @@ class Process:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
         return late
+
+    def kill_for_memory(self) -> int:
+        """SIGKILL the whole session at once, as the kernel's OOM killer ends a cgroup over its limit."""
+        self.oom_killed = True
+        signal_session(self.pid, signal.SIGKILL)
+        self.popen.wait()
+        code = self.poll()
+        assert code is not None
+        return code
 
     def poll(self) -> int | None:
         """The exit code once the container's main process has ended; its session is then killed."""

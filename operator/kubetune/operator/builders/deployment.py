@@ -9,10 +9,14 @@ from kubetune.crd import labels as lbl
 from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.operator.builders import podspec
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel
+from kubetune.operator.builders.storage import storage_env
 from kubetune.operator.owner import Owner, child_metadata
 from kubetune.operator.settings import Settings
 
 SERVER_CONTAINER = "server"
+API_KEYS_VOLUME = "api-keys"
+API_KEYS_DIR = "/etc/kubetune/api-keys"
+API_KEYS_FILE = "keys"
 
 
 def server_labels(name: str) -> dict[str, str]:
@@ -41,8 +45,22 @@ def serve_env(
         "PORT": str(settings.serve_port),
     }
     env: list[dict[str, Any]] = [{"name": f"KUBETUNE_SERVE_{k}", "value": v} for k, v in values.items()]
+    if spec.api_keys is not None:
+        env.append({"name": "KUBETUNE_SERVE_API_KEY_FILE", "value": f"{API_KEYS_DIR}/{API_KEYS_FILE}"})
     env.append({"name": "KUBETUNE_SERVE_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     return env
+
+
+def api_keys_volume(spec: InferenceServiceSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The Secret of API keys as a directory, not a subPath: the kubelet then swaps in rotated keys."""
+    if spec.api_keys is None:
+        return [], []
+    volume = {
+        "name": API_KEYS_VOLUME,
+        "secret": {"secretName": spec.api_keys.name, "items": [{"key": spec.api_keys.key, "path": API_KEYS_FILE}],
+                   "defaultMode": 0o440},
+    }
+    return [volume], [{"name": API_KEYS_VOLUME, "mountPath": API_KEYS_DIR, "readOnly": True}]
 
 
 def build_deployment(
@@ -52,13 +70,15 @@ def build_deployment(
     name = owner.name
     gpus, gpu_product, cpu, memory = podspec.merged_resources(spec.resources, 0, None, None, None)
     volumes, mounts = podspec.artifact_volume(settings)
+    key_volumes, key_mounts = api_keys_volume(spec)
+    volumes, mounts = volumes + key_volumes, mounts + key_mounts
     probe_port = settings.serve_port
     container: dict[str, Any] = {
         "name": SERVER_CONTAINER,
         "image": spec.image or settings.runtime_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(settings.serve_command),
-        "env": serve_env(spec, model, version, settings),
+        "env": [*storage_env(owner, settings), *serve_env(spec, model, version, settings)],
         "ports": [{"name": "http", "containerPort": probe_port, "protocol": "TCP"}],
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": probe_port},

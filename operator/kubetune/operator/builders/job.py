@@ -9,6 +9,7 @@ from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator.builders import podspec
+from kubetune.operator.builders.storage import storage_env
 from kubetune.operator.owner import Owner, child_metadata
 from kubetune.operator.settings import Settings
 
@@ -17,9 +18,10 @@ CONFIG_VOLUME = "run-config"
 TERMINATION_LOG = "/dev/termination-log"
 
 
-def training_env(owner: Owner, trainer: TrainerSpec) -> list[dict[str, Any]]:
+def training_env(owner: Owner, trainer: TrainerSpec, settings: Settings) -> list[dict[str, Any]]:
     """The Trainer's env first, then what kubetune sets (later entries win in Kubernetes)."""
     env: list[dict[str, Any]] = [e.to_wire() for e in trainer.env]
+    env += storage_env(owner, settings)
     env += [
         {"name": "KUBETUNE_TRAINING_NAMESPACE", "value": owner.namespace or ""},
         {"name": "KUBETUNE_TRAINING_NAME", "value": owner.name},
@@ -44,7 +46,7 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         "image": trainer.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": [*trainer.command, "--config", RUN_CONFIG_PATH],
-        "env": training_env(owner, trainer),
+        "env": training_env(owner, trainer, settings),
         "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetune.crd import labels as lbl
+from kubetune.crd.kinds import TRAINING
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator.builders.hpo import best_trial, build_trial, objective_value, sample_trials
 from kubetune.operator.handlers.common import many, one
@@ -43,10 +44,24 @@ def parent_state(spec: TrainingSpec, trials: list[dict[str, Any]]) -> TrainingSt
             return TrainingState("Succeeded", "TrialsFinished", counts)
         return TrainingState("Failed", "AllTrialsFailed", counts)
     if spec.suspend:
+        if any(t["phase"] not in (*TERMINAL, "Stopped") for t in trials):
+            return TrainingState("Stopping", "Suspending", f"suspending the running trials; {counts}")
         return TrainingState("Stopped", "Suspended", f"search suspended; {counts}")
     if not trials:
         return TrainingState("Queued", "CreatingTrials", "creating trials")
     return TrainingState("Running", "Searching", counts)
+
+
+def follow_suspend(rt: Runtime, namespace: str, suspend: bool, trials: list[dict[str, Any]],
+                   training_views: Any) -> None:
+    """Suspending the search suspends its unfinished trials; resuming it resumes them."""
+    for trial in trials:
+        if trial["phase"] in TERMINAL:
+            continue
+        view = one(training_views, (namespace, trial["name"]))
+        if view is None or bool((view.get("spec") or {}).get("suspend")) == suspend:
+            continue
+        rt.kube.patch(TRAINING.api_version, TRAINING.kind, namespace, trial["name"], {"spec": {"suspend": suspend}})
 
 
 def reconcile_parent(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, trials_by_parent: Any,
@@ -60,6 +75,7 @@ def reconcile_parent(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, tria
         existing = {t["name"] for t in trials}
         live = sum(1 for t in trials if t["phase"] not in TERMINAL)
         owner = owner_of(view)
+        follow_suspend(rt, namespace, spec.suspend, trials, training_views)
         if not spec.suspend:
             for index, values in enumerate(samples):
                 if live >= spec.hpo.parallel_trials:

@@ -23,7 +23,9 @@ from kubetune.operator.handlers import hpo
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.indexes import training_view
 from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
+from kubetune.operator.handlers.storage import ensure_storage_secret
 from kubetune.operator.handlers.training_status import TERMINAL, owner_of, write_state
+from kubetune.operator.kube import ApiError
 from kubetune.operator.observed import job_view
 from kubetune.operator.phases import TrainingState, training_state
 from kubetune.operator.runtime import Runtime
@@ -52,8 +54,24 @@ def _dataset(spec: TrainingSpec, namespace: str, dataset_views: Any) -> tuple[Da
     return DatasetSpec.model_validate(found["spec"]), found.get("phase")
 
 
+def refresh_run_config(rt: Runtime, config_map: dict[str, Any]) -> None:
+    """Rewrite run.json after a spec change, so the next pod (first start or resume) reads the new spec.
+
+    A pod already running read its config at start; the fields it must not see change (hyperparameters,
+    task, method, base model) are immutable once the Training has started.
+    """
+    meta = config_map["metadata"]
+    try:
+        rt.kube.patch("v1", "ConfigMap", meta["namespace"], meta["name"], {"data": config_map["data"]})
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        rt.kube.create(config_map)  # deleted by hand: put it back
+
+
 def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, trainer: TrainerSpec,
-                    dataset: DatasetSpec | None, job: dict[str, Any] | None) -> dict[str, Any]:
+                    dataset: DatasetSpec | None, job: dict[str, Any] | None,
+                    spec_changed: bool = False) -> dict[str, Any]:
     """Create what is missing (409 = already there) and align the Job's suspend; returns the Job's view."""
     owner = owner_of(view)
     try:
@@ -62,7 +80,13 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
     except ResolutionError as exc:
         raise fail(rt, view, "InvalidSpec", str(exc)) from exc
     manifest = build_job(owner, spec, trainer, rt.settings)
+    if job is not None and spec_changed:
+        # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
+        refresh_run_config(rt, build_run_config_map(owner, config))
     if job is None:
+        problem = ensure_storage_secret(rt, owner, "trainer")
+        if problem:  # the platform's configuration, not the user's spec: retry until it is fixed
+            raise wait(rt, view, "StorageCredentialsMissing", problem, 30)
         for child in (build_service_account(owner), build_role(owner), build_role_binding(owner),
                       build_run_config_map(owner, config)):
             rt.kube.create(child)
@@ -82,7 +106,8 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
 
 
 def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, dataset_views: Any,
-                       training_jobs: Any, training_pods: Any, trials_by_parent: Any, training_views: Any) -> None:
+                       training_jobs: Any, training_pods: Any, trials_by_parent: Any, training_views: Any,
+                       spec_changed: bool = False) -> None:
     """Validate against the Trainer, then make sure the children exist and status says where things are."""
     namespace, name = view["namespace"], view["name"]
     try:
@@ -108,7 +133,7 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
         hpo.reconcile_parent(rt, view, spec, trials_by_parent, training_views)
         return
     with rt.locks.hold((namespace, name)):
-        job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)))
+        job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)), spec_changed)
         state = training_state(job, many(training_pods, (namespace, name)), suspend_requested=spec.suspend)
         write_state(rt, view, state, {"jobName": job["name"], "observedGeneration": view.get("generation")})
 
@@ -116,13 +141,15 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
 @kopf.on.resume(*resource(TRAINING), registry=REGISTRY)
 @kopf.on.create(*resource(TRAINING), registry=REGISTRY)
 @kopf.on.update(*resource(TRAINING), field="spec", registry=REGISTRY)
-def training_reconcile(namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, trainer_specs: Any,
-                       dataset_views: Any, training_jobs: Any, training_pods: Any, trials_by_parent: Any,
-                       training_views: Any, **_: Any) -> None:
+def training_reconcile(namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, reason: kopf.Reason,
+                       trainer_specs: Any, dataset_views: Any, training_jobs: Any, training_pods: Any,
+                       trials_by_parent: Any, training_views: Any, **_: Any) -> None:
     rt = runtime_of(memo)
     view = training_view(body)
+    spec_changed = reason == kopf.Reason.UPDATE
     guarded("Training", rt, lambda: reconcile_training(
-        rt, view, trainer_specs, dataset_views, training_jobs, training_pods, trials_by_parent, training_views))
+        rt, view, trainer_specs, dataset_views, training_jobs, training_pods, trials_by_parent, training_views,
+        spec_changed))
 
 
 @kopf.on.event(*resource(TRAINING), registry=REGISTRY)

@@ -85,6 +85,17 @@ def refresh_training(rt: Runtime, namespace: str, name: str, training_views: Any
         if decided is not None:
             view, job, state = decided
             write_state(rt, view, state, {"jobName": job["name"]})
+            if state.phase == "Failed" and not job["suspend"] and not _job_finished(job):
+                # e.g. an image that cannot be pulled: the Job would keep a pod (and its GPUs) waiting
+                # forever. Suspended, it frees them and stays for inspection.
+                rt.kube.patch("batch/v1", "Job", namespace, job["name"], {"spec": {"suspend": True}})
+
+
+FINISHING = frozenset({"Complete", "Failed", "FailureTarget", "SuccessCriteriaMet"})
+
+
+def _job_finished(job: Mapping[str, Any]) -> bool:
+    return any(c.get("type") in FINISHING and c.get("status") == "True" for c in job["conditions"])
 
 
 def _job_is_newer(job: Mapping[str, Any], base: Mapping[str, Any]) -> bool:
