@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup controlplane helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
-	images images-dev clean
+	images images-dev e2e-kind clean
 
 setup: $(STAMP) controlplane helm
 
@@ -29,16 +29,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Everything generated from the models: CRDs, chart CRDs and values schema, kustomize base, OpenAPI.
+# Everything generated from the models: CRDs, chart CRDs and values schema, kustomize base, OpenAPI,
+# and the reference docs (the REST one from the OpenAPI document, so it comes after it).
 generate: $(STAMP)
 	$(BIN)/python -m kubetune.crd.generate
 	$(BIN)/python -m kubetune.chart.generate
 	$(BIN)/python -m kubetune.api.openapi
+	$(BIN)/python -m kubetune.docsgen.crd_reference
+	$(BIN)/python -m kubetune.docsgen.rest_reference
 
 generate-check: $(STAMP) helm
 	$(BIN)/python -m kubetune.crd.generate --check
 	$(BIN)/python -m kubetune.chart.generate --check
 	$(BIN)/python -m kubetune.api.openapi --check
+	$(BIN)/python -m kubetune.docsgen.crd_reference --check
+	$(BIN)/python -m kubetune.docsgen.rest_reference --check
 
 test: setup lint generate-check
 	$(BIN)/pytest
@@ -71,6 +76,11 @@ images:
 # The image names manifests/overlays/dev expects (then `kind load docker-image ...`).
 images-dev:
 	$(MAKE) images REGISTRY=kubetune TAG=dev
+
+# For users with Docker: a kind cluster, the dev images loaded into it, `helm install` of the
+# chart, then the e2e suite against that cluster (docs/quickstart.md). KEEP_CLUSTER=1 keeps it.
+e2e-kind: $(STAMP)
+	hack/kind/e2e.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

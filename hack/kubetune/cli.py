@@ -1,7 +1,8 @@
 """The `kubetune` command: developer tools for the local platform.
 
     kubetune dev cluster      # start the local control plane, print the kubeconfig, wait for Ctrl-C
-    kubetune dev up           # control plane + local node + operator + REST facade, until Ctrl-C
+    kubetune dev up           # control plane + local node + operator + REST facade + default Trainers,
+                              # until Ctrl-C
     kubetune dev demo         # the whole flow through REST: dataset -> LoRA training -> served model
 """
 
@@ -66,6 +67,7 @@ def dev_up(args: argparse.Namespace) -> int:
         print(f"login:       {platform.admin_username} / {platform.admin_password}", flush=True)
         print(f"kubeconfig:  {platform.control_plane.kubeconfig}", flush=True)
         print(f"artifacts:   {platform.artifacts}", flush=True)
+        print(f"trainers:    {', '.join(platform.trainers)} (the chart's defaults; kubectl get trainers)", flush=True)
         print("Ctrl-C stops the platform.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,32 +105,51 @@ def draw_loss_curve(points: list[dict[str, Any]], path: Path) -> None:
     image.save(path)
 
 
+def local_trainer(model_dir: Path) -> dict[str, Any]:
+    """A CPU LoRA Trainer whose pods run this environment's trainer on the tiny model built at model_dir."""
+    return {
+        "name": "lora-cpu", "display_name": "LoRA (CPU, local)", "image": "kubetune/runtime:local",
+        "command": [sys.executable, "-m", "kubetune.train.cli"], "tasks": ["causal-lm"], "methods": ["lora"],
+        "models": [{"id": "tiny-llama", "name": "Tiny Llama (built locally)", "uri": f"file://{model_dir}",
+                    "size": "1M"}],
+        "resources": {"gpus": 0}}
+
+
 def run_flow(platform: LocalPlatform, out_dir: Path) -> dict[str, Any]:
-    """The REST journey; returns what it saw (the e2e test asserts on it)."""
+    """The REST journey on the embedded platform; returns what it saw (the e2e test asserts on it)."""
     from kubetune.testing.tiny import make_tiny_causal_lm
 
     model_dir = platform.artifacts / "models" / "tiny-llama"
     make_tiny_causal_lm(model_dir)
-    headers = {"Authorization": f"Bearer {platform.admin_token()}"}
-    with httpx.Client(base_url=platform.api_url, headers=headers, timeout=120) as http:
-        _check(http.post("/api/v1/trainers", json={
-            "name": "lora-cpu", "display_name": "LoRA (CPU, local)", "image": "kubetune/runtime:local",
-            "command": [sys.executable, "-m", "kubetune.train.cli"], "tasks": ["causal-lm"], "methods": ["lora"],
-            "models": [{"id": "tiny-llama", "name": "Tiny Llama (built locally)", "uri": f"file://{model_dir}",
-                        "size": "1M"}],
-            "resources": {"gpus": 0}}), 201)
+    return rest_flow(platform.api_url, platform.admin_token(), out_dir, trainer=local_trainer(model_dir))
+
+
+def rest_flow(api_url: str, token: str, out_dir: Path, trainer: dict[str, Any] | None = None,
+              template_id: str = "lora-cpu", model_id: str = "tiny-llama",
+              on_project: Callable[[dict[str, Any]], None] | None = None,
+              hyperparameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The REST journey against any kubetune API: registers `trainer` when given, then creates a
+    project (`on_project` sees it first), uploads, fine-tunes `model_id` with Trainer `template_id`
+    (`hyperparameters` added to the demo's), follows, waits for the served model and calls it.
+    Returns what it saw."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=120) as http:
+        if trainer is not None:
+            _check(http.post("/api/v1/trainers", json=trainer), 201)
         project = _check(http.post("/api/v1/projects", json={"name": "demo", "description": "kubetune demo"}), 201)
         print(f"project {project['name']} (id {project['id']}, namespace {project['namespace']})")
+        if on_project is not None:
+            on_project(project)
         body = "".join(json.dumps(r) + "\n" for r in _rows()).encode()
         _check(http.post(f"/api/finetune/upload-dataset?project_id={project['id']}",
                          files={"file": ("arithmetic-chat.jsonl", body)}), 201)
         dataset = _check(http.get(f"/api/v1/datasets?project_id={project['id']}"))["datasets"][0]
         print(f"dataset {dataset['name']}: {dataset['row_count']} rows, status {dataset['status']}")
         submitted = _check(http.post("/api/v1/training/submit", json={
-            "model_id": "tiny-llama", "dataset_id": dataset["id"], "template_id": "lora-cpu",
+            "model_id": model_id, "dataset_id": dataset["id"], "template_id": template_id,
             "project_id": project["id"], "experiment_name": "demo-lora",
             "hyperparameters": {"max_steps": STEPS, "learning_rate": 3e-3, "lora_rank": 8, "batch_size": 4,
-                                "logging_steps": 1}}), 201)
+                                "logging_steps": 1, **(hyperparameters or {})}}), 201)
         trainings = _check(http.get("/api/v1/trainings", params={"size": 100}))["data"]
         training = next(t for t in trainings if t["numeric_id"] == submitted["id"])
         print(f"training {training['resource_name']} submitted (id {training['id']})")

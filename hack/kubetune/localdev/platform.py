@@ -1,4 +1,5 @@
-"""The embedded platform: control plane, local node, operator and REST facade on one machine.
+"""The embedded platform: control plane, local node, operator and REST facade on one machine,
+with the chart's default Trainers (lora, qlora, full).
 
     with LocalPlatform.start(work_dir) as p:
         print(p.api_url, p.admin_token, p.control_plane.kubeconfig)
@@ -27,6 +28,7 @@ from kubetune.localdev.controlplane import ControlPlane, free_port
 from kubetune.localdev.crds import install_crds
 from kubetune.localdev.node.agent import NodeAgent
 from kubetune.localdev.node.config import NodeConfig
+from kubetune.localdev.trainers import apply_default_trainers
 
 if TYPE_CHECKING:
     from kubetune.api.core.config import Settings as ApiSettings
@@ -45,6 +47,7 @@ class LocalPlatform:
     admin_username: str
     admin_password: str
     artifacts: Path
+    trainers: tuple[str, ...] = ()  # the chart's default Trainers, as applied here
 
     def admin_token(self) -> str:
         """A facade JWT for the bootstrap admin."""
@@ -67,8 +70,10 @@ class LocalPlatform:
         with ControlPlane.start() as cp:
             with client.ApiClient(client_configuration(cp.kubeconfig)) as api:
                 install_crds(api)
-                # Where the chart would install the platform: the facade keeps users and ids there.
+                # What the chart installs besides the platform: its namespace (the facade keeps
+                # users and ids there) and the default Trainers, sized for the local node.
                 client.CoreV1Api(api).create_namespace({"metadata": {"name": SYSTEM_NAMESPACE}})
+                trainers = tuple(apply_default_trainers(api, node_gpus=gpus))
             node_config = NodeConfig(kubeconfig=cp.kubeconfig, name=NODE_NAME, gpus=gpus,
                                      state_dir=work_dir / "node", restart_backoff_seconds=2.0)
             operator_settings = OperatorSettings(
@@ -97,7 +102,7 @@ class LocalPlatform:
                     _serve_api(api_settings, cp) as api_url:
                 yield cls(control_plane=cp, node=node, api_url=api_url,
                           admin_username=api_settings.bootstrap_admin_username, admin_password=password,
-                          artifacts=artifacts)
+                          artifacts=artifacts, trainers=trainers)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,137 @@
+"""A real cluster as the e2e target: the chart installed, the api reachable (`make e2e-kind`).
+
+Selected by KUBETUNE_E2E_KUBECONFIG; hack/kind/e2e.sh sets every variable below. The model is
+the same tiny Llama-style model the embedded platform builds, written into the cluster's
+artifact store by a Job on the runtime image, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from kubernetes import client, config, watch
+
+MODEL_ID = "tiny-llama"  # the catalog entry hack/kind/values.yaml adds to the default Trainers
+# The chart's Trainers default to 2048-token sequences; the tiny model has 512 positions.
+HYPERPARAMETERS = {"max_seq_length": 256}
+RUNTIME_UID = 10001
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    kubeconfig: str
+    api_url: str
+    admin_username: str
+    admin_password: str
+    namespace: str  # the chart's release namespace
+    runtime_image: str
+    artifact_claim: str
+    artifact_mount: str
+    # kind only: the node directory behind every namespace's artifact claim (hack/kind/storage.yaml).
+    shared_hostpath: str
+
+    @classmethod
+    def from_env(cls) -> ClusterTarget:
+        env = os.environ
+        missing = [k for k in ("KUBETUNE_E2E_KUBECONFIG", "KUBETUNE_E2E_API_URL", "KUBETUNE_E2E_ADMIN_PASSWORD")
+                   if not env.get(k)]
+        if missing:
+            raise RuntimeError(f"the cluster e2e target needs {', '.join(missing)} (hack/kind/e2e.sh sets them)")
+        return cls(
+            kubeconfig=env["KUBETUNE_E2E_KUBECONFIG"],
+            api_url=env["KUBETUNE_E2E_API_URL"].rstrip("/"),
+            admin_username=env.get("KUBETUNE_E2E_ADMIN_USERNAME", "admin"),
+            admin_password=env["KUBETUNE_E2E_ADMIN_PASSWORD"],
+            namespace=env.get("KUBETUNE_E2E_NAMESPACE", "kubetune-system"),
+            runtime_image=env.get("KUBETUNE_E2E_RUNTIME_IMAGE", "kubetune/runtime:dev"),
+            artifact_claim=env.get("KUBETUNE_E2E_ARTIFACT_CLAIM", "kubetune-artifacts"),
+            artifact_mount=env.get("KUBETUNE_E2E_ARTIFACT_MOUNT", "/var/lib/kubetune/artifacts"),
+            shared_hostpath=env.get("KUBETUNE_E2E_SHARED_HOSTPATH", ""),
+        )
+
+    def api_client(self) -> client.ApiClient:
+        return config.new_client_from_config(config_file=self.kubeconfig)
+
+    def admin_token(self) -> str:
+        resp = httpx.post(f"{self.api_url}/api/v1/auth/token",
+                          data={"username": self.admin_username, "password": self.admin_password}, timeout=30)
+        resp.raise_for_status()
+        token: str = resp.json()["access_token"]
+        return token
+
+    @property
+    def model_dir(self) -> str:
+        return f"{self.artifact_mount}/models/{MODEL_ID}"
+
+
+def _wait_job(api: client.ApiClient, namespace: str, name: str, timeout: int) -> None:
+    w = watch.Watch()
+    for event in w.stream(client.BatchV1Api(api).list_namespaced_job, namespace,
+                          field_selector=f"metadata.name={name}", timeout_seconds=timeout):
+        status = event["object"].status
+        if status.succeeded:
+            w.stop()
+            return
+        if status.failed:
+            w.stop()
+            raise AssertionError(f"Job {namespace}/{name} failed: kubectl -n {namespace} logs job/{name}")
+    raise TimeoutError(f"Job {namespace}/{name} did not finish in {timeout}s")
+
+
+def write_tiny_model(target: ClusterTarget, api: client.ApiClient, timeout: int = 600) -> None:
+    """Build the tiny model into the artifact store with a Job on the runtime image."""
+    name = f"e2e-tiny-model-{uuid.uuid4().hex[:6]}"
+    script = f"from kubetune.testing.tiny import make_tiny_causal_lm; make_tiny_causal_lm({target.model_dir!r})"
+    job: dict[str, Any] = {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": target.namespace},
+        "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 600, "template": {"spec": {
+            "restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
+                                "fsGroup": RUNTIME_UID},
+            "containers": [{
+                "name": "tiny-model", "image": target.runtime_image, "imagePullPolicy": "IfNotPresent",
+                "command": ["python", "-c", script],
+                "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}],
+                "volumeMounts": [{"name": "artifacts", "mountPath": target.artifact_mount}],
+            }],
+            "volumes": [{"name": "artifacts", "persistentVolumeClaim": {"claimName": target.artifact_claim}}],
+        }}},
+    }
+    client.BatchV1Api(api).create_namespaced_job(target.namespace, job)
+    _wait_job(api, target.namespace, name, timeout)
+
+
+def provide_artifact_claim(target: ClusterTarget, api: client.ApiClient, namespace: str) -> None:
+    """kind only: bind the artifact claim of a project namespace to the shared node directory.
+
+    Runtime pods mount the claim named like the chart's in their own namespace, and kubetune
+    does not create it there yet (see docs/operations.md, "persistentvolumeclaim not found");
+    on a one-node kind cluster a static hostPath volume per namespace gives every pod the same
+    files, as a ReadWriteMany class would across nodes."""
+    if not target.shared_hostpath:
+        return
+    volume = f"{target.artifact_claim}-{namespace}"
+    core = client.CoreV1Api(api)
+    core.create_persistent_volume({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": volume, "labels": {"app.kubernetes.io/part-of": "kubetune"}},
+        "spec": {"capacity": {"storage": "20Gi"}, "accessModes": ["ReadWriteMany"],
+                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "kubetune-shared",
+                 "hostPath": {"path": target.shared_hostpath, "type": "Directory"},
+                 "claimRef": {"namespace": namespace, "name": target.artifact_claim}}})
+    core.create_namespaced_persistent_volume_claim(namespace, {
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": target.artifact_claim},
+        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "kubetune-shared", "volumeName": volume,
+                 "resources": {"requests": {"storage": "20Gi"}}}})
+
+
+def release_artifact_claim(target: ClusterTarget, api: client.ApiClient, namespace: str) -> None:
+    """Remove the per-namespace volume once its namespace is gone (its data stays on the node)."""
+    if target.shared_hostpath:
+        client.CoreV1Api(api).delete_persistent_volume(f"{target.artifact_claim}-{namespace}")
