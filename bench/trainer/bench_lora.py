@@ -1,16 +1,23 @@
-"""kubetune-train's lean loop versus transformers' Trainer: same model, data, LoRA and hyperparameters.
+"""kubetune-train's loop versus transformers' Trainer: same model, data, LoRA and hyperparameters.
 
-Run (CPU; a few minutes on 2 cores)::
+Run (CPU; about ten minutes on 2 cores)::
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/trainer/bench_lora.py --steps 12 --batch 4 --repeats 3 \
-        --packing --out bench/trainer/results-cpu.json
+    HF_HUB_OFFLINE=1 flock /tmp/kt/heavy.lock .venv/bin/python bench/trainer/bench_lora.py \
+        --steps 20 --batch 8 --seq 512 --repeats 3 --out bench/trainer/results-cpu.json
 
 On a GPU add ``--size 1b`` for a ~1B Llama shape in bf16 (reports MFU too).
+
 Both sides get the same PEFT model (built by kubetune.train.modeling), the same
-encoded features and the same collate function; only the loop differs. Runs
-alternate order over repeats. Tokens/s is the median of per-step rates (robust
-to other processes on a shared machine); the total rate is reported too.
-Loss is compared as the mean of the last five steps; tokens are non-padding.
+encoded features (a mixed SFT set, loss on assistant tokens only) and the same
+hyperparameters. The baseline is Trainer with its defaults and the usual padded
+collate; kubetune runs as ``kubetune-train`` does by default (each batch's
+examples packed into rows, logits only where labels are: see docs/trainer.md).
+``kubetune_padded_full_logits`` is the same loop with both turned off (the loop
+alone). Runs alternate order over repeats. Tokens are the real (non-padding)
+input tokens every forward pass processes, counted by one hook on the decoder
+body for every run; tokens/s is the median of per-step rates (first step
+excluded), then the median over repeats. Loss: the mean of the last five
+training steps, and a held-out loss computed the same way for every run.
 """
 
 from __future__ import annotations
@@ -26,9 +33,12 @@ from pathlib import Path
 from typing import Any
 
 SIZES = {
-    # hidden, intermediate, layers, heads, vocab: Llama shapes
-    "20m": (512, 1376, 6, 8, 4096),
+    # hidden, intermediate, layers, heads, vocab: Llama shapes. The vocabulary is the model's (Llama's
+    # 32000); the tokenizer trained on the fly uses its first few hundred ids, as in a padded vocabulary.
+    "20m": (256, 688, 8, 8, 32000),
     "1b": (2048, 5632, 22, 32, 32000),
+    # The shape of earlier runs: hidden 512, 6 layers, vocabulary as small as the tokenizer (~670).
+    "20m-smallvocab": (512, 1376, 6, 8, 0),
 }
 WORDS = (
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
@@ -37,29 +47,57 @@ WORDS = (
 )  # fmt: skip
 
 
+SYSTEM = "You are a helpful assistant. Answer briefly and correctly."
+COLOURS = ("red", "green", "blue", "cyan", "magenta", "yellow", "black", "white")
+
+
+def _words(rng: random.Random, low: int, high: int) -> list[str]:
+    return [rng.choice(WORDS) for _ in range(rng.randint(low, high))]
+
+
+def _chat(rng: random.Random, i: int) -> list[dict[str, str]]:
+    """One SFT conversation of a mix of tasks whose answers follow from the prompt: short questions
+    with long answers, long passages with short answers, and balanced transformations."""
+    kind = rng.choice(("write", "extract", "sort", "reverse", "count"))
+    if kind == "write":  # short prompt, long answer (fixed per key: memorisable)
+        key = rng.randrange(64)
+        user, answer = f"Write passage {key}.", " ".join(_words(random.Random(key), 60, 160))
+    elif kind == "extract":  # long passage, short answer
+        passage = _words(rng, 60, 220)
+        user = "Read this and list the colours in order:\n" + " ".join(passage)
+        answer = " ".join(w for w in passage if w in COLOURS) or "none"
+    elif kind == "sort":
+        items = _words(rng, 5, 40)
+        user, answer = "Sort these words: " + " ".join(items), " ".join(sorted(items))
+    elif kind == "reverse":
+        items = _words(rng, 10, 60)
+        user, answer = "Repeat in reverse order: " + " ".join(items), " ".join(reversed(items))
+    else:
+        items = _words(rng, 10, 80)
+        user, answer = f"How many words are in: {' '.join(items)}?", f"There are {len(items)} words."
+    turns = [{"role": "system", "content": SYSTEM}] if i % 2 == 0 else []
+    return [*turns, {"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+
+
 def make_dataset(path: Path, n: int, seed: int = 0) -> None:
-    """Memorisable chats: a key maps to a fixed sentence of words, 40-120 words long."""
+    """A mixed SFT set (see ``_chat``), in openai_chat_jsonl."""
     rng = random.Random(seed)
     with path.open("w") as handle:
         for i in range(n):
-            answer = " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 120)))
-            line = {
-                "messages": [
-                    {"role": "user", "content": f"Recite passage {i}."},
-                    {"role": "assistant", "content": answer},
-                ]
-            }
-            handle.write(json.dumps(line) + "\n")
+            handle.write(json.dumps({"messages": _chat(rng, i)}) + "\n")
 
 
 def build(work: Path, size: str, steps: int, batch: int, seq: int, lr: float) -> tuple[Any, Path]:
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
     from kubetune.crd.runconfig import TrainRunConfig
     from kubetune.testing.tiny import make_tiny_causal_lm
 
     hidden, inter, layers, heads, vocab = SIZES[size]
     model_dir = make_tiny_causal_lm(
         work / "model",
-        vocab_size=vocab,
+        vocab_size=vocab or 4096,
         hidden_size=hidden,
         intermediate_size=inter,
         num_layers=layers,
@@ -67,7 +105,13 @@ def build(work: Path, size: str, steps: int, batch: int, seq: int, lr: float) ->
         max_position_embeddings=2048,
         corpus=WORDS,
     )
-    make_dataset(work / "train.jsonl", 256)
+    model_config = AutoConfig.from_pretrained(model_dir)
+    if vocab and model_config.vocab_size != vocab:  # the model's vocabulary, not the tokenizer's
+        model_config.vocab_size = vocab
+        torch.manual_seed(0)
+        AutoModelForCausalLM.from_config(model_config).save_pretrained(model_dir)  # type: ignore[no-untyped-call]
+    make_dataset(work / "train.jsonl", 512)
+    make_dataset(work / "heldout.jsonl", 64, seed=1)
     config = TrainRunConfig.model_validate(
         {
             "baseModel": str(model_dir),
@@ -90,7 +134,10 @@ def build(work: Path, size: str, steps: int, batch: int, seq: int, lr: float) ->
 
 
 def count_tokens(model: Any, pad_id: int) -> dict[str, int]:
-    """Non-padding tokens of every training forward pass, counted the same way for both loops."""
+    """Non-padding tokens of every training forward pass, counted the same way for every run: on the
+    decoder body, which every path runs (the model's own forward and the supervised loss)."""
+    from kubetune.train.lm_loss import causal_lm_of
+
     seen = {"n": 0}
 
     def hook(_module: Any, args: Any, kwargs: dict[str, Any]) -> None:
@@ -101,8 +148,26 @@ def count_tokens(model: Any, pad_id: int) -> dict[str, int]:
         else:  # packed rows carry no 2D mask: count the non-padding tokens
             seen["n"] += int((kwargs["input_ids"] != pad_id).sum())
 
-    model.register_forward_pre_hook(hook, with_kwargs=True)
+    causal_lm_of(model).get_decoder().register_forward_pre_hook(hook, with_kwargs=True)
     return seen
+
+
+def heldout_loss(model: Any, features: list[dict[str, Any]], pad_id: int) -> float:
+    """Token-weighted loss on the held-out set: the model's own forward on padded batches, for every run."""
+    import torch
+
+    from kubetune.train import data
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(features), 8):
+            batch = data.collate(features[start : start + 8], pad_id)
+            batch = {k: v.to(next(model.parameters()).device) for k, v in batch.items()}
+            n = int((batch["labels"][:, 1:] != -100).sum())
+            total += float(model(**batch, use_cache=False).loss) * n
+            count += n
+    return total / max(count, 1)
 
 
 class StepClock:
@@ -132,9 +197,10 @@ class StepClock:
         }
 
 
-def _prepared(config: Any, model_dir: Path) -> tuple[Any, list[dict[str, Any]]]:
+def _prepared(config: Any, model_dir: Path) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
     import torch
 
+    from kubetune.formats import read_records
     from kubetune.train import data, modeling
     from kubetune.train.runner import prepare_features
 
@@ -143,14 +209,27 @@ def _prepared(config: Any, model_dir: Path) -> tuple[Any, list[dict[str, Any]]]:
     if torch.cuda.is_available():
         loaded.model.to("cuda")
     train, _ = prepare_features(config, loaded, data.load_splits(config.dataset, 1))
-    return loaded, train
+    heldout = data.encode_chats(
+        read_records(model_dir.parent / "heldout.jsonl", config.dataset.format),
+        config.dataset,
+        loaded.processor,
+        max_length=config.hyperparameters.max_seq_length,
+        train_on_inputs=False,
+    )
+    return loaded, train, heldout
+
+
+def supervised_share(features: list[dict[str, Any]]) -> float:
+    """Share of the tokens that carry a label (the assistant's): what the prompt does not cost in the head."""
+    labelled = sum(sum(1 for x in f["labels"][1:] if x != -100) for f in features)
+    return labelled / sum(len(f["input_ids"]) for f in features)
 
 
 def run_kubetune(config: Any, model_dir: Path) -> dict[str, Any]:
-    from kubetune.train import data
     from kubetune.train.loop import Loop
+    from kubetune.train.runner import make_collate
 
-    loaded, train = _prepared(config, model_dir)
+    loaded, train, heldout = _prepared(config, model_dir)
     tokens = count_tokens(loaded.model, loaded.processor.pad_token_id)
     losses: list[float] = []
     clock = StepClock(tokens)
@@ -167,13 +246,19 @@ def run_kubetune(config: Any, model_dir: Path) -> dict[str, Any]:
         train_features=train,
         eval_features=[],
         hp=config.hyperparameters,
-        collate=partial(data.collate, pad_id=loaded.processor.pad_token_id),
+        collate=make_collate(config, loaded),
         causal=True,
         output=Path(config.output),
         notify=notify,
     )
     loop.run()
-    return {**clock.result(), "losses": losses, "params": _params(loaded.model)}
+    return {
+        **clock.result(),
+        "losses": losses,
+        "heldout_loss": heldout_loss(loop.model, heldout, loaded.processor.pad_token_id),
+        "params": _params(loaded.model),
+        "supervised_share": supervised_share(train),
+    }
 
 
 def run_hf_trainer(config: Any, model_dir: Path) -> dict[str, Any]:
@@ -182,14 +267,14 @@ def run_hf_trainer(config: Any, model_dir: Path) -> dict[str, Any]:
 
     from kubetune.train import data
 
-    loaded, train = _prepared(config, model_dir)
+    loaded, train, heldout = _prepared(config, model_dir)
     hp = config.hyperparameters
     tokens = count_tokens(loaded.model, loaded.processor.pad_token_id)
     losses: list[float] = []
     clock = StepClock(tokens)
     collate = partial(data.collate, pad_id=loaded.processor.pad_token_id)
 
-    class Clock(TrainerCallback):  # type: ignore[misc]
+    class Clock(TrainerCallback):
         def on_train_begin(self, *args: Any, **kwargs: Any) -> None:
             clock.start()
 
@@ -222,7 +307,17 @@ def run_hf_trainer(config: Any, model_dir: Path) -> dict[str, Any]:
     )
     trainer = Trainer(model=loaded.model, args=args, train_dataset=train, data_collator=collate, callbacks=[Clock()])
     trainer.train()
-    return {**clock.result(), "losses": losses, "params": _params(loaded.model)}
+    return {
+        **clock.result(),
+        "losses": losses,
+        "heldout_loss": heldout_loss(trainer.model, heldout, loaded.processor.pad_token_id),
+        "params": _params(loaded.model),
+    }
+
+
+def _with(config: Any, **hp: Any) -> Any:
+    """The run config with some hyperparameters replaced."""
+    return config.model_copy(update={"hyperparameters": config.hyperparameters.model_copy(update=hp)})
 
 
 def _params(model: Any) -> int:
@@ -239,9 +334,10 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="20m")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--seq", type=int, default=256)
+    parser.add_argument("--seq", type=int, default=512)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--packing", action="store_true", help="also time kubetune with packing")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the padded, full-logits kubetune run")
     parser.add_argument("--repeats", type=int, default=2, help="alternating repeats per loop; medians reported")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="GPU dense bf16 peak, for MFU")
     parser.add_argument("--out", type=Path, default=Path("bench/trainer/results.json"))
@@ -252,12 +348,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config, model_dir = build(Path(tmp), args.size, args.steps, args.batch, args.seq, args.lr)
         configs = {"baseline_hf_trainer": config, "kubetune": config}
+        if not args.no_ablation:
+            runners["kubetune_padded_full_logits"] = run_kubetune
+            configs["kubetune_padded_full_logits"] = _with(
+                config, extra={"padding_free": False, "supervised_loss": False}
+            )
         if args.packing:
             runners["kubetune_packed"] = run_kubetune
-            configs["kubetune_packed"] = config.model_copy(
-                update={"hyperparameters": config.hyperparameters.model_copy(update={"packing": True})}
-            )
-        warm = config.model_copy(update={"hyperparameters": config.hyperparameters.model_copy(update={"max_steps": 2})})
+            configs["kubetune_packed"] = _with(config, packing=True)
+        warm = _with(config, max_steps=2)
         run_kubetune(warm, model_dir)  # first-run costs (allocator, kernel selection) paid by nobody measured
         samples: dict[str, list[dict[str, Any]]] = {name: [] for name in runners}
         for repeat in range(args.repeats):
@@ -266,6 +365,7 @@ def main() -> None:
                 samples[name].append(runners[name](configs[name], model_dir))
     base_tps = statistics.median(r["tokens_per_second"] for r in samples["baseline_hf_trainer"])
     base_loss = statistics.median(_final(r["losses"]) for r in samples["baseline_hf_trainer"])
+    base_heldout = statistics.median(r["heldout_loss"] for r in samples["baseline_hf_trainer"])
     summary = {
         "size": args.size,
         "steps": args.steps,
@@ -277,11 +377,14 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "params": samples["kubetune"][0]["params"],
+        "supervised_share": round(samples["kubetune"][0]["supervised_share"], 3),
+        "tokens": "real (non-padding) input tokens of every training forward pass",
         "runs": {},
     }
     for name, runs in samples.items():
         tps = statistics.median(r["tokens_per_second"] for r in runs)
         loss = statistics.median(_final(r["losses"]) for r in runs)
+        heldout = statistics.median(r["heldout_loss"] for r in runs)
         entry = {
             "tokens_per_second_median": round(tps, 1),
             "tokens_per_second_all": [round(r["tokens_per_second"], 1) for r in runs],
@@ -290,6 +393,9 @@ def main() -> None:
             "first_loss": round(runs[0]["losses"][0], 4),
             "speedup_vs_baseline": round(tps / base_tps, 3),
             "final_loss_vs_baseline": round(loss / base_loss, 4),
+            "heldout_loss_median": round(heldout, 4),
+            "heldout_loss_all": [round(r["heldout_loss"], 4) for r in runs],
+            "heldout_loss_vs_baseline": round(heldout / base_heldout, 4),
         }
         if torch.cuda.is_available():
             # MFU: 6 * params * tokens/s over the GPU's dense bf16 peak (H100 SXM: 989 TFLOP/s).

@@ -59,7 +59,7 @@ def first_run(s3: S3Endpoint, tiny_lm_dir: Path, tmp_path_factory: pytest.TempPa
                 "maxSteps": 6,
                 "batchSize": 4,
                 "saveSteps": 2,
-                "saveTotalLimit": 3,
+                "saveTotalLimit": 2,
                 "learningRate": 1e-2,
                 "loraRank": 4,
             },
@@ -78,10 +78,12 @@ def test_the_run_writes_adapter_card_metrics_and_checkpoints_to_the_bucket(first
     keys = s3.keys(f"{first_run.bucket}/runs/r1")
     assert {"adapter/adapter_model.safetensors", "adapter/adapter_config.json", "README.md", "metrics.jsonl"} <= keys
     assert any(key.startswith("adapter/tokenizer") for key in keys)
-    for step in STEPS:
+    for step in STEPS[1:]:
         assert {key.removeprefix(f"checkpoints/{step}/") for key in keys if key.startswith(f"checkpoints/{step}/")} == (
             CHECKPOINT_FILES
         )
+    # saveTotalLimit 2: the bucket was pruned along with the staging directory.
+    assert not any(key.startswith(f"checkpoints/{STEPS[0]}/") for key in keys)
     assert not any("/.tmp-" in key or "/.partial-" in key for key in keys)
     assert [json.loads(line)["step"] for line in first_run.metric_lines] == [1, 2, 3, 4, 5, 6]
     card = s3.fs.cat(f"{first_run.bucket}/runs/r1/README.md").decode()

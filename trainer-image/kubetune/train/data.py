@@ -190,6 +190,38 @@ def pack(features: list[dict[str, list[int]]], max_length: int) -> list[dict[str
     return rows
 
 
+def _segment(feature: dict[str, list[int]]) -> dict[str, list[int]]:
+    """One example (or an already packed row) as a piece of a packed row: positions restart, and the
+    first label is masked because the token before it belongs to another piece."""
+    ids = feature["input_ids"]
+    return {
+        "input_ids": ids,
+        "labels": [IGNORE_INDEX, *feature["labels"][1:]],
+        "position_ids": feature.get("position_ids") or list(range(len(ids))),
+    }
+
+
+def pack_batch(features: list[dict[str, list[int]]], max_length: int) -> list[dict[str, list[int]]]:
+    """The examples of one batch in as few rows of at most ``max_length`` tokens as first-fit
+    decreasing finds: the same examples as the padded batch, so the same loss, without most of its
+    padding. Rows keep restarting ``position_ids`` (block-diagonal attention, as with ``pack``)."""
+    rows: list[dict[str, list[int]]] = []
+    for feature in sorted(features, key=lambda f: -len(f["input_ids"])):
+        piece = _segment(feature)
+        row = next((r for r in rows if len(r["input_ids"]) + len(piece["input_ids"]) <= max_length), None)
+        if row is None:
+            rows.append({key: list(value) for key, value in piece.items()})
+        else:
+            for key, value in piece.items():
+                row[key] += value
+    return rows
+
+
+def collate_packed(features: list[dict[str, Any]], pad_id: int, max_length: int) -> dict[str, Any]:
+    """``collate`` after ``pack_batch``: token rows of a padded batch's examples, packed."""
+    return collate(pack_batch(features, max_length), pad_id)
+
+
 @dataclass
 class Batches:
     """Seeded, epoch-dependent batching of a feature list."""

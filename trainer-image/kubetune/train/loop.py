@@ -20,6 +20,7 @@ from typing import Any
 from kubetune.crd.runconfig import RunHyperparameters
 from kubetune.train import checkpoint
 from kubetune.train.data import Batches
+from kubetune.train.lm_loss import supervised_loss, supports_supervised_loss
 
 Notify = Callable[[str, dict[str, Any]], None]
 Collate = Callable[[list[dict[str, Any]]], dict[str, Any]]
@@ -100,6 +101,12 @@ class Loop:
     world_size: int = 1
     rank: int = 0
 
+    def uses_supervised_loss(self) -> bool:
+        """Causal LMs whose head allows it compute logits only where labels carry (lm_loss.py);
+        ``hyperparameters.extra.supervised_loss: false`` keeps the model's own forward."""
+        wanted = bool(self.hp.extra.get("supervised_loss", True))
+        return self.causal and wanted and supports_supervised_loss(self.model)
+
     def run(self, resume_from: Path | None = None) -> dict[str, Any]:
         """Train to the planned step; returns the final loop state."""
         import torch
@@ -114,16 +121,17 @@ class Loop:
         torch.manual_seed(hp.seed)
         batches = Batches(len(self.train_features), hp.batch_size * self.world_size, hp.seed)
         plan = make_plan(len(batches), hp)
-        model = accelerator.prepare_model(self.model)
+        supervised = self.uses_supervised_loss()
+        # The loss module wraps the model, so that DDP sees the forward that actually runs.
+        model = accelerator.prepare_model(supervised_loss(self.model) if supervised else self.model)
+        raw = self.model  # the weights to checkpoint, without any wrapper's prefix
         optimizer = _optimizer(model, hp)
         scheduler = get_scheduler(
             hp.lr_scheduler, optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=plan.total_steps
         )
         state: dict[str, Any] = {"step": 0, "epoch": 0, "window": 0, "tokens": 0}
         if resume_from is not None:
-            state = checkpoint.load(
-                resume_from, model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler
-            )
+            state = checkpoint.load(resume_from, model=raw, optimizer=optimizer, scheduler=scheduler)
             self.notify("resumed", {"step": state["step"], "path": str(resume_from)})
         self.notify(
             "started", {"total_steps": plan.total_steps, "steps_per_epoch": plan.steps_per_epoch, "step": state["step"]}
@@ -149,7 +157,7 @@ class Loop:
                 tokens = sum(_input_tokens(b) for b in micro)
                 window = _window_tokens(micro) if self.causal else 0
                 micro = [_device_batch(b, accelerator.device) for b in micro]
-                loss, grad_norm = self._step(accelerator, model, optimizer, micro, window)
+                loss, grad_norm = self._step(accelerator, model, optimizer, micro, window, supervised)
                 scheduler.step()
                 state.update(step=state["step"] + 1, window=index + 1, tokens=state["tokens"] + tokens)
                 step = state["step"]
@@ -168,12 +176,12 @@ class Loop:
                 if step % hp.logging_steps == 0 or step == plan.total_steps:
                     self.notify("step", record)
                 if self.eval_features and hp.eval_steps and (step % hp.eval_steps == 0 or step == plan.total_steps):
-                    self.notify("eval", {"step": step, "epoch": record["epoch"], **self.evaluate(model)})
+                    self.notify("eval", {"step": step, "epoch": record["epoch"], **self.evaluate(model, supervised)})
                 if hp.save_steps and step % hp.save_steps == 0 and accelerator.is_main_process:
                     path = checkpoint.save(
                         self.output,
                         step,
-                        model=accelerator.unwrap_model(model),
+                        model=raw,
                         optimizer=optimizer,
                         scheduler=scheduler,
                         state=dict(state),
@@ -186,12 +194,13 @@ class Loop:
                 self.notify("epoch", {"step": state["step"], "epoch": state["epoch"] + 1})
                 state.update(epoch=state["epoch"] + 1, window=0)
         if self.eval_features and not hp.eval_steps:
-            self.notify("eval", {"step": state["step"], **self.evaluate(model)})
-        self.model = accelerator.unwrap_model(model)
+            self.notify("eval", {"step": state["step"], **self.evaluate(model, supervised)})
+        if not supervised:  # drops what accelerate patched onto the model (autocast forward)
+            self.model = accelerator.unwrap_model(model)
         return state
 
     def _step(
-        self, accelerator: Any, model: Any, optimizer: Any, micro: list[dict[str, Any]], window: int
+        self, accelerator: Any, model: Any, optimizer: Any, micro: list[dict[str, Any]], window: int, supervised: bool
     ) -> tuple[float, float]:
         import torch
 
@@ -201,7 +210,9 @@ class Loop:
             last = i == len(micro) - 1
             sync = accelerator.no_sync(model) if not last and self.world_size > 1 else nullcontext()
             with sync, accelerator.autocast():
-                if self.causal:
+                if supervised:
+                    loss = model(**batch, num_items_in_batch=max(window, 1))
+                elif self.causal:
                     loss = model(**batch, num_items_in_batch=max(window, 1)).loss
                 else:
                     loss = model(**batch).loss / len(micro)
@@ -213,7 +224,7 @@ class Loop:
         optimizer.zero_grad(set_to_none=True)
         return float(total), float(norm)
 
-    def evaluate(self, model: Any) -> dict[str, float]:
+    def evaluate(self, model: Any, supervised: bool = False) -> dict[str, float]:
         """Token-weighted eval loss (and accuracy for classifiers) over the validation split."""
         import torch
 
@@ -224,13 +235,16 @@ class Loop:
         with torch.no_grad():
             for start in range(0, len(self.eval_features), size):
                 batch = _device_batch(self.collate(self.eval_features[start : start + size]), device)
-                out = model(**model_inputs(batch, causal=self.causal))
+                inputs = model_inputs(batch, causal=self.causal)
                 if self.causal:
                     n = _window_tokens([batch])
+                    loss = model(**inputs) if supervised else model(**inputs).loss
                 else:
                     n = int(batch["labels"].shape[0])
+                    out = model(**inputs)
+                    loss = out.loss
                     correct += int((out.logits.argmax(-1) == batch["labels"]).sum())
-                loss_sum += float(out.loss) * n
+                loss_sum += float(loss) * n
                 weight += n
         model.train()
         result = {"eval_loss": loss_sum / max(weight, 1)}

@@ -13,6 +13,12 @@ from kubetune.crd.runconfig import TrainRunConfig
 # differ across architectures and transformers versions (ViT's query vs q_proj).
 DEFAULT_TARGETS = "all-linear"
 HEADS = ("classifier", "score")
+# Decoders whose attention mask comes from transformers' create_causal_mask with the position ids:
+# rows without a 2D mask whose positions restart get a block-diagonal mask, so examples packed into
+# one row never attend to each other (checked against the transformers 5 modeling files).
+PACKED_ROW_MODEL_TYPES = frozenset(
+    {"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "olmo2", "smollm3", "granite", "cohere"}
+)
 
 
 @dataclass
@@ -130,6 +136,13 @@ def _apply_lora(config: TrainRunConfig, model: Any) -> Any:
         modules_to_save=heads or None,
     )
     return get_peft_model(model, lora)
+
+
+def supports_packed_rows(model: Any) -> bool:
+    """Whether several examples may share a row of this (plain or peft-wrapped) causal LM."""
+    from kubetune.train.lm_loss import causal_lm_of
+
+    return getattr(getattr(causal_lm_of(model), "config", None), "model_type", None) in PACKED_ROW_MODEL_TYPES
 
 
 def trainable_parameters(model: Any) -> tuple[int, int]:

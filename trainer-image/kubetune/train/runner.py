@@ -78,7 +78,8 @@ class Progress:
             )
             keep = self.config.hyperparameters.save_total_limit
             self.checkpoints = self.checkpoints[-min(keep, 50) :]
-            uris.upload_dir(Path(record["path"]), self.checkpoints[-1]["uri"])  # s3:// only; local is in place
+            # s3:// only (local outputs are in place): the new checkpoint, the metric log, and pruning.
+            uris.upload_checkpoints(Path(record["path"]).parents[1], self.config.output)
             self._event("CheckpointSaved", f"step {record['step']} -> {self.checkpoints[-1]['uri']}")
             if self.reporter:
                 self.reporter.update({"checkpoints": list(self.checkpoints)}, urgent=True)
@@ -129,7 +130,19 @@ class Progress:
         self._event("TrainingFinished", f"output at {output_uri}")
 
 
-def _collate(pad_id: int) -> Any:
+def make_collate(config: TrainRunConfig, loaded: modeling.Loaded) -> Any:
+    """How batches become tensors. Causal LMs whose attention keeps packed examples apart
+    (``modeling.PACKED_ROW_MODEL_TYPES``) get each batch's examples packed into as
+    few rows as fit (``data.pack_batch``): the same examples and loss as padding, less padding.
+    ``hyperparameters.extra.padding_free: false`` pads instead."""
+    pad_id = getattr(loaded.processor, "pad_token_id", None) or 0
+    hp = config.hyperparameters
+    if (
+        config.task == "causal-lm"
+        and bool(hp.extra.get("padding_free", True))
+        and modeling.supports_packed_rows(loaded.model)
+    ):
+        return partial(data.collate_packed, pad_id=pad_id, max_length=hp.max_seq_length)
     return partial(data.collate, pad_id=pad_id)
 
 
@@ -170,7 +183,7 @@ def prepare_features(
 def run(config: TrainRunConfig, reporter: StatusReporter | None = None) -> RunResult:
     """One training run end to end; raises on failure (the caller reports it)."""
     hp = config.hyperparameters
-    output = uris.output_dir(config.output)
+    output = uris.output_dir(config.output, config.resume)
     output.mkdir(parents=True, exist_ok=True)
     # Validate everything cheap before loading weights: model reachable, data parses, method possible.
     model_dir = uris.resolve(config.base_model)
@@ -203,12 +216,11 @@ def run(config: TrainRunConfig, reporter: StatusReporter | None = None) -> RunRe
             for step, path in checkpoint.list_checkpoints(output)
             if step <= int(resume.name.removeprefix("step-"))
         ]
-    pad_id = getattr(loaded.processor, "pad_token_id", None) or 0
     loop = Loop(
         model=loaded.model,
         train_features=train,
         eval_features=validation,
-        collate=_collate(pad_id),
+        collate=make_collate(config, loaded),
         hp=hp,
         causal=config.task == "causal-lm",
         output=output,
