@@ -177,7 +177,6 @@ main() {
     KUBETUNE_E2E_ADMIN_PASSWORD="$password" \
     KUBETUNE_E2E_NAMESPACE="$NAMESPACE" \
     KUBETUNE_E2E_RUNTIME_IMAGE=kubetune/runtime:dev \
-    KUBETUNE_E2E_SHARED_HOSTPATH="$NODE_ARTIFACTS" \
     .venv/bin/pytest tests/e2e/test_train_to_serve_cluster.py -v ${pytest_args[@]+"${pytest_args[@]}"}
   )
 }

@@ -31,8 +31,6 @@ class ClusterTarget:
     runtime_image: str
     artifact_claim: str
     artifact_mount: str
-    # kind only: the node directory behind every namespace's artifact claim (hack/kind/storage.yaml).
-    shared_hostpath: str
 
     @classmethod
     def from_env(cls) -> ClusterTarget:
@@ -50,7 +48,6 @@ class ClusterTarget:
             runtime_image=env.get("KUBETUNE_E2E_RUNTIME_IMAGE", "kubetune/runtime:dev"),
             artifact_claim=env.get("KUBETUNE_E2E_ARTIFACT_CLAIM", "kubetune-artifacts"),
             artifact_mount=env.get("KUBETUNE_E2E_ARTIFACT_MOUNT", "/var/lib/kubetune/artifacts"),
-            shared_hostpath=env.get("KUBETUNE_E2E_SHARED_HOSTPATH", ""),
         )
 
     def api_client(self) -> client.ApiClient:
@@ -106,32 +103,14 @@ def write_tiny_model(target: ClusterTarget, api: client.ApiClient, timeout: int 
     _wait_job(api, target.namespace, name, timeout)
 
 
-def provide_artifact_claim(target: ClusterTarget, api: client.ApiClient, namespace: str) -> None:
-    """kind only: bind the artifact claim of a project namespace to the shared node directory.
-
-    Runtime pods mount the claim named like the chart's in their own namespace, and kubetune
-    does not create it there yet (see docs/operations.md, "persistentvolumeclaim not found");
-    on a one-node kind cluster a static hostPath volume per namespace gives every pod the same
-    files, as a ReadWriteMany class would across nodes."""
-    if not target.shared_hostpath:
-        return
-    volume = f"{target.artifact_claim}-{namespace}"
-    core = client.CoreV1Api(api)
-    core.create_persistent_volume({
-        "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": volume, "labels": {"app.kubernetes.io/part-of": "kubetune"}},
-        "spec": {"capacity": {"storage": "20Gi"}, "accessModes": ["ReadWriteMany"],
-                 "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "kubetune-shared",
-                 "hostPath": {"path": target.shared_hostpath, "type": "Directory"},
-                 "claimRef": {"namespace": namespace, "name": target.artifact_claim}}})
-    core.create_namespaced_persistent_volume_claim(namespace, {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": target.artifact_claim},
-        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "kubetune-shared", "volumeName": volume,
-                 "resources": {"requests": {"storage": "20Gi"}}}})
-
-
 def release_artifact_claim(target: ClusterTarget, api: client.ApiClient, namespace: str) -> None:
-    """Remove the per-namespace volume once its namespace is gone (its data stays on the node)."""
-    if target.shared_hostpath:
-        client.CoreV1Api(api).delete_persistent_volume(f"{target.artifact_claim}-{namespace}")
+    """Remove the copy of the artifact volume the operator made for a deleted project namespace.
+
+    The copy keeps the shared data (reclaim policy Retain); only the PersistentVolume object goes."""
+    core = client.CoreV1Api(api)
+    volume = core.read_namespaced_persistent_volume_claim(target.artifact_claim, target.namespace).spec.volume_name
+    try:
+        core.delete_persistent_volume(f"{volume}-{namespace}")
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise

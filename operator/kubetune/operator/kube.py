@@ -20,6 +20,8 @@ KINDS: dict[str, tuple[str, bool]] = {
     "ServiceAccount": ("serviceaccounts", True),
     "ConfigMap": ("configmaps", True),
     "Secret": ("secrets", True),
+    "PersistentVolumeClaim": ("persistentvolumeclaims", True),
+    "PersistentVolume": ("persistentvolumes", False),
     "Service": ("services", True),
     "Pod": ("pods", True),
     "Event": ("events", True),

@@ -33,6 +33,10 @@ msg_path = os.environ.get("KUBETUNE_TERMINATION_MESSAGE_PATH", "/dev/termination
 if behaviour == "sleep":
     while True:
         time.sleep(0.5)
+if behaviour == "artifact":  # leave a file in the output on the artifact store
+    out = resolve(config["output"].removeprefix("file://"))
+    os.makedirs(out, exist_ok=True)
+    open(os.path.join(out, "hello.txt"), "w").write(os.environ["KUBETUNE_TRAINING_NAMESPACE"])
 if behaviour == "oom":  # touch far more memory than the pod's limit, then wait for the kill
     hog = bytearray(512 * 1024 * 1024)
     while True:
@@ -135,7 +139,7 @@ def trainer_body(name: str, **spec: Any) -> Obj:
                     "name": "behaviour",
                     "type": "string",
                     "default": "succeed",
-                    "choices": ["succeed", "fail", "sleep", "report", "oom"],
+                    "choices": ["succeed", "fail", "sleep", "report", "oom", "artifact"],
                 },
                 {"name": "exit_code", "type": "int", "minimum": 1, "maximum": 255},
             ],

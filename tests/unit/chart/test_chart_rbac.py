@@ -39,6 +39,9 @@ OPERATOR_NEEDS = [
     ("rbac.authorization.k8s.io", "roles", "create"), ("rbac.authorization.k8s.io", "rolebindings", "create"),
     ("policy", "poddisruptionbudgets", "create"), ("policy", "poddisruptionbudgets", "delete"),
     ("", "events", "create"),
+    # The artifact claim in project namespaces (storage.type pvc, the default).
+    *[("", resource, verb) for resource in ("persistentvolumeclaims", "persistentvolumes")
+      for verb in ("get", "create")],
 ]
 
 

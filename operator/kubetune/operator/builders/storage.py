@@ -46,3 +46,48 @@ def storage_env(owner: Owner, settings: Settings) -> list[dict[str, Any]]:
     if settings.object_store_region:
         env.append({"name": "AWS_DEFAULT_REGION", "value": settings.object_store_region})
     return env
+
+
+# ---- the artifact claim in project namespaces
+#
+# Pods mount claims of their own namespace only, and the artifact claim lives in the operator's. Every
+# namespace that runs a Training or InferenceService gets a claim of the same name, bound to a
+# PersistentVolume that is a copy of the platform claim's volume (same NFS export, CSI volume handle or
+# path): the same files, seen from another namespace. The copy never deletes the data (Retain).
+
+
+def namespace_volume_name(source_pv: str, namespace: str) -> str:
+    """Deterministic and within the 253-character limit of a PersistentVolume's name."""
+    return f"{source_pv}-{namespace}"[:253]
+
+
+def build_namespace_volume(source_pv: Mapping[str, Any], namespace: str, claim: str) -> dict[str, Any]:
+    """A PersistentVolume with the platform volume's source, reserved for `namespace`/`claim`."""
+    spec = source_pv.get("spec") or {}
+    name = namespace_volume_name(source_pv["metadata"]["name"], namespace)
+    copied = {k: v for k, v in spec.items() if k not in ("claimRef", "persistentVolumeReclaimPolicy")}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": name, "labels": {lbl.MANAGED_BY: lbl.MANAGER, lbl.COMPONENT: "artifacts"}},
+        "spec": {**copied, "persistentVolumeReclaimPolicy": "Retain",
+                 "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": namespace,
+                              "name": claim}},
+    }
+
+
+def build_namespace_claim(source_claim: Mapping[str, Any], namespace: str, volume: str) -> dict[str, Any]:
+    """The claim runtime pods mount, pre-bound to its volume (no provisioner involved)."""
+    spec = source_claim.get("spec") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": source_claim["metadata"]["name"], "namespace": namespace,
+                     "labels": {lbl.MANAGED_BY: lbl.MANAGER, lbl.COMPONENT: "artifacts"}},
+        "spec": {
+            "accessModes": spec.get("accessModes") or ["ReadWriteMany"],
+            "resources": spec.get("resources") or {"requests": {"storage": "1Gi"}},
+            "storageClassName": spec.get("storageClassName") or "",
+            "volumeName": volume,
+        },
+    }

@@ -25,7 +25,7 @@ from kubetune.operator.builders.runconfig import ResolutionError, resolve_base_m
 from kubetune.operator.builders.service import build_service, service_url
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel, next_model_version
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
-from kubetune.operator.handlers.storage import ensure_storage_secret
+from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
 from kubetune.operator.handlers.training_status import owner_of as training_owner
 from kubetune.operator.owner import Owner
 from kubetune.operator.runtime import Runtime
@@ -136,9 +136,9 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
             write_serving(rt, view, model, {"observedGeneration": view.get("generation")})
             return
         deployment = one(server_deployments, (namespace, name))
-        problem = ensure_storage_secret(rt, isvc_owner(view), "server")
+        problem = ensure_storage_secret(rt, isvc_owner(view), "server") or ensure_artifact_claim(rt, namespace)
         if problem:
-            write_serving(rt, view, ServingState("Pending", "StorageCredentialsMissing", problem))
+            write_serving(rt, view, ServingState("Pending", "StorageNotReady", problem))
             raise kopf.TemporaryError(problem, delay=30)
         version, _ = apply_children(rt, view, spec, model, deployment)
         state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend)

@@ -23,7 +23,7 @@ from kubetune.operator.handlers import hpo
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.indexes import training_view
 from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
-from kubetune.operator.handlers.storage import ensure_storage_secret
+from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
 from kubetune.operator.handlers.training_status import TERMINAL, owner_of, write_state
 from kubetune.operator.kube import ApiError
 from kubetune.operator.observed import job_view
@@ -84,9 +84,9 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
         # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
         refresh_run_config(rt, build_run_config_map(owner, config))
     if job is None:
-        problem = ensure_storage_secret(rt, owner, "trainer")
+        problem = ensure_storage_secret(rt, owner, "trainer") or ensure_artifact_claim(rt, owner.namespace or "")
         if problem:  # the platform's configuration, not the user's spec: retry until it is fixed
-            raise wait(rt, view, "StorageCredentialsMissing", problem, 30)
+            raise wait(rt, view, "StorageNotReady", problem, 30)
         for child in (build_service_account(owner), build_role(owner), build_role_binding(owner),
                       build_run_config_map(owner, config)):
             rt.kube.create(child)
