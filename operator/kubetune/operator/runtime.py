@@ -119,8 +119,6 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     status: StatusWriter = field(init=False)
-    # Namespaces known to have the artifact claim (handlers/storage.py): saves a GET per child.
-    artifact_namespaces: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.status = StatusWriter(self.kube, self.metrics)

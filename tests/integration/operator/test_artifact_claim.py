@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import operator_settings
 from kubernetes import client
-from operator_waits import Obj, Resources, wait_for
+from operator_waits import Obj, Resources, wait_for, wait_gone
 
 from kubetune.localdev.controlplane import ControlPlane
 from kubetune.localdev.node.agent import NodeAgent
@@ -71,3 +71,28 @@ def test_a_project_namespace_gets_a_claim_on_the_same_files(
     assert copy.spec.persistent_volume_reclaim_policy == "Retain"  # deleting a project never deletes the data
     # What the pod wrote in its own namespace is in the platform's store, where the api and serving read it.
     assert (store / namespace / "trainings" / "writes" / "hello.txt").read_text() == namespace
+
+
+def _fresh_namespace(core: client.CoreV1Api, name: str) -> None:
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_for(core.list_namespaced_service_account, lambda sa: True, name, field_selector="metadata.name=default")
+
+
+def test_a_namespace_created_again_gets_its_claim_back(
+    operator: OperatorThread, resources: Resources, api_client: client.ApiClient, store: Path, trainer: str
+) -> None:
+    core = client.CoreV1Api(api_client)
+    name = f"reborn-{uuid.uuid4().hex[:8]}"
+    body = {"apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": "again"},
+            "spec": {"trainerRef": trainer, "baseModel": "tiny",
+                     "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"},
+                     "hyperparameters": {"extra": {"behaviour": "artifact"}}}}
+    for _ in range(2):  # the second time, the namespace's old volume copy is Released and must be reused
+        _fresh_namespace(core, name)
+        resources.create("trainings", name, body)
+        done = resources.wait_phase("trainings", name, "again", "Succeeded", "Failed")
+        assert done["status"]["phase"] == "Succeeded", done["status"].get("message")
+        assert (store / name / "trainings" / "again" / "hello.txt").read_text() == name
+        (store / name / "trainings" / "again" / "hello.txt").unlink()
+        core.delete_namespace(name)
+        wait_gone(core.list_namespace, name)

@@ -42,6 +42,7 @@ OPERATOR_NEEDS = [
     # The artifact claim in project namespaces (storage.type pvc, the default).
     *[("", resource, verb) for resource in ("persistentvolumeclaims", "persistentvolumes")
       for verb in ("get", "create")],
+    ("", "persistentvolumes", "patch"),
 ]
 
 

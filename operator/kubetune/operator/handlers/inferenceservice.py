@@ -136,7 +136,9 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
             write_serving(rt, view, model, {"observedGeneration": view.get("generation")})
             return
         deployment = one(server_deployments, (namespace, name))
-        problem = ensure_storage_secret(rt, isvc_owner(view), "server") or ensure_artifact_claim(rt, namespace)
+        problem = None
+        if deployment is None:  # once, before the first server pod: not on every Training status event
+            problem = ensure_storage_secret(rt, isvc_owner(view), "server") or ensure_artifact_claim(rt, namespace)
         if problem:
             write_serving(rt, view, ServingState("Pending", "StorageNotReady", problem))
             raise kopf.TemporaryError(problem, delay=30)

@@ -30,8 +30,10 @@ def ensure_storage_secret(rt: Runtime, owner: Owner, component: str) -> str | No
 def ensure_artifact_claim(rt: Runtime, namespace: str) -> str | None:
     """Give `namespace` the artifact claim (see builders/storage.py); returns why it could not, or None."""
     claim, home = rt.settings.artifact_pvc, rt.settings.pod_namespace
-    if not claim or namespace == home or namespace in rt.artifact_namespaces:
+    if not claim or namespace == home:
         return None
+    # One GET per new Job or Deployment; no memory of it, so a namespace deleted and created again
+    # gets its claim back.
     if rt.kube.get("v1", "PersistentVolumeClaim", namespace, claim) is None:
         source_claim = rt.kube.get("v1", "PersistentVolumeClaim", home, claim)
         volume_name = ((source_claim or {}).get("spec") or {}).get("volumeName")
@@ -41,7 +43,16 @@ def ensure_artifact_claim(rt: Runtime, namespace: str) -> str | None:
         if source_volume is None:
             return f"the artifact volume {volume_name} does not exist"
         volume = build_namespace_volume(source_volume, namespace, claim)
-        rt.kube.create(volume)
+        if rt.kube.create(volume) is None:
+            reuse_released_volume(rt, volume["metadata"]["name"])
         rt.kube.create(build_namespace_claim(source_claim, namespace, volume["metadata"]["name"]))  # type: ignore[arg-type]
-    rt.artifact_namespaces.add(namespace)  # a cache of what exists: a restart only re-checks with one GET
     return None
+
+
+def reuse_released_volume(rt: Runtime, name: str) -> None:
+    """The namespace was deleted and created again: its old copy is Released, still reserved for the old
+    claim's uid. Forgetting that uid makes it Available to the new claim of the same name (data kept)."""
+    existing = rt.kube.get("v1", "PersistentVolume", None, name)
+    if existing is not None and (existing.get("status") or {}).get("phase") == "Released":
+        forget_old_claim = {"spec": {"claimRef": {"uid": None, "resourceVersion": None}}}
+        rt.kube.patch("v1", "PersistentVolume", None, name, forget_old_claim)
