@@ -255,3 +255,25 @@ def test_a_new_model_rolls_out_as_a_new_version_and_replicas_get_a_budget(
     assert deployment.spec.template.metadata.annotations["kubetune.io/model-version"] == "v2"
     (pdb,) = policy.list_namespaced_pod_disruption_budget(namespace).items
     assert pdb.spec.min_available == 1
+
+
+def test_a_server_image_that_cannot_be_pulled_fails_with_the_reason(
+        operator: OperatorThread, resources: Resources, namespace: str) -> None:
+    resources.create("inferenceservices", namespace, {
+        "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "nopull"},
+        "spec": {"model": {"baseModel": "file:///models/tiny"}, "image": "registry.invalid/kubetune/runtime:1"}})
+    failed = resources.wait_phase("inferenceservices", namespace, "nopull", "Failed", "Ready")
+    assert failed["status"]["phase"] == "Failed"
+    assert "cannot pull the server image (ImagePullBackOff)" in failed["status"]["message"]
+    assert condition(failed, "Ready")["status"] == "False"
+
+
+def test_a_server_over_its_memory_limit_fails_as_oomkilled(
+        operator: OperatorThread, resources: Resources, namespace: str) -> None:
+    # 8 MiB is less than any Python interpreter needs: every start is OOM-killed.
+    resources.create("inferenceservices", namespace, {
+        "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "tight"},
+        "spec": {"model": {"baseModel": "file:///models/tiny"}, "resources": {"memory": "8Mi"}}})
+    failed = resources.wait_phase("inferenceservices", namespace, "tight", "Failed", "Ready")
+    assert failed["status"]["phase"] == "Failed"
+    assert "the server ran out of memory (OOMKilled)" in failed["status"]["message"]
