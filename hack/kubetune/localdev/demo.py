@@ -144,7 +144,8 @@ def rest_flow(api_url: str, token: str, out_dir: Path, trainer: dict[str, Any] |
         _check(http.post(f"/api/finetune/upload-dataset?project_id={project['id']}",
                          files={"file": ("arithmetic-chat.jsonl", body)}), 201)
         dataset = _check(http.get(f"/api/v1/datasets?project_id={project['id']}"))["datasets"][0]
-        print(f"dataset {dataset['name']}: {dataset['row_count']} rows, status {dataset['status']}")
+        rows = f"{dataset['row_count']} rows" if dataset.get("row_count") is not None else "rows not counted yet"
+        print(f"dataset {dataset['name']} uploaded: {rows}, status {dataset['status']}")
         submitted = _check(http.post("/api/v1/training/submit", json={
             "model_id": model_id, "dataset_id": dataset["id"], "template_id": template_id,
             "project_id": project["id"], "experiment_name": "demo-lora",
