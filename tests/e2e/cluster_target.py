@@ -12,8 +12,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from kubernetes import client, config, watch
+
+from kubetune.localdev.platform import password_token
 
 MODEL_ID = "tiny-llama"  # the catalog entry hack/kind/values.yaml adds to the default Trainers
 # The chart's Trainers default to 2048-token sequences; the tiny model has 512 positions.
@@ -54,11 +55,7 @@ class ClusterTarget:
         return config.new_client_from_config(config_file=self.kubeconfig)
 
     def admin_token(self) -> str:
-        resp = httpx.post(f"{self.api_url}/api/v1/auth/token",
-                          data={"username": self.admin_username, "password": self.admin_password}, timeout=30)
-        resp.raise_for_status()
-        token: str = resp.json()["access_token"]
-        return token
+        return password_token(self.api_url, self.admin_username, self.admin_password)
 
     @property
     def model_dir(self) -> str:

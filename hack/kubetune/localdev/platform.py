@@ -37,6 +37,14 @@ NODE_NAME = "local-node"
 SYSTEM_NAMESPACE = "kubetune-system"
 
 
+def password_token(api_url: str, username: str, password: str) -> str:
+    """A facade JWT through the OAuth2 password flow (`POST /api/v1/auth/token`)."""
+    resp = httpx.post(f"{api_url}/api/v1/auth/token", data={"username": username, "password": password}, timeout=30)
+    resp.raise_for_status()
+    token: str = resp.json()["access_token"]
+    return token
+
+
 @dataclass
 class LocalPlatform:
     """Handles to the running pieces."""
@@ -51,11 +59,7 @@ class LocalPlatform:
 
     def admin_token(self) -> str:
         """A facade JWT for the bootstrap admin."""
-        resp = httpx.post(f"{self.api_url}/api/v1/auth/token",
-                          data={"username": self.admin_username, "password": self.admin_password}, timeout=30)
-        resp.raise_for_status()
-        token: str = resp.json()["access_token"]
-        return token
+        return password_token(self.api_url, self.admin_username, self.admin_password)
 
     @classmethod
     @contextlib.contextmanager
