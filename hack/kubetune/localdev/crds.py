@@ -49,4 +49,22 @@ def install_crds(api: client.ApiClient, directory: Path | None = None, timeout: 
             time.sleep(0.1)  # establishment takes a moment; no watch worth opening for it
     if pending:
         raise TimeoutError(f"CRDs not established: {sorted(pending)}")
+    wait_served(api, load_crds(directory), deadline)
     return names
+
+
+def wait_served(api: client.ApiClient, crds: list[dict[str, Any]], deadline: float) -> None:
+    """Until a LIST of each kind answers: right after Established, the API server still answers 429
+    "storage is (re)initializing" for a moment, which clients (kopf, the facade) would log as retries."""
+    custom = client.CustomObjectsApi(api)
+    for crd in crds:
+        group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
+        version = next(v["name"] for v in crd["spec"]["versions"] if v.get("served", True))
+        while True:
+            try:
+                custom.list_cluster_custom_object(group, version, plural, limit=1)
+                break
+            except ApiException as err:
+                if err.status != 429 or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
