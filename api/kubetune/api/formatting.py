@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from kubetune.api.mapping.splits import SPLIT_FRACTIONS, rows_for
+from kubetune.api.mapping.splits import rows_for
+from kubetune.crd.splits import SPLIT_FRACTIONS
 from kubetune.formats import DatasetError, Example, format_lines, iter_records
 
 CHUNK_BYTES = 64 * 1024  # what one body chunk of a download holds, roughly

@@ -14,19 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetune.crd.splits import SPLIT_FRACTIONS, split_sizes
 from kubetune.operator.settings import Settings
 
 MAX_ERRORS = 20
 DETECT_SAMPLE = 20
 
-# Split definitions (DatasetSpec.splits[].name) -> fractions per split, in order.
-SPLIT_FRACTIONS: dict[str, tuple[tuple[str, float], ...]] = {
-    "all": (("train", 1.0),),
-    "train_test": (("train", 0.8), ("test", 0.2)),
-    "train_val": (("train", 0.8), ("validation", 0.2)),
-    "train_test_val": (("train", 0.6), ("test", 0.2), ("validation", 0.2)),
-    "train_test_val_80": (("train", 0.8), ("test", 0.1), ("validation", 0.1)),
-}
 # Detection order: the most specific shapes first, so that a tool-call file is not called plain chat.
 DETECTION_ORDER = (
     "openai_chat_toolcall_jsonl",
@@ -127,11 +120,9 @@ def split_counts(rows: int, split_names: Iterable[str]) -> list[dict[str, Any]]:
     names = list(split_names)
     out: list[dict[str, Any]] = []
     for name in names:
-        parts = SPLIT_FRACTIONS.get(name, (("train", 1.0),))
-        counts = {split: int(rows * fraction) for split, fraction in parts}
-        counts["train"] += rows - sum(counts.values())
+        sizes = split_sizes(rows, name) if name in SPLIT_FRACTIONS else [("train", rows)]
         prefix = "" if len(names) <= 1 else f"{name}/"
-        out += [{"name": f"{prefix}{split}", "rows": n} for split, n in counts.items()]
+        out += [{"name": f"{prefix}{split}", "rows": n} for split, n in sizes]
     return out
 
 

@@ -49,7 +49,7 @@ def dataset_split(ds: Obj, split: dict[str, Any]) -> s.DatasetSplit:
     counts = [s.SplitCount(name=c.get("name", ""), rows=int(c.get("rows", 0)))
               for c in meta.status(ds).get("splits") or []]
     kind = split.get("name", "all")
-    from kubetune.api.mapping.splits import SPLIT_FRACTIONS
+    from kubetune.crd.splits import SPLIT_FRACTIONS
 
     names = {n for n, _ in SPLIT_FRACTIONS.get(kind, ())}
     return s.DatasetSplit(

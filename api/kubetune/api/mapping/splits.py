@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import random
 
-SPLIT_FRACTIONS: dict[str, tuple[tuple[str, float], ...]] = {
-    "all": (("train", 1.0),),
-    "train_test": (("train", 0.8), ("test", 0.2)),
-    "train_val": (("train", 0.8), ("validation", 0.2)),
-    "train_test_val": (("train", 0.6), ("test", 0.2), ("validation", 0.2)),
-    "train_test_val_80": (("train", 0.8), ("test", 0.1), ("validation", 0.1)),
-}
+from kubetune.crd.splits import SPLIT_FRACTIONS as SPLIT_FRACTIONS
+from kubetune.crd.splits import split_sizes
 
 
 def assign(rows: int, definition: str, seed: int = 42) -> dict[str, list[int]]:
-    """Row indices per split: shuffled with the seed, cut by the fractions, the last split takes the rest."""
+    """Row indices per split: shuffled with the seed, cut into the sizes the Dataset's status reports."""
     order = list(range(rows))
     random.Random(seed).shuffle(order)  # noqa: S311 - reproducible sampling, not security
-    parts = SPLIT_FRACTIONS[definition]
     out: dict[str, list[int]] = {}
     start = 0
-    for index, (name, fraction) in enumerate(parts):
-        end = rows if index == len(parts) - 1 else start + round(rows * fraction)
-        out[name] = sorted(order[start:end])
-        start = end
+    for name, size in split_sizes(rows, definition):
+        out[name] = sorted(order[start : start + size])
+        start += size
     return out
 
 
