@@ -48,8 +48,8 @@ def _ready(obj: dict[str, Any]) -> bool:
 def test_chart_default_trainers_are_ready(api: client.ApiClient) -> None:
     trainers = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "trainers")["items"]
     by_name = {t["metadata"]["name"]: t for t in trainers}
-    assert {"lora", "full"} <= set(by_name)  # qlora needs a GPU; hack/kind/values.yaml disables it
-    assert all(_ready(by_name[name]) for name in ("lora", "full")), [t.get("status") for t in trainers]
+    assert {"lora", "qlora", "full"} <= set(by_name)
+    assert all(_ready(by_name[name]) for name in ("lora", "qlora", "full")), [t.get("status") for t in trainers]
     assert MODEL_ID in {m["id"] for m in by_name["lora"]["spec"]["models"]}
 
 

@@ -69,7 +69,7 @@ def test_the_chart_uses_the_claim_storage_yaml_binds(rendered: list[dict[str, An
 
 def test_trainers_run_on_cpu_and_offer_the_tiny_model(rendered: list[dict[str, Any]]) -> None:
     trainers = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "Trainer"}
-    assert set(trainers) == {"lora", "full"}
+    assert set(trainers) == {"lora", "qlora", "full"}
     for trainer in trainers.values():
         spec = TrainerSpec.model_validate(trainer["spec"])
         assert spec.resources.gpus == 0

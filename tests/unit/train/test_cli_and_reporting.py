@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -74,11 +75,21 @@ def test_bad_line_fails_with_a_termination_message(tiny_lm: Path, tmp_path: Path
     assert f"{data}:2:" in reason and "must be from the assistant" in reason
 
 
-@pytest.mark.skipif(qlora_available() is None, reason="this machine can run QLoRA")
-def test_qlora_without_cuda_fails_clearly(tiny_lm: Path, chat_data: Path, tmp_path: Path) -> None:
+def test_qlora_without_bitsandbytes_fails_clearly(
+    tiny_lm: Path, chat_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any, **kwargs: Any) -> Any:
+        return None if name.partition(".")[0] == "bitsandbytes" else real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert qlora_available() is not None
     config = _config(tiny_lm, chat_data, tmp_path, method="qlora")
     assert main(config, None) == 1
-    assert "qlora needs" in (tmp_path / "termination-log").read_text()
+    reason = (tmp_path / "termination-log").read_text()
+    assert "qlora needs the bitsandbytes package" in reason and "not installed" in reason
+    assert not (tmp_path / "out" / "adapter").exists()
 
 
 def test_cli_reads_the_operator_file_with_overrides(tiny_lm: Path, chat_data: Path, tmp_path: Path) -> None:

@@ -30,14 +30,38 @@ class Loaded:
     label2id: dict[str, int] | None = None
 
 
-def qlora_available() -> str | None:
-    """None when 4-bit QLoRA can run here, else the reason it cannot."""
+def _quant_device() -> str:
+    """Where the 4-bit base weights live: the current CUDA GPU, else the CPU."""
     import torch
 
-    if not torch.cuda.is_available():
-        return "qlora needs a CUDA GPU (4-bit base weights through bitsandbytes); none is visible"
+    return f"cuda:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu"
+
+
+def qlora_available() -> str | None:
+    """None when 4-bit QLoRA can run here, else the reason it cannot.
+
+    bitsandbytes (0.50 pinned) quantizes on CUDA and on the CPU too (NF4 through torch custom ops), so
+    the check is a real one: quantize and dequantize a small tensor on the device the model would use.
+    """
     if importlib.util.find_spec("bitsandbytes") is None:
-        return "qlora needs the bitsandbytes package, which is not installed in this image"
+        return "qlora needs the bitsandbytes package (4-bit base weights), which is not installed in this image"
+    device = _quant_device()
+    try:
+        import torch
+        from bitsandbytes import functional
+
+        probe = torch.linspace(-1.0, 1.0, 128, device=device)
+        packed, state = functional.quantize_4bit(probe, quant_type="nf4", compress_statistics=True)
+        restored = functional.dequantize_4bit(packed, state).flatten().float()
+        # Two NF4 codes per byte; the widest NF4 step (0.72 to 1.0) bounds the rounding error.
+        if (
+            packed.dtype != torch.uint8
+            or packed.numel() * 2 != probe.numel()
+            or not torch.allclose(restored, probe, atol=0.2)
+        ):
+            return f"qlora: bitsandbytes returned wrong 4-bit values on {device}"
+    except Exception as exc:  # a missing native library, an unsupported device or an old release
+        return f"qlora: bitsandbytes cannot quantize to 4-bit on {device}: {type(exc).__name__}: {exc}"
     return None
 
 
@@ -56,16 +80,15 @@ def _quantization(config: TrainRunConfig) -> dict[str, Any]:
     reason = qlora_available()
     if reason:
         raise RuntimeError(reason)
-    import torch
     from transformers import BitsAndBytesConfig
 
     bnb = BitsAndBytesConfig(  # type: ignore[no-untyped-call]
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_compute_dtype=compute_dtype(),
     )
-    return {"quantization_config": bnb, "device_map": {"": torch.cuda.current_device()}}
+    return {"quantization_config": bnb, "device_map": {"": _quant_device()}}
 
 
 def label_maps(model_dir: Path, labels: list[str]) -> dict[str, int]:
