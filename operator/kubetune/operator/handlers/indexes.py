@@ -2,6 +2,9 @@
 # (kopf's handler protocols do not admit index kwargs or a narrowed namespace: str.)
 """kopf indexes: in-memory views of the objects handlers look up, fed by watches (no GETs per event).
 
+Async on purpose: kopf runs sync functions in its thread pool, which would cost a thread hop per
+index per event and queue index updates behind the handlers' blocking API calls.
+
 Values are compact views (see observed.py) so thousands of objects stay cheap.
 """
 
@@ -53,43 +56,43 @@ def training_view(body: Any) -> dict[str, Any]:
 
 
 @kopf.index(*resource(TRAINER), registry=REGISTRY)
-def trainer_specs(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
+async def trainer_specs(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
     return {name: {"uid": body["metadata"].get("uid"), "spec": dict(body.get("spec") or {}),
                    "generation": body["metadata"].get("generation")}}
 
 
 @kopf.index(*resource(TRAINING), registry=REGISTRY)
-def training_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def training_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): training_view(body)}
 
 
 @kopf.index(*resource(TRAINING), registry=REGISTRY)
-def trainings_by_trainer(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
+async def trainings_by_trainer(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
     return {spec.get("trainerRef"): (namespace, name)}
 
 
 @kopf.index(*resource(TRAINING), labels={lbl.HPO_PARENT: kopf.PRESENT}, registry=REGISTRY)
-def trials_by_parent(namespace: str, name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
+async def trials_by_parent(namespace: str, name: str, labels: kopf.Labels, **_: Any) -> dict[Any, Any]:
     return {(namespace, labels[lbl.HPO_PARENT]): name}
 
 
 @kopf.index("batch", "v1", "jobs", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)
-def training_jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def training_jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, labels[lbl.TRAINING]): {**job_view(body), "ownerUid": _owner_uid(body["metadata"])}}
 
 
 @kopf.index("", "v1", "pods", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)
-def training_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def training_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, labels[lbl.TRAINING]): pod_view(body)}
 
 
 @kopf.index(*resource(DATASET), registry=REGISTRY)
-def dataset_views(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+async def dataset_views(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[Any, Any]:
     return {(namespace, name): {"spec": dict(spec), "phase": status.get("phase")}}
 
 
 @kopf.index(*resource(INFERENCE_SERVICE), registry=REGISTRY)
-def isvc_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def isvc_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     meta, status = body["metadata"], body.get("status") or {}
     return {(namespace, name): {
         "name": name, "namespace": namespace, "uid": meta.get("uid"), "generation": meta.get("generation"),
@@ -99,16 +102,16 @@ def isvc_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[Any
 
 
 @kopf.index(*resource(INFERENCE_SERVICE), registry=REGISTRY)
-def isvcs_by_training(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any] | None:
+async def isvcs_by_training(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any] | None:
     ref = spec.get("trainingRef")
     return {(namespace, ref["name"]): name} if ref else None
 
 
 @kopf.index("apps", "v1", "deployments", labels={lbl.INFERENCE_SERVICE: kopf.PRESENT}, registry=REGISTRY)
-def server_deployments(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def server_deployments(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, labels[lbl.INFERENCE_SERVICE]): deployment_view(body)}
 
 
 @kopf.index("", "v1", "pods", labels={lbl.INFERENCE_SERVICE: kopf.PRESENT}, registry=REGISTRY)
-def server_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
+async def server_pods(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
     return {(namespace, labels[lbl.INFERENCE_SERVICE]): pod_view(body)}

@@ -7,6 +7,7 @@ from typing import Any
 
 import kopf
 
+from kubetune.operator.diffbase import LeanAnnotationsDiffBaseStorage
 from kubetune.operator.handlers.common import REGISTRY, runtime_of
 
 ANNOTATION_PREFIX = "operator.kubetune.io"
@@ -20,7 +21,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # starved (seen in the integration tests); memory is bounded by compact indexes instead.
     settings.posting.level = logging.WARNING  # our own Events tell the story; kopf's would double them
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
         prefix=ANNOTATION_PREFIX, key="last-handled-configuration")
     settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
     settings.watching.server_timeout = 300
