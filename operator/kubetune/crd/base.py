@@ -8,7 +8,7 @@ an error, not a silently ignored field.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -31,6 +31,15 @@ class CamelModel(BaseModel):
     def to_wire(self) -> dict[str, object]:
         """The JSON shape Kubernetes stores: aliases, unset fields left out."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def operator_bookkeeping() -> Any:
+    """The `kopf` status field: the operator framework's own state, kept beside the operator's fields.
+
+    kopf records the spec it last handled and its handlers' retries there; in status (not in
+    annotations) that record rides on the operator's own status write instead of costing a write.
+    """
+    return Field(default=None, description="The operator's bookkeeping (last handled spec, retries); not for users.")
 
 
 # Kubernetes quantities ("500m", "16Gi", 2) are validated by the API server's own

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
-from kubetune.crd.base import CamelModel, Condition, Uri
+from kubetune.crd.base import CamelModel, Condition, Uri, operator_bookkeeping
 from kubetune.crd.vocab import DatasetFormat, DatasetPhase
 
 
@@ -58,3 +59,4 @@ class DatasetStatus(CamelModel):
     errors: list[ValidationError] = Field(default_factory=list, max_length=20, description="First errors.")
     validated_at: datetime | None = Field(default=None, description="When validation last ran.")
     observed_generation: int | None = Field(default=None, description="Generation last validated.")
+    kopf: dict[str, Any] | None = operator_bookkeeping()

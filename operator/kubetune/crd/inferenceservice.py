@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
-from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, SecretKeyRef, Uri
+from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, SecretKeyRef, Uri, operator_bookkeeping
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.vocab import InferencePhase, Task
 
@@ -61,3 +63,4 @@ class InferenceServiceStatus(CamelModel):
     model_version: str | None = Field(default=None, description="Version of the model being served.")
     deployment_name: str | None = Field(default=None, description="Deployment serving the model.")
     observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
+    kopf: dict[str, Any] | None = operator_bookkeeping()

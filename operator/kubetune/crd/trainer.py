@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from kubetune.crd.base import CamelModel, Condition, EnvVar, Quantity, Toleration, Uri
+from kubetune.crd.base import CamelModel, Condition, EnvVar, Quantity, Toleration, Uri, operator_bookkeeping
 from kubetune.crd.vocab import Method, Task
 
 ParamValue = float | int | str | bool
@@ -108,3 +108,4 @@ class TrainerStatus(CamelModel):
     conditions: list[Condition] = Field(default_factory=list, description="Ready and related conditions.")
     trainings: int = Field(default=0, ge=0, description="How many Trainings use this Trainer.")
     observed_generation: int | None = Field(default=None, description="Generation last validated.")
+    kopf: dict[str, Any] | None = operator_bookkeeping()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, ObjectName, Resources, Uri
+from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, ObjectName, Resources, Uri, operator_bookkeeping
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.trainer import ParamValue
 from kubetune.crd.vocab import DatasetFormat, DataStrategy, Method, Scheduler, Task, TrainingPhase
@@ -242,6 +242,7 @@ class TrainingStatus(CamelModel):
     output: str | None = Field(default=None, max_length=1024, description="Adapter or model location.")
     metrics_log: str | None = Field(default=None, max_length=1024, description="Full JSONL metric log.")
     gpu: list[GpuReading] | None = Field(default=None, max_length=16, description="GPU readings.")
+    kopf: dict[str, Any] | None = operator_bookkeeping()
 
 
 OPERATOR_STATUS_FIELDS = frozenset(

@@ -90,9 +90,12 @@ Packed = tuple[tuple[Any, ...], ...]
 _FIELDS = ("type", "status", "reason", "message", "observedGeneration", "lastTransitionTime")
 
 
-def pack(conditions: Iterable[Mapping[str, Any]] | None) -> Packed:
-    """Conditions as tuples: what the operator keeps in memory for thousands of objects."""
-    return tuple(tuple(c.get(f) for f in _FIELDS) for c in conditions or ())
+def pack(conditions: Packed | Iterable[Mapping[str, Any]] | None) -> Packed:
+    """Conditions as tuples: what the operator keeps in memory for thousands of objects.
+
+    Packed ones pass through: a status taken from the writer's cache already holds them.
+    """
+    return tuple(c if isinstance(c, tuple) else tuple(c.get(f) for f in _FIELDS) for c in conditions or ())
 
 
 def unpack(packed: Packed | Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:

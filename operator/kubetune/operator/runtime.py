@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,21 +84,33 @@ class StatusWriter:
         return not _unchanged(base, fields)
 
     def write(self, kind: Kind, owner: Owner, observed: Mapping[str, Any], observed_rv: Any,
-              fields: Mapping[str, Any], event: tuple[str, str, bool] | None = None) -> bool:
-        """Patch `fields` into status unless they are already there; True when a patch was sent."""
+              fields: Mapping[str, Any], event: tuple[str, str, bool] | None = None,
+              into: MutableMapping[str, Any] | None = None) -> bool:
+        """Patch `fields` into status unless they are already there; True when a patch was sent (or staged).
+
+        With `into` (kopf's patch of the object being handled) nothing is sent here: kopf sends the
+        fields with its own record in one PATCH of /status when the handler returns.
+        """
         base = self.base(owner.uid, observed, observed_rv)
         old_phase = base.get("phase")
         if "conditions" in fields:
             fields = {**fields, "conditions": cnd.merge(base.get("conditions"), fields["conditions"])}
         if _unchanged(base, fields):
             return False
-        body = self.kube.patch(kind.api_version, kind.kind, owner.namespace, owner.name, {"status": dict(fields)},
-                               subresource="status")
+        if into is None:
+            body = self.kube.patch(kind.api_version, kind.kind, owner.namespace, owner.name,
+                                   {"status": dict(fields)}, subresource="status")
+            written_rv = _rv(body.get("metadata", {}).get("resourceVersion"))
+        else:
+            into.setdefault("status", {}).update(fields)
+            # Any newer event of the object carries kopf's patch (or a later change): until then
+            # the cache stands in for it, so Job and Pod events do not write the same state again.
+            written_rv = _rv(observed_rv)
         merged = {**base, **fields}
         if "conditions" in merged:
             merged["conditions"] = cnd.pack(merged["conditions"])
         with self._lock:
-            self._written[owner.uid] = (_rv(body.get("metadata", {}).get("resourceVersion")), merged)
+            self._written[owner.uid] = (written_rv, merged)
         new_phase = fields.get("phase")
         if new_phase and new_phase != old_phase:
             self.metrics.transitions.labels(kind.kind, new_phase).inc()

@@ -72,3 +72,30 @@ def test_conditions_are_merged_and_keep_their_transition_time() -> None:
     w.write(TRAINING, OWNER, {"conditions": old}, "1", {"conditions": [cnd.make("Ready", True, "Ok", "b", 2)]})
     (sent,) = kube.patches[0]["status"]["conditions"]
     assert sent["lastTransitionTime"] == "2026-01-01T00:00:00Z" and sent["message"] == "b"
+
+
+def test_a_staged_write_goes_into_kopfs_patch_and_counts_as_written() -> None:
+    w, kube, _ = writer()
+    patch: dict[str, Any] = {"status": {"kopf": {"progress": {}}}}
+    assert w.write(TRAINING, OWNER, {}, "5", {"phase": "Queued", "message": "m"}, ("Queued", "m", False), into=patch)
+    assert kube.patches == []  # kopf sends it, with its own record
+    assert patch["status"] == {"kopf": {"progress": {}}, "phase": "Queued", "message": "m"}
+    assert [e["reason"] for e in kube.created] == ["Queued"]
+    # A Job event seen before kopf's patch lands (same rv) must not write or announce it again.
+    assert not w.needed("u1", {}, "5", {"phase": "Queued", "message": "m"})
+    assert not w.write(TRAINING, OWNER, {}, "5", {"phase": "Queued", "message": "m"}, ("Queued", "m", False))
+    assert kube.patches == [] and len(kube.created) == 1
+    # Once a newer event arrives it is the truth: here it lacks the fields, so they are written.
+    assert w.write(TRAINING, OWNER, {}, "6", {"phase": "Queued", "message": "m"}, ("Queued", "m", False))
+    assert kube.patches == [{"status": {"phase": "Queued", "message": "m"}}]
+
+
+def test_a_second_write_without_conditions_over_the_cache_keeps_them() -> None:
+    # The Trainer's count timer writes {"trainings": n} right after its reconcile wrote conditions:
+    # the cached status holds packed conditions, which must survive (this used to raise).
+    w, kube, _ = writer()
+    conds = [cnd.make("Ready", True, "Valid", "ready", 1)]
+    assert w.write(TRAINING, OWNER, {}, "5", {"conditions": conds, "observedGeneration": 1})
+    assert w.write(TRAINING, OWNER, {}, "5", {"trainings": 3})
+    assert kube.patches[-1] == {"status": {"trainings": 3}}
+    assert not w.needed("u1", {}, "5", {"conditions": conds, "trainings": 3})

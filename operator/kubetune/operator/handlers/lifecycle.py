@@ -7,7 +7,7 @@ from typing import Any
 
 import kopf
 
-from kubetune.operator.diffbase import LeanAnnotationsDiffBaseStorage
+from kubetune.operator import bookkeeping
 from kubetune.operator.handlers.common import REGISTRY, runtime_of
 
 ANNOTATION_PREFIX = "operator.kubetune.io"
@@ -20,9 +20,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     # No settings.queueing.worker_limit: with a limit, objects whose workers wait in the queue
     # starved (seen in the integration tests); memory is bounded by compact indexes instead.
     settings.posting.level = logging.WARNING  # our own Events tell the story; kopf's would double them
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-    settings.persistence.diffbase_storage = LeanAnnotationsDiffBaseStorage(
-        prefix=ANNOTATION_PREFIX, key="last-handled-configuration")
+    bookkeeping.configure(settings)  # kopf's records in status.kopf: no write of their own
     settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

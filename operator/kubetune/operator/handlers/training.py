@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping
 from typing import Any
 
 import kopf
@@ -31,17 +32,22 @@ from kubetune.operator.phases import TrainingState, training_state
 from kubetune.operator.runtime import Runtime
 from kubetune.operator.validation import validate_training
 
+# `into` below: kopf's patch of the Training being handled. Status written there goes out with
+# kopf's own record in one PATCH when the handler returns (see kubetune.operator.bookkeeping).
+Staged = MutableMapping[str, Any] | None
 
-def fail(rt: Runtime, view: dict[str, Any], reason: str, message: str) -> kopf.PermanentError:
+
+def fail(rt: Runtime, view: dict[str, Any], reason: str, message: str, into: Staged = None) -> kopf.PermanentError:
     """Phase Failed with the reason, an Event, and a permanent error: no Job, no crash loop."""
     write_state(rt, view, TrainingState("Failed", reason, message),
-                {"observedGeneration": view.get("generation")})
+                {"observedGeneration": view.get("generation")}, into)
     return kopf.PermanentError(message)
 
 
-def wait(rt: Runtime, view: dict[str, Any], reason: str, message: str, delay: float) -> kopf.TemporaryError:
+def wait(rt: Runtime, view: dict[str, Any], reason: str, message: str, delay: float,
+         into: Staged = None) -> kopf.TemporaryError:
     """Phase Pending with the reason; kopf retries after `delay`."""
-    write_state(rt, view, TrainingState("Pending", reason, message))
+    write_state(rt, view, TrainingState("Pending", reason, message), into=into)
     return kopf.TemporaryError(message, delay=delay)
 
 
@@ -71,14 +77,14 @@ def refresh_run_config(rt: Runtime, config_map: dict[str, Any]) -> None:
 
 def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, trainer: TrainerSpec,
                     dataset: DatasetSpec | None, job: dict[str, Any] | None,
-                    spec_changed: bool = False) -> dict[str, Any]:
+                    spec_changed: bool = False, into: Staged = None) -> dict[str, Any]:
     """Create what is missing (409 = already there) and align the Job's suspend; returns the Job's view."""
     owner = owner_of(view)
     try:
         config = build_run_config(namespace=owner.namespace or "", name=owner.name, uid=owner.uid, spec=spec,
                                   trainer=trainer, dataset=dataset, settings=rt.settings)
     except ResolutionError as exc:
-        raise fail(rt, view, "InvalidSpec", str(exc)) from exc
+        raise fail(rt, view, "InvalidSpec", str(exc), into) from exc
     manifest = build_job(owner, spec, trainer, rt.settings)
     if job is not None and spec_changed:
         # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
@@ -86,7 +92,7 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
     if job is None:
         problem = ensure_storage_secret(rt, owner, "trainer") or ensure_artifact_claim(rt, owner.namespace or "")
         if problem:  # the platform's configuration, not the user's spec: retry until it is fixed
-            raise wait(rt, view, "StorageNotReady", problem, 30)
+            raise wait(rt, view, "StorageNotReady", problem, 30, into)
         for child in (build_service_account(owner), build_role(owner), build_role_binding(owner),
                       build_run_config_map(owner, config)):
             rt.kube.create(child)
@@ -107,49 +113,50 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
 
 def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, dataset_views: Any,
                        training_jobs: Any, training_pods: Any, trials_by_parent: Any, training_views: Any,
-                       spec_changed: bool = False) -> None:
+                       spec_changed: bool = False, into: Staged = None) -> None:
     """Validate against the Trainer, then make sure the children exist and status says where things are."""
     namespace, name = view["namespace"], view["name"]
     try:
         spec = TrainingSpec.model_validate(view["spec"])
     except ValidationError as exc:
-        raise fail(rt, view, "InvalidSpec", f"invalid spec: {exc}") from exc
+        raise fail(rt, view, "InvalidSpec", f"invalid spec: {exc}", into) from exc
     base = rt.status.base(view["uid"], view["status"], view.get("resourceVersion"))
     if base.get("phase") in TERMINAL and base.get("jobName"):
         return  # a finished run keeps its result; serving is handled on its status events
     # (A spec that failed validation never got a Job: a corrected spec is validated again.)
     found = one(trainer_specs, spec.trainer_ref)
     if found is None:
-        raise wait(rt, view, "TrainerNotFound", f"Trainer {spec.trainer_ref} does not exist (yet)", 15)
+        raise wait(rt, view, "TrainerNotFound", f"Trainer {spec.trainer_ref} does not exist (yet)", 15, into)
     trainer = TrainerSpec.model_validate(found["spec"])
     dataset, dataset_phase = _dataset(spec, namespace, dataset_views)
     if dataset is not None and dataset_phase in (None, "Pending", "Validating"):
         raise wait(rt, view, "WaitingForDataset", f"waiting for Dataset {spec.dataset.ref.name} "  # type: ignore[union-attr]
-                   "to be validated", 5)
+                   "to be validated", 5, into)
     problems = validate_training(spec, trainer, dataset, dataset_phase)
     if problems:
-        raise fail(rt, view, "ValidationFailed", "; ".join(problems))
+        raise fail(rt, view, "ValidationFailed", "; ".join(problems), into)
     if spec.hpo is not None and spec.hpo.enabled:
         hpo.reconcile_parent(rt, view, spec, trials_by_parent, training_views)
         return
     with rt.locks.hold((namespace, name)):
-        job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)), spec_changed)
+        job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)), spec_changed,
+                              into)
         state = training_state(job, many(training_pods, (namespace, name)), suspend_requested=spec.suspend)
-        write_state(rt, view, state, {"jobName": job["name"], "observedGeneration": view.get("generation")})
+        write_state(rt, view, state, {"jobName": job["name"], "observedGeneration": view.get("generation")}, into)
 
 
 @kopf.on.resume(*resource(TRAINING), registry=REGISTRY)
 @kopf.on.create(*resource(TRAINING), registry=REGISTRY)
 @kopf.on.update(*resource(TRAINING), field="spec", registry=REGISTRY)
 def training_reconcile(namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, reason: kopf.Reason,
-                       trainer_specs: Any, dataset_views: Any, training_jobs: Any, training_pods: Any,
-                       trials_by_parent: Any, training_views: Any, **_: Any) -> None:
+                       patch: kopf.Patch, trainer_specs: Any, dataset_views: Any, training_jobs: Any,
+                       training_pods: Any, trials_by_parent: Any, training_views: Any, **_: Any) -> None:
     rt = runtime_of(memo)
     view = training_view(body)
     spec_changed = reason == kopf.Reason.UPDATE
     guarded("Training", rt, lambda: reconcile_training(
         rt, view, trainer_specs, dataset_views, training_jobs, training_pods, trials_by_parent, training_views,
-        spec_changed))
+        spec_changed, into=patch))
 
 
 @kopf.on.event(*resource(TRAINING), registry=REGISTRY)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from kubetune.crd.kinds import TRAINING
@@ -40,13 +40,16 @@ def state_fields(state: TrainingState, view: Mapping[str, Any], base: Mapping[st
 
 
 def write_state(rt: Runtime, view: Mapping[str, Any], state: TrainingState,
-                extra: Mapping[str, Any] | None = None) -> bool:
-    """Patch the state into status (if it changed) and announce a phase change with an Event."""
+                extra: Mapping[str, Any] | None = None, into: MutableMapping[str, Any] | None = None) -> bool:
+    """Patch the state into status (if it changed) and announce a phase change with an Event.
+
+    `into`: kopf's patch, when called from the Training's own handler (see StatusWriter.write).
+    """
     owner = owner_of(view)
     base = rt.status.base(owner.uid, view["status"], view.get("resourceVersion"))
     fields = {**state_fields(state, view, base), **(extra or {})}
     event = (EVENT_REASONS.get(state.phase, state.phase), state.message, state.phase == "Failed")
-    return rt.status.write(TRAINING, owner, view["status"], view.get("resourceVersion"), fields, event)
+    return rt.status.write(TRAINING, owner, view["status"], view.get("resourceVersion"), fields, event, into)
 
 
 def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training_jobs: Any,
