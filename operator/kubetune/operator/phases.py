@@ -177,6 +177,7 @@ def training_state(
 def training_conditions(state: TrainingState, generation: int | None) -> list[dict[str, Any]]:
     """One condition per phase family, exactly one of them True; the True one carries the message."""
     families = {
+        "Pending": state.phase == "Pending",  # carries why: TrainerNotFound, WaitingForDataset, ...
         "Running": state.phase == "Running",
         "Succeeded": state.phase == "Succeeded",
         "Failed": state.phase == "Failed",

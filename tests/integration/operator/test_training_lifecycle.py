@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 
 import pytest
 from kubernetes import client
 from operator_waits import Obj, Resources, condition, wait_event, wait_for, wait_gone
 
+from kubetune.crd import GROUP, VERSION
 from kubetune.operator.inprocess import OperatorThread
 
 
@@ -185,6 +187,37 @@ def test_a_corrected_spec_is_validated_again(
     resources.patch("trainings", namespace, "fixable", {"spec": {"baseModel": "tiny"}})
     done = resources.wait_phase("trainings", namespace, "fixable", "Succeeded")
     assert done["status"]["jobName"] == "fixable-train"
+
+
+def test_a_training_waits_for_its_trainer_and_kopf_keeps_its_records_in_status(
+    operator: OperatorThread,
+    resources: Resources,
+    api_client: client.ApiClient,
+    namespace: str,
+    trainer: str,
+    make_training: Callable[..., Obj],
+) -> None:
+    late = f"late-{uuid.uuid4().hex[:8]}"
+    make_training("early", trainerRef=late)
+    pending = resources.wait("trainings", namespace, "early",
+                             lambda o: condition(o, "Pending").get("reason") == "TrainerNotFound")
+    assert pending["status"]["phase"] == "Pending"
+    # kopf's retry of the handler is recorded beside our status, not in annotations.
+    assert "training_reconcile" in pending["status"]["kopf"]["progress"]
+    assert not [k for k in pending["metadata"].get("annotations") or {} if k.startswith("operator.kubetune.io/")]
+    assert client.BatchV1Api(api_client).list_namespaced_job(namespace).items == []
+
+    spec = resources.custom.get_cluster_custom_object(GROUP, VERSION, "trainers", trainer)["spec"]
+    resources.create("trainers", None, {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Trainer",
+                                        "metadata": {"name": late}, "spec": spec})
+    try:
+        done = resources.wait_phase("trainings", namespace, "early", "Succeeded", "Failed")  # kopf's retry
+        assert done["status"]["phase"] == "Succeeded", done["status"]
+        record = json.loads(done["status"]["kopf"]["last-handled-configuration"])
+        assert record["spec"]["trainerRef"] == late
+        assert not done["status"]["kopf"].get("progress")  # the handler succeeded: no retry state left
+    finally:
+        resources.custom.delete_cluster_custom_object(GROUP, VERSION, "trainers", late)
 
 
 def test_deleting_a_training_cascades_to_its_children(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kubetune.operator.observed import job_view, pod_view
-from kubetune.operator.phases import training_conditions, training_state
+from kubetune.operator.phases import TrainingState, training_conditions, training_state
 
 
 def job(
@@ -176,3 +176,11 @@ def test_conditions_mark_exactly_the_current_phase() -> None:
     assert conds["Running"]["status"] == "True"
     assert [t for t, c in conds.items() if c["status"] == "True"] == ["Running"]
     assert all(c["observedGeneration"] == 3 for c in conds.values())
+
+
+def test_a_pending_training_says_why_in_its_pending_condition() -> None:
+    state = TrainingState("Pending", "TrainerNotFound", "Trainer lora does not exist (yet)")
+    conds = {c["type"]: c for c in training_conditions(state, generation=1)}
+    assert [t for t, c in conds.items() if c["status"] == "True"] == ["Pending"]
+    assert conds["Pending"]["reason"] == "TrainerNotFound"
+    assert conds["Pending"]["message"] == "Trainer lora does not exist (yet)"
