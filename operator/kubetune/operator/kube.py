@@ -8,6 +8,7 @@ status so that 409 can mean "already there" and 422 "a bad spec".
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +38,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     **{k.kind: (k.plural, k.scope == "Namespaced") for k in ALL_KINDS},
 }
 MERGE_PATCH = "application/merge-patch+json"
+AUTH_REFRESH_SECONDS = 30.0
 
 
 class ApiError(Exception):
@@ -86,27 +88,47 @@ class Kube:
     def __init__(self, api: client.ApiClient, timeout: float = 30) -> None:
         self.api = api
         self.timeout = timeout
+        self._auth: dict[str, str] = {}
+        self._auth_until = 0.0
+        # The one pool for the API server (no URL parsing per request); through a proxy, urllib3's
+        # manager decides per request.
+        manager, host = api.rest_client.pool_manager, api.configuration.host.rstrip("/")
+        self._pool: Any = manager if api.configuration.proxy else manager.connection_from_url(host)
+        # What goes before an API path: the whole URL for the manager, the host's own path
+        # (e.g. a cluster behind a path-routing gateway) for the pool.
+        self._root = host if api.configuration.proxy else urllib3.util.parse_url(host).path or ""
+
+    def _auth_headers(self) -> dict[str, str]:
+        """The credentials' headers, refreshed every AUTH_REFRESH_SECONDS and after a 401.
+
+        The client's refresh hook (rotating service-account tokens, exec plugins) re-reads the
+        configuration on each call, which was a few percent of the operator's CPU when called for
+        every request; tokens live for minutes at least.
+        """
+        now = time.monotonic()
+        if now >= self._auth_until:
+            settings = self.api.configuration.auth_settings()  # calls the refresh hook
+            self._auth = {a["key"]: a["value"] for a in settings.values() if a.get("in") == "header" and a.get("value")}
+            self._auth_until = now + AUTH_REFRESH_SECONDS
+        return self._auth
 
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json",
                 query: Mapping[str, Any] | None = None) -> dict[str, Any]:
         # Straight to the client's urllib3 pool: the generated client's (de)serialisation layers cost
         # a third of the operator's CPU per request and buy nothing for plain JSON manifests.
-        cfg = self.api.configuration
-        headers = {"Accept": "application/json"}
-        for auth in cfg.auth_settings().values():  # calls the token refresh hook (rotating tokens)
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
+        headers = {"Accept": "application/json", **self._auth_headers()}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body, separators=(",", ":")).encode()
-        url = cfg.host + path + (f"?{urlencode(query)}" if query else "")
+        url = self._root + path + (f"?{urlencode(query)}" if query else "")
         try:
-            response = self.api.rest_client.pool_manager.request(
-                method, url, body=data, headers=headers, timeout=self.timeout)
+            response = self._pool.urlopen(method, url, body=data, headers=headers, timeout=self.timeout)
         except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out: worth a retry
             raise ApiError(0, type(exc).__name__, str(exc)) from exc
         payload = response.data
+        if response.status == 401:
+            self._auth_until = 0.0  # a rotated token: read the credentials again next time
         if not 200 <= response.status < 300:
             message = ""
             try:

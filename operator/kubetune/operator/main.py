@@ -22,7 +22,7 @@ from prometheus_client import start_http_server
 
 from kubetune.operator.kube import Kube, make_api_client
 from kubetune.operator.leader import LeaseElector
-from kubetune.operator.memory import start_trimmer
+from kubetune.operator.memory import start_trimmer, tune_gc
 from kubetune.operator.runtime import Runtime
 from kubetune.operator.settings import Settings
 
@@ -82,6 +82,7 @@ def run(settings: Settings) -> None:
         start_http_server(settings.metrics_port, registry=rt.metrics.registry)
     if settings.memory_trim_seconds:
         start_trimmer(settings.memory_trim_seconds, threading.Event())
+    tune_gc()  # after start-up's allocations, before the first watch event
     elector = None
     if settings.leader_election:
         identity = f"{socket.gethostname()}-{os.getpid()}"

@@ -111,3 +111,31 @@ def test_an_unreachable_server_is_a_transient_error() -> None:
         _kube(f"http://127.0.0.1:{port}").get("v1", "ConfigMap", "ns", "c")
     assert caught.value.status == 0
     assert caught.value.transient
+
+
+def test_credentials_are_read_once_then_again_after_a_401(server: str) -> None:
+    kube = _kube(server)
+    calls: list[int] = []
+
+    def refresh(cfg: client.Configuration) -> None:  # what a rotating-token loader installs
+        calls.append(1)
+        cfg.api_key = {"authorization": f"Bearer token-{len(calls)}"}
+
+    kube.api.configuration.refresh_api_key_hook = refresh
+    for _ in range(3):
+        kube.get("v1", "ConfigMap", "ns", "c")
+    assert len(calls) == 1
+    assert Recorder.seen[-1]["headers"]["authorization"] == "Bearer token-1"
+    Recorder.answers[("GET", "/api/v1/namespaces/ns/configmaps/c")] = (401, {"message": "token expired"})
+    with pytest.raises(ApiError) as caught:
+        kube.get("v1", "ConfigMap", "ns", "c")
+    assert caught.value.status == 401
+    del Recorder.answers[("GET", "/api/v1/namespaces/ns/configmaps/c")]
+    kube.get("v1", "ConfigMap", "ns", "c")
+    assert len(calls) == 2
+    assert Recorder.seen[-1]["headers"]["authorization"] == "Bearer token-2"
+
+
+def test_a_server_behind_a_path_prefix(server: str) -> None:
+    _kube(server + "/k8s/clusters/c-1/").get("v1", "Namespace", None, "default")
+    assert Recorder.seen[-1]["path"] == "/k8s/clusters/c-1/api/v1/namespaces/default"
