@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from concurrent.futures import Executor
 from typing import Any
 
 from kubetune.crd import labels as lbl
@@ -35,9 +36,24 @@ def build_event(owner: Owner, reason: str, message: str, warning: bool = False) 
     }
 
 
-def emit(kube: Kube, owner: Owner, reason: str, message: str, warning: bool = False) -> None:
-    """Post an Event; a failure to post is logged, never fatal to the reconciliation."""
+def emit(kube: Kube, owner: Owner, reason: str, message: str, warning: bool = False,
+         background: Executor | None = None) -> None:
+    """Post an Event; a failure to post is logged, never fatal to the reconciliation.
+
+    With `background`, the Event (stamped now) is posted from that pool: the handler does not wait
+    for a write nothing depends on.
+    """
+    event = build_event(owner, reason, message, warning)
+    if background is None:
+        _post(kube, event)
+    else:
+        background.submit(_post, kube, event)
+
+
+def _post(kube: Kube, event: dict[str, Any]) -> None:
     try:
-        kube.create(build_event(owner, reason, message, warning))
+        kube.create(event)
     except ApiError as exc:
-        log.warning("could not post event %s for %s/%s: %s", reason, owner.namespace, owner.name, exc)
+        involved = event["involvedObject"]
+        log.warning("could not post event %s for %s/%s: %s", event["reason"], involved.get("namespace"),
+                    involved.get("name"), exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, MutableMapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ class StatusWriter:
 
     kube: Kube
     metrics: Metrics
+    background: Executor | None = None  # where Events are posted from (None: before returning)
     _written: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -116,7 +118,7 @@ class StatusWriter:
             self.metrics.transitions.labels(kind.kind, new_phase).inc()
             self.metrics.phases.set(kind.kind, owner.namespace or "", owner.name, new_phase)
             if event is not None:
-                emit(self.kube, owner, event[0], event[1], event[2])
+                emit(self.kube, owner, event[0], event[1], event[2], background=self.background)
         return True
 
     def forget(self, uid: str) -> None:
@@ -131,6 +133,10 @@ class Runtime:
     metrics: Metrics = field(default_factory=Metrics)
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     status: StatusWriter = field(init=False)
+    # Requests a handler sends side by side (a Training's independent children, Events), so that a
+    # handler thread waits for one round trip where it would wait for several.
+    fanout: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.status = StatusWriter(self.kube, self.metrics)
+        self.fanout = ThreadPoolExecutor(max_workers=4 * self.settings.workers, thread_name_prefix="kubetune-fanout")
+        self.status = StatusWriter(self.kube, self.metrics, background=self.fanout)

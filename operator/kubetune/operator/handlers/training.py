@@ -93,9 +93,12 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
         problem = ensure_storage_secret(rt, owner, "trainer") or ensure_artifact_claim(rt, owner.namespace or "")
         if problem:  # the platform's configuration, not the user's spec: retry until it is fixed
             raise wait(rt, view, "StorageNotReady", problem, 30, into)
-        for child in (build_service_account(owner), build_role(owner), build_role_binding(owner),
-                      build_run_config_map(owner, config)):
-            rt.kube.create(child)
+        # Side by side where nothing orders them. The RoleBinding waits for its Role: without the
+        # bind verb, the API server lets the operator bind only a Role it can read and whose
+        # rules it holds. The Job comes last, so that its pod finds all of them.
+        list(rt.fanout.map(rt.kube.create, (build_service_account(owner), build_role(owner),
+                                            build_run_config_map(owner, config))))
+        rt.kube.create(build_role_binding(owner))
         created = rt.kube.create(manifest)
         if created is None:  # 409: it exists; read it to see whose it is and whether it is suspended
             created = rt.kube.get("batch/v1", "Job", owner.namespace, manifest["metadata"]["name"])
