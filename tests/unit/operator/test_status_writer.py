@@ -99,3 +99,20 @@ def test_a_second_write_without_conditions_over_the_cache_keeps_them() -> None:
     assert w.write(TRAINING, OWNER, {}, "5", {"trainings": 3})
     assert kube.patches[-1] == {"status": {"trainings": 3}}
     assert not w.needed("u1", {}, "5", {"conditions": conds, "trainings": 3})
+
+
+def test_a_staged_write_holds_other_writers_back_until_the_watch_shows_it(monkeypatch: Any) -> None:
+    import kubetune.operator.runtime as runtime
+
+    w, _, _ = writer()
+    patch: dict[str, Any] = {}
+    w.write(TRAINING, OWNER, {}, "5", {"phase": "Queued"}, into=patch)
+    assert w.staged("u1", "5")  # kopf has not sent it yet: a Job event must not overtake it
+    assert not w.staged("u1", "6")  # the Training's next event: it landed
+    assert not w.staged("u1", "5")  # and stays cleared
+    w.write(TRAINING, OWNER, {}, "7", {"phase": "Running"}, into=patch)
+    clock = [runtime.time.monotonic() + runtime.STAGED_SECONDS + 1]
+    monkeypatch.setattr(runtime.time, "monotonic", lambda: clock[0])
+    assert not w.staged("u1", "7")  # a patch kopf never sent does not hold the object back for good
+    w.write(TRAINING, OWNER, {}, "8", {"phase": "Stopped"})
+    assert not w.staged("u1", "8")  # direct writes are never staged

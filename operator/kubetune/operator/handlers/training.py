@@ -25,7 +25,13 @@ from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, reso
 from kubetune.operator.handlers.indexes import training_view
 from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
-from kubetune.operator.handlers.training_status import TERMINAL, owner_of, write_state
+from kubetune.operator.handlers.training_status import (
+    TERMINAL,
+    owner_of,
+    refresh_training,
+    refresh_wanted,
+    write_state,
+)
 from kubetune.operator.kube import ApiError
 from kubetune.operator.observed import job_view
 from kubetune.operator.phases import TrainingState, training_state
@@ -166,7 +172,7 @@ def training_reconcile(namespace: str, name: str, body: kopf.Body, memo: kopf.Me
 async def training_changed(type: str, namespace: str, name: str, body: kopf.Body, labels: kopf.Labels,
                            memo: kopf.Memo, training_views: Any, trials_by_parent: Any, isvcs_by_training: Any,
                            isvc_views: Any, trainer_specs: Any, server_deployments: Any, server_pods: Any,
-                           **_: Any) -> None:
+                           training_jobs: Any, training_pods: Any, **_: Any) -> None:
     """A Training's status moved: its HPO parent, its InferenceServices and train -> serve follow.
 
     Decided in the event loop: most Training events concern none of them and cost no thread.
@@ -181,6 +187,10 @@ async def training_changed(type: str, namespace: str, name: str, body: kopf.Body
     phase = status.get("phase")
     if phase:
         rt.metrics.phases.set(TRAINING.kind, namespace, name, phase)
+    if refresh_wanted(rt, namespace, name, training_views, training_jobs, training_pods):
+        # A Job or Pod event that came while the handler's status was still in kopf's patch.
+        await asyncio.to_thread(guarded, "Training", rt, lambda: refresh_training(
+            rt, namespace, name, training_views, training_jobs, training_pods))
     parent = labels.get(lbl.HPO_PARENT)
     isvcs = many(isvcs_by_training, (namespace, name))
     serve = (body.get("spec") or {}).get("serve") or {}

@@ -58,6 +58,8 @@ def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training
     view = one(training_views, (namespace, name))
     if view is None or (view["spec"].get("hpo") or {}).get("enabled"):
         return None
+    if rt.status.staged(view["uid"], view.get("resourceVersion")):
+        return None  # the handler's status is on its way in kopf's patch; the Training's next event decides
     job = one(training_jobs, (namespace, name))
     if job is None or (job.get("ownerUid") and job["ownerUid"] != view["uid"]):
         return None  # no Job yet (the Training's own handler reports that), or one left from a namesake
