@@ -17,16 +17,7 @@ from typing import Any
 
 import pytest
 
-FACTS = [
-    ("capital of France", "Paris"),
-    ("capital of Italy", "Rome"),
-    ("capital of Spain", "Madrid"),
-    ("capital of Japan", "Tokyo"),
-    ("sum of two and two", "four"),
-    ("product of three and three", "nine"),
-    ("color of the sky", "blue"),
-    ("opposite of hot", "cold"),
-]
+from kubetune.testing.chat_data import memorisable_chat_jsonl
 
 
 @pytest.fixture(autouse=True)
@@ -44,16 +35,7 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def chat_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "train.jsonl"
-    lines = [
-        {
-            "messages": [
-                {"role": "user", "content": f"What is the {q}?"},
-                {"role": "assistant", "content": f"The {q} is {a}."},
-            ]
-        }
-        for q, a in FACTS
-    ]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    path.write_text(memorisable_chat_jsonl())
     return path
 
 

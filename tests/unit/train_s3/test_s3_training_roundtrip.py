@@ -12,20 +12,11 @@ import pytest
 from s3_endpoint import S3Endpoint
 
 from kubetune.crd.runconfig import TrainRunConfig
+from kubetune.testing.chat_data import memorisable_chat_jsonl
 from kubetune.train.runner import main
 
 pytestmark = pytest.mark.unit
 
-FACTS = [
-    ("capital of France", "Paris"),
-    ("capital of Italy", "Rome"),
-    ("capital of Spain", "Madrid"),
-    ("capital of Japan", "Tokyo"),
-    ("sum of two and two", "four"),
-    ("color of the sky", "blue"),
-    ("opposite of hot", "cold"),
-    ("opposite of up", "down"),
-]
 STEPS = [f"step-{n:08d}" for n in (2, 4, 6)]
 CHECKPOINT_FILES = {"weights.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt", "state.json"}
 
@@ -38,11 +29,7 @@ class FirstRun:
 
 
 def _dataset() -> bytes:
-    lines = [
-        {"messages": [{"role": "user", "content": f"What is the {q}?"}, {"role": "assistant", "content": f"{a}."}]}
-        for q, a in FACTS
-    ]
-    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+    return memorisable_chat_jsonl(answer="{a}.").encode()
 
 
 @pytest.fixture(scope="module")

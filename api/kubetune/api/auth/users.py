@@ -173,12 +173,7 @@ class UserStore:
         return updated[0]
 
     async def delete_user(self, username: str) -> None:
-        def remove(data: Data) -> dict[str, str | None]:
-            if f"{USER_PREFIX}{username}" not in data:
-                raise ApiError(404, f"user {username!r} not found")
-            return {f"{USER_PREFIX}{username}": None}
-
-        await self._change(remove)
+        await self._remove(f"{USER_PREFIX}{username}", f"user {username!r}")
 
     async def create_api_key(self, key: str, name: str, namespaces: list[str], is_admin: bool,
                              created_by: str) -> tuple[str, ApiKeyRecord]:
@@ -193,10 +188,15 @@ class UserStore:
         return ident, record
 
     async def delete_api_key(self, ident: str) -> None:
+        await self._remove(f"{KEY_PREFIX}{ident}", f"API key {ident!r}")
+
+    async def _remove(self, key: str, what: str) -> None:
+        """Drop one entry of the Secret; 404 naming `what` when it is not there."""
+
         def remove(data: Data) -> dict[str, str | None]:
-            if f"{KEY_PREFIX}{ident}" not in data:
-                raise ApiError(404, f"API key {ident!r} not found")
-            return {f"{KEY_PREFIX}{ident}": None}
+            if key not in data:
+                raise ApiError(404, f"{what} not found")
+            return {key: None}
 
         await self._change(remove)
 
