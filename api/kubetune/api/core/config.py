@@ -45,6 +45,20 @@ class Settings(BaseSettings):
         description="Seed 001 provider names that resolve to a Trainer.",
     )
     token_review: bool = Field(default=True, description="Accept service-account tokens through TokenReview.")
+    token_audience: str = Field(
+        default="kubetune", min_length=1, max_length=253,
+        description="Audience a service-account token must be minted for (`kubectl create token <sa> "
+        "--audience kubetune`); a pod's default token (the API server's audience) is refused.")
+    login_window_seconds: int = Field(default=300, ge=1, le=86400,
+                                      description="Sliding window of the login throttle.")
+    login_failures_per_user: int = Field(default=10, ge=1, le=100000,
+                                         description="Failed logins per username in the window before 429.")
+    login_failures_per_address: int = Field(default=50, ge=1, le=100000,
+                                            description="Failed logins per client address in the window before 429.")
+    password_hash_workers: int = Field(default=2, ge=1, le=64,
+                                       description="Threads that run bcrypt (kept off the event loop).")
+    password_hash_queue: int = Field(default=16, ge=0, le=10000,
+                                     description="Password checks that may wait for a worker; more get 503.")
     inference_api_key: SecretStr | None = Field(default=None, description="Sent to inference servers.")
     inference_routing: Literal["service", "pod"] = Field(
         default="service",
