@@ -70,7 +70,7 @@ async def test_other_projects_user_is_403_admin_200(env: Env) -> None:
 async def test_service_account_tokens_via_token_review(env: Env) -> None:
     ns = env.projects["alice"]["namespace"]
     env.fake.tokens["sa-token"] = TokenReviewResult(
-        True, f"system:serviceaccount:{ns}:trainer", ("system:serviceaccounts",)
+        True, f"system:serviceaccount:{ns}:trainer", ("system:serviceaccounts",), audiences=("kubetune",)
     )
     headers = {"Authorization": "Bearer sa-token"}
     assert (await env.client.get(f"/api/v1/projects/{env.projects['alice']['id']}", headers=headers)).status_code == 200

@@ -40,10 +40,31 @@ class ListResult:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Whom a request is made as (Impersonate-User / Impersonate-Group)."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResourceAttributes:
+    """What a SubjectAccessReview asks about: verb on group/resource[/subresource][/name] in namespace."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    namespace: str = ""
+    name: str = ""
+    subresource: str = ""
+
+
+@dataclass(frozen=True)
 class TokenReviewResult:
     authenticated: bool
     username: str = ""
     groups: tuple[str, ...] = field(default=())
+    audiences: tuple[str, ...] = field(default=())  # those of the requested audiences the token was minted for
 
 
 class Cluster(Protocol):
@@ -71,4 +92,6 @@ class Cluster(Protocol):
         """Events after resource_version; raises ApiException(410) when that version is too old."""
         ...
 
-    async def token_review(self, token: str) -> TokenReviewResult: ...
+    async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
+        """Who the token belongs to; with audiences, only a token minted for one of them authenticates."""
+        ...

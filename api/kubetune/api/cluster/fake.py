@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import itertools
 import json
 import uuid
@@ -184,9 +185,18 @@ class FakeCluster:
             changed = self._changed
             await changed.wait()
 
-    async def token_review(self, token: str) -> TokenReviewResult:
+    async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
+        """As the API server answers: `tokens` maps a token to its review, whose audiences are those the token
+        was minted for (empty: the API server's own, a pod's default token); asked for audiences, a token
+        authenticates only when it was minted for one of them, and the answer names those."""
         self.calls.append(("create", "tokenreviews"))
-        return self.tokens.get(token, TokenReviewResult(authenticated=False))
+        known = self.tokens.get(token, TokenReviewResult(authenticated=False))
+        if not audiences:
+            return known
+        matching = tuple(a for a in audiences if a in known.audiences)
+        if not known.authenticated or not matching:
+            return TokenReviewResult(authenticated=False)
+        return dataclasses.replace(known, audiences=matching)
 
     # -- internals -----------------------------------------------------------
     def _key(self, res: Res, name: str, namespace: str | None) -> Key:

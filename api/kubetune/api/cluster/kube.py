@@ -174,13 +174,17 @@ class KubeCluster:
                 with contextlib.suppress(Exception):
                     raw.close()
 
-    async def token_review(self, token: str) -> TokenReviewResult:
-        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}
+    async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
+        spec: dict[str, Any] = {"token": token}
+        if audiences:
+            spec["audiences"] = list(audiences)
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
         data = await self._json("POST", "/apis/authentication.k8s.io/v1/tokenreviews", body)
         status = data.get("status") or {}
         user = status.get("user") or {}
         return TokenReviewResult(authenticated=bool(status.get("authenticated")),
-                                 username=str(user.get("username", "")), groups=tuple(user.get("groups") or ()))
+                                 username=str(user.get("username", "")), groups=tuple(user.get("groups") or ()),
+                                 audiences=tuple(status.get("audiences") or ()))
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> list[tuple[str, str]]:
