@@ -24,7 +24,7 @@ from kubetune.api.mapping.meta import Obj, is_number
 from kubetune.api.schemas.finetune import Upload
 from kubetune.api.storage.detect import HEAD_LINES, detect_format
 from kubetune.api.storage.keys import safe_filename, safe_key
-from kubetune.api.storage.multipart import MultipartFileReader
+from kubetune.api.storage.multipart import ENVELOPE_BYTES, MultipartFileReader
 from kubetune.api.storage.store import NotTextError
 from kubetune.crd import labels as lbl
 from kubetune.crd.kinds import DATASET
@@ -38,7 +38,7 @@ async def upload(ctx: AppContext, user: Principal, request: Request, ns: Obj, ta
                  declared_format: str | None) -> Upload:
     length = request.headers.get("content-length")
     limit = ctx.settings.max_upload_bytes
-    if length and is_number(length) and int(length) > limit + 65536:
+    if length and is_number(length) and int(length) > limit + ENVELOPE_BYTES:
         raise ApiError(413, f"upload exceeds the limit of {limit} bytes")
     if declared_format is not None and declared_format not in KNOWN_FORMATS:
         raise ApiError(422, f"unknown format {declared_format!r}")

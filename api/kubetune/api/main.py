@@ -19,9 +19,11 @@ from kubetune.api import id_assigner
 from kubetune.api.cluster import Cluster
 from kubetune.api.context import AppContext
 from kubetune.api.core import errors
+from kubetune.api.core.body_limit import BodyLimitMiddleware
 from kubetune.api.core.config import Settings
 from kubetune.api.routes import admin, aitems, finetune, health, inference_proxy, sktai
 from kubetune.api.routes.platform import router as platform_router
+from kubetune.api.storage.multipart import ENVELOPE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,11 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
                               "plus pass-through to inference servers (seed 002).")
     app.state.ctx = ctx
     errors.install(app)
+    # Before routing, parsing and authentication: an oversized body is refused unread.
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_request_bytes, prefixes=[
+        ("/api/finetune/upload-dataset", settings.max_upload_bytes + ENVELOPE_BYTES),
+        (inference_proxy.router.prefix + "/", settings.max_proxy_request_bytes),
+    ])
     app.include_router(health.router)
     app.include_router(sktai.router)
     app.include_router(finetune.router)

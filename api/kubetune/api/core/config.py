@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     project_namespace_prefix: str = Field(default="kt-", pattern=r"^[a-z0-9][a-z0-9-]{0,15}$")
     storage_root: str = Field(default="file:///var/lib/kubetune/artifacts", description="fsspec root url.")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="Largest dataset upload.")
+    max_request_bytes: int = Field(
+        default=2 << 20, ge=1024,
+        description="Largest request body on every route without its own limit; refused with 413 before "
+        "the body is parsed or the caller authenticated.")
+    max_proxy_request_bytes: int = Field(
+        default=64 << 20, ge=1024, description="Largest body passed through to an inference server (images, batches).")
     max_model_size_gb: float = Field(default=50, ge=0, description="Shown by /api/v1/settings/storage.")
     storage_total_gb: float | None = Field(default=None, description="Quota shown when the store has no size.")
     serve_by_default: bool = Field(default=True, description="REST-submitted trainings set spec.serve.")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from fastapi.exceptions import HTTPException
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from kubetune.api.core.errors import ApiError
+
+# Room around the file in an upload body: boundaries, part headers and the small text fields.
+ENVELOPE_BYTES = 65536
 
 
 @dataclass
@@ -30,7 +34,7 @@ class MultipartFileReader:
     """
 
     def __init__(self, content_type: str, body: AsyncIterator[bytes], field_name: str = "file",
-                 max_field_bytes: int = 65536) -> None:
+                 max_field_bytes: int = ENVELOPE_BYTES) -> None:
         ctype, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
         if ctype != b"multipart/form-data" or not boundary:
@@ -100,7 +104,7 @@ class MultipartFileReader:
                     data, self._pending = b"".join(self._pending), []
                     yield data
             self._parser.finalize()
-        except ApiError:
+        except (ApiError, HTTPException):  # ours, and the body limit's 413 (core/body_limit.py)
             raise
         except Exception as exc:  # python-multipart raises its own errors for malformed bodies
             raise ApiError(400, f"malformed multipart body: {exc}") from exc

@@ -1,0 +1,223 @@
+"""The request-body limit on a real uvicorn server: refused before parsing and before authentication.
+
+Raw sockets on 127.0.0.1, so the test controls framing (a declared length, or chunks without one)
+and keeps sending while it reads, as a client pushing a huge body would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import uvicorn
+from api_env import make_settings, seed_cluster
+
+from kubetune.api.cluster.fake import FakeCluster
+from kubetune.api.core.body_limit import BodyLimitMiddleware
+from kubetune.api.main import create_app
+
+pytestmark = pytest.mark.unit
+
+LIMIT = 64 * 1024
+UPLOAD_LIMIT = 256 * 1024
+CHUNK = 16 * 1024
+BOUNDARY = "kubetune-test-boundary"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    sent: int  # body bytes the client managed to write before the server answered or closed
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Server:
+    port: int
+    store: Path
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
+    settings = make_settings(tmp_path, max_request_bytes=LIMIT, max_upload_bytes=UPLOAD_LIMIT)
+    fake = FakeCluster()
+    await seed_cluster(fake, settings)
+    app = create_app(settings, fake)
+    # Listening before serve() starts: connections wait in the backlog until start-up is done.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    uv = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    task = asyncio.create_task(uv.serve(sockets=[sock]))
+    try:
+        yield Server(sock.getsockname()[1], tmp_path / "store")
+    finally:
+        uv.should_exit = True
+        await task
+        sock.close()
+
+
+async def exchange(port: int, method: str, path: str, headers: dict[str, str], chunks: Iterable[bytes],
+                   *, chunked: bool) -> Reply:
+    """Send the head, then the body chunk by chunk while reading; stop sending once the server answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    if chunked:
+        head.append("Transfer-Encoding: chunked")
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+    response = asyncio.create_task(_read_until_closed(reader))
+    sent = 0
+    with contextlib.suppress(ConnectionError):
+        for chunk in chunks:
+            if response.done():
+                break
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            await writer.drain()
+            sent += len(chunk)
+        if chunked and not response.done():
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+    raw = await response
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+    head_bytes, _, body = raw.partition(b"\r\n\r\n")
+    lines = head_bytes.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    reply_headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    if reply_headers.get("transfer-encoding") == "chunked":
+        body = _unchunk(body)
+    return Reply(status, reply_headers, body, sent)
+
+
+async def _read_until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sent before it closed; a refused body ends in a reset, not a FIN."""
+    data = b""
+    with contextlib.suppress(ConnectionError):
+        while block := await reader.read(65536):
+            data += block
+    return data
+
+
+def _unchunk(data: bytes) -> bytes:
+    out = b""
+    while data:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, data = out + data[:size], data[size + 2:]
+    return out
+
+
+def _zeros(total: int) -> Iterable[bytes]:
+    block = b"0" * CHUNK
+    for _ in range(total // CHUNK):
+        yield block
+
+
+async def _token_with_project(port: int) -> str:
+    form = b"username=admin&password=admin123"
+    reply = await exchange(port, "POST", "/api/v1/auth/token",
+                           {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(form))},
+                           [form], chunked=False)
+    assert reply.status == 200, reply.body
+    token = str(reply.json()["access_token"])
+    project = json.dumps({"name": "uploads", "description": "body limit"}).encode()
+    reply = await exchange(port, "POST", "/api/v1/projects",
+                           {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                            "Content-Length": str(len(project))}, [project], chunked=False)
+    assert reply.status == 201, reply.body
+    return token
+
+
+def _upload_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def _multipart(payload: bytes, filename: str = "data.jsonl") -> tuple[bytes, bytes]:
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    return head + payload, f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def test_limit_for_picks_the_longest_prefix() -> None:
+    mw = BodyLimitMiddleware(lambda *_: None, default=10,  # type: ignore[arg-type]
+                             prefixes=[("/a", 20), ("/a/upload", 30)])
+    assert (mw.limit_for("/b"), mw.limit_for("/a/x"), mw.limit_for("/a/upload")) == (10, 20, 30)
+
+
+@pytest.mark.parametrize(("path", "shape"), [
+    ("/api/v1/trainings", "sktai"), ("/api/v1/projects", "platform"), ("/api/finetune/format-dataset", "finetune"),
+])
+async def test_declared_length_over_the_limit_is_refused_unread_and_unauthenticated(
+        server: Server, path: str, shape: str) -> None:
+    total = 64 << 20  # declared; the server answers after the head and stops reading
+    reply = await exchange(server.port, "POST", path,
+                           {"Content-Type": "application/json", "Content-Length": str(total)},
+                           _zeros(total), chunked=False)
+    assert reply.status == 413
+    assert reply.headers["connection"] == "close"
+    assert reply.sent < total
+    body = reply.json()
+    if shape == "sktai":
+        assert body["status"] == 413 and body["code"] == "PAYLOAD_TOO_LARGE" and body["path"] == path
+    elif shape == "finetune":
+        assert body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    else:
+        assert set(body) == {"detail"} and str(LIMIT) in body["detail"]
+
+
+async def test_chunked_body_over_the_limit_is_cut_off(server: Server) -> None:
+    total = 64 << 20
+    reply = await exchange(server.port, "POST", "/api/v1/trainings", {"Content-Type": "application/json"},
+                           _zeros(total), chunked=True)
+    assert reply.status == 413, reply.body
+    assert reply.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert reply.sent < total
+
+
+async def test_chunked_body_under_the_limit_reaches_authentication(server: Server) -> None:
+    body = json.dumps({"name": "p", "description": "x" * 1000}).encode()
+    reply = await exchange(server.port, "POST", "/api/v1/projects", {"Content-Type": "application/json"},
+                           [body[:500], body[500:]], chunked=True)
+    assert reply.status == 401, reply.body
+
+
+async def test_upload_streams_under_its_own_larger_limit(server: Server) -> None:
+    token = await _token_with_project(server.port)
+    rows = b"".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}" + "x" * 200},
+                                             {"role": "assistant", "content": f"a{i}"}]}).encode() + b"\n"
+                    for i in range(600))
+    assert LIMIT < len(rows) < UPLOAD_LIMIT
+    start, end = _multipart(rows)
+    reply = await exchange(server.port, "POST", "/api/finetune/upload-dataset",
+                           _upload_headers(token),
+                           [start[i:i + CHUNK] for i in range(0, len(start), CHUNK)] + [end], chunked=True)
+    assert reply.status == 201, reply.body
+    assert reply.json()["size"] == len(rows)
+
+
+async def test_upload_over_its_limit_is_413_and_leaves_no_file(server: Server) -> None:
+    token = await _token_with_project(server.port)
+    start, _ = _multipart(b"")
+    chunks = [start, *_zeros(4 * UPLOAD_LIMIT)]
+    reply = await exchange(server.port, "POST", "/api/finetune/upload-dataset",
+                           _upload_headers(token),
+                           chunks, chunked=True)
+    assert reply.status == 413, reply.body
+    assert reply.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert not [p for p in server.store.rglob("*") if p.is_file()]
