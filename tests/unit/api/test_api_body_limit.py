@@ -71,29 +71,39 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 
 async def exchange(port: int, method: str, path: str, headers: dict[str, str], chunks: Iterable[bytes],
                    *, chunked: bool) -> Reply:
-    """Send the head, then the body chunk by chunk while reading; stop sending once the server answered."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    """Send the head, then the body chunk by chunk while reading; stop sending once the server answered.
+
+    A raw socket: a write that fails (the server closed after its answer) must not discard what was read.
+    """
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
     head = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
     head += [f"{k}: {v}" for k, v in headers.items()]
     if chunked:
         head.append("Transfer-Encoding: chunked")
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
-    response = asyncio.create_task(_read_until_closed(reader))
+
+    async def read_until_closed() -> bytes:
+        data = b""
+        with contextlib.suppress(ConnectionError):  # a refused body ends in a reset, not a FIN
+            while block := await loop.sock_recv(sock, 65536):
+                data += block
+        return data
+
+    response = asyncio.create_task(read_until_closed())
     sent = 0
     with contextlib.suppress(ConnectionError):
+        await loop.sock_sendall(sock, ("\r\n".join(head) + "\r\n\r\n").encode())
         for chunk in chunks:
             if response.done():
                 break
-            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
-            await writer.drain()
+            await loop.sock_sendall(sock, b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             sent += len(chunk)
         if chunked and not response.done():
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
+            await loop.sock_sendall(sock, b"0\r\n\r\n")
     raw = await response
-    writer.close()
-    with contextlib.suppress(ConnectionError):
-        await writer.wait_closed()
+    sock.close()
     head_bytes, _, body = raw.partition(b"\r\n\r\n")
     lines = head_bytes.decode().split("\r\n")
     status = int(lines[0].split()[1])
@@ -101,15 +111,6 @@ async def exchange(port: int, method: str, path: str, headers: dict[str, str], c
     if reply_headers.get("transfer-encoding") == "chunked":
         body = _unchunk(body)
     return Reply(status, reply_headers, body, sent)
-
-
-async def _read_until_closed(reader: asyncio.StreamReader) -> bytes:
-    """Everything the server sent before it closed; a refused body ends in a reset, not a FIN."""
-    data = b""
-    with contextlib.suppress(ConnectionError):
-        while block := await reader.read(65536):
-            data += block
-    return data
 
 
 def _unchunk(data: bytes) -> bytes:
