@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetune.crd.references import open_checked, resolve
 from kubetune.crd.splits import SPLIT_FRACTIONS, split_sizes
 from kubetune.operator.settings import Settings
 
@@ -55,23 +56,20 @@ class DatasetReport:
         return not self.errors and self.rows > 0
 
 
-def local_path(uri: str, settings: Settings) -> Path:
-    """Where the operator reads a file:// or pvc://<artifact claim>/ uri."""
-    root = Path(settings.artifact_root)
-    if uri.startswith("file://"):
-        path = uri[len("file://") :]
-        mount = settings.artifact_mount_path.rstrip("/")
-        if settings.artifact_local_root and (path == mount or path.startswith(mount + "/")):
-            return root / path[len(mount) :].lstrip("/")
-        return Path(path)
-    if uri.startswith("pvc://"):
-        claim, _, rest = uri[len("pvc://") :].partition("/")
-        if claim == settings.artifact_pvc:
-            return root / rest
-        raise UnsupportedLocationError(f"PVC {claim} is not the artifact store ({settings.artifact_pvc})")
-    raise UnsupportedLocationError(
-        f"{uri.split('://', 1)[0]}:// datasets are validated by the trainer, not here"
-    )
+def local_path(uri: str, settings: Settings, namespace: str) -> Path:
+    """The file a Dataset of ``namespace`` names, inside its project's prefix of the store.
+
+    Through the one resolver (kubetune.crd.references), symlinks followed and re-checked: the operator
+    never stats, hashes or counts a file outside the Dataset's own project (no existence or size
+    oracle for kubectl users). Raises InvalidReference (the spec is wrong: permanent) or
+    UnsupportedLocationError (a valid place the operator cannot read: the trainer validates it).
+    """
+    layout = settings.reference_layout()
+    ref = resolve(uri, namespace, layout, "uri")
+    if not ref.in_store:
+        where = f"PVC {ref.claim}" if ref.scheme == "pvc" else f"{ref.scheme}://"
+        raise UnsupportedLocationError(f"{where} datasets are validated by the trainer, not here")
+    return open_checked(ref, layout, namespace, want_file=True)
 
 
 def _parsers() -> dict[str, Any]:

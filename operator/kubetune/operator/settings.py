@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetune.crd.references import StoreLayout
+
 
 class Settings(BaseSettings):
     """Everything the operator reads at start-up."""
@@ -53,6 +55,12 @@ class Settings(BaseSettings):
     )
     object_store_endpoint: str | None = Field(default=None, description="S3-compatible endpoint URL; unset: AWS.")
     object_store_region: str | None = Field(default=None, description="Object store region.")
+    object_store_root: str | None = Field(
+        default=None, pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._-]+)*/?$",
+        description="s3://bucket[/prefix] that s3:// references must lie in (below <prefix>/<namespace>/); "
+        "unset: s3:// references are refused.",
+    )
+    allow_hub: bool = Field(default=True, description="Accept hf:// model references (downloads from the hub).")
     default_backoff_limit: int = Field(default=2, ge=0, description="Pod retries before a Training fails.")
     default_ttl_seconds_after_finished: int | None = Field(
         default=None,
@@ -83,6 +91,12 @@ class Settings(BaseSettings):
     def artifact_root(self) -> str:
         """The artifact store as the operator process sees it."""
         return self.artifact_local_root or self.artifact_mount_path
+
+    def reference_layout(self, trusted: frozenset[str] = frozenset()) -> StoreLayout:
+        """What kubetune.crd.references checks uris against; ``trusted``: the admin's catalog uris."""
+        return StoreLayout(store_root=self.artifact_mount_path, local_root=self.artifact_local_root,
+                           artifact_claim=self.artifact_pvc, object_store_root=self.object_store_root,
+                           allow_hub=self.allow_hub, trusted=trusted)
 
     def default_output(self, namespace: str, training: str) -> str:
         """Where a Training writes when its spec names no output."""

@@ -7,14 +7,17 @@ them at once in the Failed condition rather than one per attempt.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from kubetune.crd.dataset import DatasetSpec
+from kubetune.crd.references import InvalidReference, StoreLayout, check_name, resolve
 from kubetune.crd.trainer import ParameterDefinition, TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.crd.vocab import TASK_FORMATS
 from kubetune.operator.builders.hpo import sample_trials
 from kubetune.operator.builders.hyperparameters import flatten, snake
+from kubetune.operator.builders.serving import ServedModel
 
 # registry/path:tag@digest, loosely: what a container runtime accepts.
 IMAGE_PATTERN = re.compile(
@@ -138,6 +141,49 @@ def validate_training(
     problems += check_dataset(spec, dataset, dataset_phase)
     problems += check_hyperparameters(flatten(spec.hyperparameters), trainer, spec.method)
     problems += check_hpo(spec, trainer)
+    return problems
+
+
+def catalog_uris(*trainers: TrainerSpec) -> frozenset[str]:
+    """The uris the admin declared in Trainer catalogs: they may live outside every project."""
+    return frozenset(model.uri for trainer in trainers for model in trainer.models)
+
+
+def _reference(uri: str, namespace: str, layout: StoreLayout, what: str) -> list[str]:
+    try:
+        resolve(uri, namespace, layout, what)
+    except InvalidReference as exc:
+        return [str(exc)]
+    return []
+
+
+def check_references(spec: TrainingSpec, namespace: str, layout: StoreLayout) -> list[str]:
+    """Every uri and name of the spec through the one resolver (kubetune.crd.references)."""
+    problems: list[str] = []
+    if "://" in spec.base_model:
+        problems += _reference(spec.base_model, namespace, layout, "baseModel")
+    if spec.dataset.uri is not None:
+        problems += _reference(spec.dataset.uri, namespace, layout, "dataset.uri")
+    for what, name in (("dataset.trainSplit", spec.dataset.train_split),
+                       ("dataset.validationSplit", spec.dataset.validation_split)):
+        if name is not None:
+            try:
+                check_name(name, what)
+            except InvalidReference as exc:
+                problems.append(str(exc))
+    if spec.output is not None:
+        # The admin's catalog is for reading: an output is always the project's own.
+        problems += _reference(spec.output, namespace, replace(layout, trusted=frozenset()), "output")
+        if spec.output.startswith("hf://"):
+            problems.append(f"output {spec.output!r} must be storage (file://, pvc://, s3://), not the hub")
+    return problems
+
+
+def check_served_model(model: ServedModel, namespace: str, layout: StoreLayout) -> list[str]:
+    """What an InferenceService would serve (its base model and adapters) through the resolver."""
+    problems = _reference(model.base_model, namespace, layout, "model.baseModel")
+    for name, uri in sorted(model.adapters.items()):
+        problems += _reference(uri, namespace, layout, f"adapter {name}")
     return problems
 
 

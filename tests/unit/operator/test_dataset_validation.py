@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kubetune.crd.references import InvalidReference
 from kubetune.operator.datasets import UnsupportedLocationError, local_path, validate_file, validate_lines
 from kubetune.operator.settings import Settings
 
@@ -60,12 +61,23 @@ def test_json_array_files_are_accepted(tmp_path: Path) -> None:
     assert validate_file(path, "alpaca").rows == 3
 
 
-def test_uris_map_into_the_operators_view_of_the_store() -> None:
-    settings = Settings(artifact_pvc="store", artifact_mount_path="/mnt/a", artifact_local_root="/srv/a")
-    assert local_path("file:///mnt/a/ns/d.jsonl", settings) == Path("/srv/a/ns/d.jsonl")
-    assert local_path("pvc://store/ns/d.jsonl", settings) == Path("/srv/a/ns/d.jsonl")
-    assert local_path("file:///elsewhere/d.jsonl", settings) == Path("/elsewhere/d.jsonl")
+def test_uris_map_into_the_operators_view_of_the_store(tmp_path: Path) -> None:
+    local = tmp_path / "srv"
+    settings = Settings(artifact_pvc="store", artifact_mount_path="/mnt/a", artifact_local_root=str(local),
+                        object_store_root="s3://bucket/p")
+    real = (local / "ns").resolve()
+    assert local_path("file:///mnt/a/ns/d.jsonl", settings, "ns") == real / "d.jsonl"
+    assert local_path("pvc://store/ns/d.jsonl", settings, "ns") == real / "d.jsonl"
     with pytest.raises(UnsupportedLocationError):
-        local_path("s3://bucket/d.jsonl", settings)
+        local_path("s3://bucket/p/ns/d.jsonl", settings, "ns")
     with pytest.raises(UnsupportedLocationError):
-        local_path("pvc://other/d.jsonl", settings)
+        local_path("pvc://other/d.jsonl", settings, "ns")
+
+
+@pytest.mark.parametrize("uri", ["file:///elsewhere/d.jsonl", "file:///mnt/a/other/d.jsonl",
+                                 "pvc://store/other/d.jsonl", "file:///mnt/a/ns/../other/d.jsonl",
+                                 "s3://bucket/p/other/d.jsonl", "s3://elsewhere/ns/d.jsonl"])
+def test_uris_outside_the_datasets_project_are_refused(uri: str) -> None:
+    settings = Settings(artifact_pvc="store", artifact_mount_path="/mnt/a", object_store_root="s3://bucket/p")
+    with pytest.raises(InvalidReference):
+        local_path(uri, settings, "ns")

@@ -26,7 +26,9 @@ def test_job_runs_the_trainer_image_with_the_mounted_config(
     assert container["image"] == "ghcr.io/kubetune/runtime:0.1.0"
     assert container["command"] == ["kubetune-train", "--config", "/etc/kubetune/run.json"]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert mounts == {"/etc/kubetune": "run-config", "/mnt/artifacts": "artifacts"}
+    # Only the project's own prefix of the store (subPath), never the whole volume.
+    assert mounts == {"/etc/kubetune": "run-config", "/mnt/artifacts/team-a": "artifacts"}
+    assert {m.get("subPath") for m in container["volumeMounts"] if m["name"] == "artifacts"} == {"team-a"}
     volumes = {v["name"]: v for v in _pod(job)["volumes"]}
     assert volumes["run-config"]["configMap"]["name"] == "run-1-run"
     assert volumes["artifacts"]["persistentVolumeClaim"]["claimName"] == "artifacts"
@@ -114,3 +116,29 @@ def test_job_is_owned_and_labelled(
     assert meta["labels"]["kubetune.io/project"] == "team-a"
     assert "unrelated" not in meta["labels"]
     assert job["spec"]["template"]["metadata"]["labels"]["kubetune.io/training"] == "run-1"
+
+
+def test_pvc_inputs_are_mounted_read_only_and_the_store_only_with_the_project_prefix(
+    owner: Owner, training: TrainingSpec, trainer: TrainerSpec, settings: Settings
+) -> None:
+    from kubetune.crd.references import layout_from_env
+    from kubetune.crd.runconfig import TrainRunConfig
+    from kubetune.operator.builders.runconfig import build_run_config
+
+    spec = training.model_copy(update={"base_model": "pvc://models/llama",
+                                       "output": "pvc://artifacts/team-a/out/run-1"})
+    config: TrainRunConfig = build_run_config(namespace="team-a", name="run-1", uid="u", spec=spec,
+                                              trainer=trainer, dataset=None, settings=settings)
+    pod = _pod(build_job(owner, spec, trainer, settings, config))
+    container = pod["containers"][0]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/mnt/pvc/models"]["readOnly"] is True
+    assert mounts["/mnt/pvc/artifacts/team-a"] == {"name": "artifacts", "mountPath": "/mnt/pvc/artifacts/team-a",
+                                                   "subPath": "team-a", "readOnly": False}
+    assert all(m.get("subPath") == "team-a" for m in container["volumeMounts"] if m["name"] == "artifacts")
+    claims = {v["persistentVolumeClaim"]["claimName"]: v["persistentVolumeClaim"].get("readOnly")
+              for v in pod["volumes"] if "persistentVolumeClaim" in v}
+    assert claims == {"artifacts": None, "models": True}
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    got = layout_from_env(env)
+    assert got is not None and got[1] == "team-a" and got[0].artifact_claim == "artifacts"

@@ -7,6 +7,7 @@ from typing import Any
 
 from kubetune.crd import labels as lbl
 from kubetune.crd.inferenceservice import InferenceServiceSpec
+from kubetune.crd.references import layout_env
 from kubetune.operator.builders import podspec
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel
 from kubetune.operator.builders.storage import storage_env
@@ -64,12 +65,22 @@ def api_keys_volume(spec: InferenceServiceSpec) -> tuple[list[dict[str, Any]], l
 
 
 def build_deployment(
-    owner: Owner, spec: InferenceServiceSpec, model: ServedModel, version: str, settings: Settings
+    owner: Owner, spec: InferenceServiceSpec, model: ServedModel, version: str, settings: Settings,
+    trusted: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Replicas follow spec.replicas (0 when suspended); the version annotation rolls pods on change."""
+    """Replicas follow spec.replicas (0 when suspended); the version annotation rolls pods on change.
+
+    The server reads only: its project's prefix of the store and the PVCs it serves from, all read-only.
+    ``trusted``: the admin's catalog uris it may serve from outside the project.
+    """
     name = owner.name
+    namespace = owner.namespace or ""
     gpus, gpu_product, cpu, memory = podspec.merged_resources(spec.resources, 0, None, None, None)
-    volumes, mounts = podspec.artifact_volume(settings)
+    volumes, mounts = podspec.artifact_volume(settings, namespace)
+    mounts = [{**m, "readOnly": True} for m in mounts]
+    input_volumes, input_mounts = podspec.input_volumes([model.base_model, *model.adapters.values()], settings,
+                                                        namespace)
+    volumes, mounts = volumes + input_volumes, mounts + input_mounts
     key_volumes, key_mounts = api_keys_volume(spec)
     volumes, mounts = volumes + key_volumes, mounts + key_mounts
     probe_port = settings.serve_port
@@ -78,7 +89,9 @@ def build_deployment(
         "image": spec.image or settings.runtime_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(settings.serve_command),
-        "env": [*storage_env(owner, settings), *serve_env(spec, model, version, settings)],
+        "env": [*storage_env(owner, settings), *serve_env(spec, model, version, settings),
+                *layout_env(settings.reference_layout(trusted & {model.base_model, *model.adapters.values()}),
+                            namespace)],
         "ports": [{"name": "http", "containerPort": probe_port, "protocol": "TCP"}],
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": probe_port},

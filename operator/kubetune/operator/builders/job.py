@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubetune.crd import labels as lbl
-from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH
+from kubetune.crd.references import layout_env
+from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH, TrainRunConfig
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator.builders import podspec
@@ -31,13 +32,29 @@ def training_env(owner: Owner, trainer: TrainerSpec, settings: Settings) -> list
     return env
 
 
-def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: Settings) -> dict[str, Any]:
-    """The Job manifest. spec.suspend maps to Job.spec.suspend: stop keeps the Job and its checkpoints."""
+def reference_env(spec: TrainingSpec, config: TrainRunConfig | None, namespace: str,
+                  settings: Settings) -> list[dict[str, Any]]:
+    """The layout the trainer re-checks every reference against; a catalog base model is the admin's."""
+    trusted = frozenset({config.base_model}) if config is not None and "://" not in spec.base_model else frozenset()
+    return layout_env(settings.reference_layout(trusted), namespace)
+
+
+def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: Settings,
+              config: TrainRunConfig | None = None) -> dict[str, Any]:
+    """The Job manifest. spec.suspend maps to Job.spec.suspend: stop keeps the Job and its checkpoints.
+
+    The pod mounts its project's prefix of the store and, read-only, the PVCs its run config reads.
+    """
     defaults = trainer.resources
     gpus, gpu_product, cpu, memory = podspec.merged_resources(
         spec.resources, defaults.gpus, defaults.gpu_product, defaults.cpu, defaults.memory
     )
-    volumes, mounts = podspec.artifact_volume(settings)
+    namespace = owner.namespace or ""
+    volumes, mounts = podspec.artifact_volume(settings, namespace)
+    if config is not None:
+        extra_volumes, extra_mounts = podspec.input_volumes(
+            [config.base_model, config.dataset.uri], settings, namespace, writable=[config.output])
+        volumes, mounts = volumes + extra_volumes, mounts + extra_mounts
     volumes.append({"name": CONFIG_VOLUME, "configMap": {"name": lbl.training_config_map_name(owner.name)}})
     mounts.append({"name": CONFIG_VOLUME, "mountPath": RUN_CONFIG_DIR, "readOnly": True})
     pod_labels = {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer", lbl.MANAGED_BY: lbl.MANAGER}
@@ -46,7 +63,7 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         "image": trainer.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": [*trainer.command, "--config", RUN_CONFIG_PATH],
-        "env": training_env(owner, trainer, settings),
+        "env": [*training_env(owner, trainer, settings), *reference_env(spec, config, namespace, settings)],
         "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from kubetune.crd.base import Resources, Toleration
@@ -10,6 +12,7 @@ from kubetune.operator.settings import Settings
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 ARTIFACTS_VOLUME = "artifacts"
+PVC_ROOT = "/mnt/pvc"  # where kubetune.train.uris looks for pvc://NAME (its DEFAULT_PVC_ROOT)
 
 
 def container_resources(gpus: int, cpu: str | None, memory: str | None) -> dict[str, Any]:
@@ -64,13 +67,51 @@ def container_security() -> dict[str, Any]:
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
-def artifact_volume(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The artifact store's volume and mount, or nothing when no PVC is configured."""
+def artifact_volume(settings: Settings, namespace: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The artifact store's volume and the project's own prefix of it (subPath), or nothing without a PVC.
+
+    The pod sees ``<mount path>/<namespace>`` and nothing else of the store: another project's files are
+    not in its filesystem at all, whatever a spec or a compromised runtime asks for.
+    """
     if not settings.artifact_pvc:
         return [], []
     volume = {"name": ARTIFACTS_VOLUME, "persistentVolumeClaim": {"claimName": settings.artifact_pvc}}
-    mount = {"name": ARTIFACTS_VOLUME, "mountPath": settings.artifact_mount_path}
+    mount = {"name": ARTIFACTS_VOLUME, "mountPath": f"{settings.artifact_mount_path.rstrip('/')}/{namespace}",
+             "subPath": namespace}
     return [volume], [mount]
+
+
+def input_volumes(uris: Iterable[str], settings: Settings, namespace: str,
+                  writable: Iterable[str] = ()) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Mounts for the pvc:// references a pod reads (read-only) or writes (``writable``).
+
+    The runtime finds pvc://NAME/path at ``<PVC_ROOT>/NAME/path``. A claim of the namespace is mounted
+    whole; the artifact claim only with the project's prefix (subPath), as in `artifact_volume`.
+    """
+    volumes: list[dict[str, Any]] = []
+    mounts: dict[str, dict[str, Any]] = {}
+    writable = list(writable)
+    writes = {scheme_claim(u) for u in writable}
+    for uri in [*uris, *writable]:
+        claim = scheme_claim(uri)
+        if claim is None or claim in mounts:
+            continue
+        read_only = claim not in writes
+        if claim == settings.artifact_pvc:  # its volume comes with artifact_volume
+            mounts[claim] = {"name": ARTIFACTS_VOLUME, "mountPath": f"{PVC_ROOT}/{claim}/{namespace}",
+                             "subPath": namespace, "readOnly": read_only}
+            continue
+        name = "input-" + hashlib.sha256(claim.encode()).hexdigest()[:12]
+        volumes.append({"name": name, "persistentVolumeClaim": {"claimName": claim, "readOnly": read_only}})
+        mounts[claim] = {"name": name, "mountPath": f"{PVC_ROOT}/{claim}", "readOnly": read_only}
+    return volumes, list(mounts.values())
+
+
+def scheme_claim(uri: str) -> str | None:
+    """The claim of a pvc:// uri, else None."""
+    if not uri.startswith("pvc://"):
+        return None
+    return uri.removeprefix("pvc://").split("/", 1)[0] or None
 
 
 def merged_resources(

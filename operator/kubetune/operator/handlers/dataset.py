@@ -10,6 +10,7 @@ import kopf
 
 from kubetune.crd.dataset import DatasetSpec
 from kubetune.crd.kinds import DATASET
+from kubetune.crd.references import InvalidReference
 from kubetune.operator import conditions as cnd
 from kubetune.operator.datasets import UnsupportedLocationError, local_path, validate_file
 from kubetune.operator.handlers.common import REGISTRY, guarded, resource, runtime_of
@@ -34,10 +35,14 @@ def _write(rt: Runtime, body: kopf.Body, fields: dict[str, Any], reason: str, wa
 def reconcile_dataset(rt: Runtime, body: kopf.Body) -> None:
     spec = DatasetSpec.model_validate(dict(body.get("spec") or {}))
     try:
-        path = local_path(spec.uri, rt.settings)
+        path = local_path(spec.uri, rt.settings, body["metadata"]["namespace"])
     except UnsupportedLocationError as exc:
         _write(rt, body, {"phase": "Ready", "message": f"not validated by the operator: {exc}"}, "NotValidated")
         return
+    except InvalidReference as exc:  # outside the project: nothing is read, nothing about the file published
+        _write(rt, body, {"phase": "Invalid", "message": str(exc), "errors": [{"message": str(exc)}]},
+               "InvalidReference", True)
+        raise kopf.PermanentError(str(exc)) from exc
     if not path.is_file():
         _write(rt, body, {"phase": "Invalid", "message": f"file not found: {spec.uri}",
                           "errors": [{"message": f"file not found: {spec.uri}"}]}, "FileNotFound", True)

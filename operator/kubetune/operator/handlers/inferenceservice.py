@@ -30,6 +30,7 @@ from kubetune.operator.handlers.training_status import owner_of as training_owne
 from kubetune.operator.owner import Owner
 from kubetune.operator.runtime import Runtime
 from kubetune.operator.serving_phases import ServingState, serving_state
+from kubetune.operator.validation import check_served_model
 
 SPEC_HASH = lbl.SPEC_HASH
 
@@ -92,17 +93,24 @@ def served_model(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpe
     return ServedModel.from_training(ref, tspec.method, base, output)
 
 
+def admin_uris(trainer_specs: Any) -> frozenset[str]:
+    """Every catalog uri of every Trainer: the admin's models, servable from any project."""
+    return frozenset(str(model.get("uri")) for store in trainer_specs.values() for trainer in store
+                     for model in (trainer["spec"].get("models") or ()) if model.get("uri"))
+
+
 def _hash(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpec, model: ServedModel,
-                   deployment: Mapping[str, Any] | None) -> tuple[str, dict[str, Any] | None]:
+                   deployment: Mapping[str, Any] | None,
+                   trusted: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any] | None]:
     """Create or update the Deployment, Service and PDB; returns the model version now rolled out."""
     owner = isvc_owner(view)
     annotations = (deployment or {}).get("annotations") or {}
     version = next_model_version(annotations.get(lbl.MODEL_VERSION), annotations.get(MODEL_FINGERPRINT), model)
-    manifest = build_deployment(owner, spec, model, version, rt.settings)
+    manifest = build_deployment(owner, spec, model, version, rt.settings, trusted)
     digest = _hash(manifest)
     manifest["metadata"]["annotations"][SPEC_HASH] = digest
     rt.kube.create(build_service(owner, rt.settings))
@@ -132,6 +140,13 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
         raise kopf.PermanentError(str(exc)) from exc
     with rt.locks.hold(("isvc", namespace, name)):
         model = served_model(rt, view, spec, training_views, trainer_specs)
+        trusted = admin_uris(trainer_specs)
+        if not isinstance(model, ServingState):
+            refused = check_served_model(model, namespace, rt.settings.reference_layout(trusted))
+            if refused:  # before any server pod exists
+                write_serving(rt, view, ServingState("Failed", "InvalidReference", "; ".join(refused)),
+                              {"observedGeneration": view.get("generation")})
+                raise kopf.PermanentError("; ".join(refused))
         if isinstance(model, ServingState):
             write_serving(rt, view, model, {"observedGeneration": view.get("generation")})
             return
@@ -142,7 +157,7 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
         if problem:
             write_serving(rt, view, ServingState("Pending", "StorageNotReady", problem))
             raise kopf.TemporaryError(problem, delay=30)
-        version, _ = apply_children(rt, view, spec, model, deployment)
+        version, _ = apply_children(rt, view, spec, model, deployment, trusted)
         state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend)
         if deployment is None or deployment["annotations"].get(lbl.MODEL_VERSION) != version:
             state = ServingState("Loading", "RollingOut", f"rolling out model version {version}",

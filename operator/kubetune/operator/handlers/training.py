@@ -36,7 +36,7 @@ from kubetune.operator.kube import ApiError
 from kubetune.operator.observed import job_view
 from kubetune.operator.phases import TrainingState, training_state
 from kubetune.operator.runtime import Runtime
-from kubetune.operator.validation import validate_training
+from kubetune.operator.validation import catalog_uris, check_references, validate_training
 
 # `into` below: kopf's patch of the Training being handled. Status written there goes out with
 # kopf's own record in one PATCH when the handler returns (see kubetune.operator.bookkeeping).
@@ -91,7 +91,7 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
                                   trainer=trainer, dataset=dataset, settings=rt.settings)
     except ResolutionError as exc:
         raise fail(rt, view, "InvalidSpec", str(exc), into) from exc
-    manifest = build_job(owner, spec, trainer, rt.settings)
+    manifest = build_job(owner, spec, trainer, rt.settings, config)
     if job is not None and spec_changed:
         # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
         refresh_run_config(rt, build_run_config_map(owner, config))
@@ -137,6 +137,9 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
     if found is None:
         raise wait(rt, view, "TrainerNotFound", f"Trainer {spec.trainer_ref} does not exist (yet)", 15, into)
     trainer = TrainerSpec.model_validate(found["spec"])
+    refused = check_references(spec, namespace, rt.settings.reference_layout(catalog_uris(trainer)))
+    if refused:  # before anything reads a file or a pod exists
+        raise fail(rt, view, "InvalidReference", "; ".join(refused), into)
     dataset, dataset_phase = _dataset(spec, namespace, dataset_views)
     if dataset is not None and dataset_phase in (None, "Pending", "Validating"):
         raise wait(rt, view, "WaitingForDataset", f"waiting for Dataset {spec.dataset.ref.name} "  # type: ignore[union-attr]
