@@ -61,8 +61,12 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
     sock.listen(16)
     uv = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
     task = asyncio.create_task(uv.serve(sockets=[sock]))
+    port = sock.getsockname()[1]
     try:
-        yield Server(sock.getsockname()[1], tmp_path / "store")
+        # Answered once start-up is done (the connection waits in the backlog until then).
+        assert (await exchange(port, "GET", "/healthz", {}, [], chunked=False)).status == 200
+        await app.state.ctx.users.put_user("alice", "alice-password", "alice@example.com")
+        yield Server(port, tmp_path / "store")
     finally:
         uv.should_exit = True
         await task
@@ -131,7 +135,7 @@ def _zeros(total: int) -> Iterable[bytes]:
 
 
 async def _token_with_project(port: int) -> str:
-    form = b"username=admin&password=admin123"
+    form = b"username=alice&password=alice-password"
     reply = await exchange(port, "POST", "/api/v1/auth/token",
                            {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(form))},
                            [form], chunked=False)
