@@ -50,8 +50,8 @@ def available(obj: Obj) -> bool:
 def test_deployment_becomes_available_and_its_endpoint_slice_lists_the_pod(
     api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, local_node: NodeAgent
 ) -> None:
-    if local_node.network_mode != "alias":
-        pytest.fail("EndpointSlices reject loopback addresses: this test needs the alias pod network (root)")
+    if local_node.network_mode != "netns":
+        pytest.fail("EndpointSlices reject loopback addresses: this test needs the netns pod network (root)")
     apps = client.AppsV1Api(api_client)
     discovery = client.DiscoveryV1Api(api_client)
     core.create_namespaced_service(

@@ -16,8 +16,9 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from kubetune.localdev.node import ipam, registration, runtime
+from kubetune.localdev.node import ipam, netns, registration, runtime
 from kubetune.localdev.node.config import NodeConfig
+from kubetune.localdev.node.forward import LoopbackForwarder
 from kubetune.localdev.node.heartbeat import Heartbeat
 from kubetune.localdev.node.kube import Kube, api_client, server_address
 from kubetune.localdev.node.podwatch import Watcher, pod_watcher
@@ -36,8 +37,10 @@ class NodeAgent:
         self.api = api_client(config.kubeconfig)
         self.kube = Kube(self.api)
         mode = ipam.network_mode(config.pod_network)
-        cidr = config.pod_cidr if mode == "alias" else config.loopback_cidr
+        cidr = config.pod_cidr if mode == "netns" else config.loopback_cidr
         self.allocator = ipam.PodIPAllocator(mode, cidr, config.ipam_dir)
+        self.network: netns.PodNetwork | None = None
+        self._forwarder: LoopbackForwarder | None = None
         host, port = server_address(self.api)
         isolate = config.pid_namespaces == "on" or (config.pid_namespaces == "auto" and runtime.can_isolate())
         self.ctx = NodeContext(config, self.kube, registration.HOST_IP, host, port, isolate)
@@ -52,6 +55,11 @@ class NodeAgent:
     def network_mode(self) -> str:
         return self.allocator.mode
 
+    @property
+    def network_description(self) -> str:
+        """'loopback', or 'netns <namespace name>' once the pod network exists."""
+        return self.allocator.mode if self.network is None else f"netns {self.network.name}"
+
     def start(self) -> NodeAgent:
         """Register the node and start serving its pods; on failure, undo what was started."""
         try:
@@ -63,9 +71,8 @@ class NodeAgent:
     def _start(self) -> NodeAgent:
         for directory in (self.config.pods_dir, self.config.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        stale = self.allocator.sweep_stale()
-        if stale:
-            log.info("removed %d pod addresses left on lo by an earlier agent", len(stale))
+        if self.allocator.mode == "netns":
+            self._start_network()
         node = registration.register(self.kube, self.config)
         self._heartbeat = Heartbeat(
             self.kube,
@@ -88,10 +95,22 @@ class NodeAgent:
         log.info(
             "node %s up (pod network: %s, PID namespaces: %s)",
             self.config.name,
-            self.allocator.mode,
+            self.network_description,
             self.ctx.isolate_pids,
         )
         return self
+
+    def _start_network(self) -> None:
+        """The pods' namespace, and the API server (plus host_ports) reachable from it on 127.0.0.1."""
+        lock_dir = self.config.ipam_dir
+        stale = netns.sweep_stale(lock_dir) + self.allocator.sweep_stale()
+        if stale:
+            log.info("removed what earlier agents left of their pod networks: %s", ", ".join(stale))
+        self.network = netns.PodNetwork.create(self.config.name, lock_dir)
+        self.allocator.network = self.network
+        self.ctx.netns_fd = self.network.fd
+        ports = {self.ctx.api_port, *self.config.host_ports}
+        self._forwarder = LoopbackForwarder(self.network.fd, ports).start()
 
     def stop(self) -> None:
         """Stop watching, stop every pod's processes (with grace), mark the node not ready."""
@@ -111,6 +130,10 @@ class NodeAgent:
         if self._heartbeat is not None:
             self._heartbeat.stop(mark_not_ready=True)
         self.allocator.release_all()
+        if self._forwarder is not None:
+            self._forwarder.stop()
+        if self.network is not None:
+            self.network.close()
         atexit.unregister(self.stop)
         self.api.close()
         log.info("node %s stopped", self.config.name)

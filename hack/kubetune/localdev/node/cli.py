@@ -23,8 +23,16 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--data-root", type=Path, default=None, help="where PVC directories live")
     parser.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--pod-network", choices=["auto", "alias", "loopback"], default="auto")
+    parser.add_argument("--pod-network", choices=["auto", "netns", "loopback"], default="auto")
     parser.add_argument("--pod-cidr", default="10.244.0.0/16")
+    parser.add_argument(
+        "--host-port",
+        action="append",
+        type=int,
+        default=[],
+        metavar="PORT",
+        help="a host loopback port pods reach at 127.0.0.1:PORT (the API server's always is)",
+    )
     parser.add_argument(
         "--allow-host-mount",
         action="append",
@@ -43,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
         labels=labels,
         pod_network=args.pod_network,
         pod_cidr=args.pod_cidr,
+        host_ports=tuple(args.host_port),
         mount_allowlist=tuple(args.allow_host_mount),
         **extra,
     )
@@ -55,7 +64,7 @@ def main(config: NodeConfig) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     with NodeAgent(config) as agent:
-        print(f"node {config.name} is up (pod network: {agent.network_mode}); Ctrl-C stops it", flush=True)
+        print(f"node {config.name} is up (pod network: {agent.network_description}); Ctrl-C stops it", flush=True)
         done.wait()
     return 0
 

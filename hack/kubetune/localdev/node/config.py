@@ -51,12 +51,16 @@ class NodeConfig:
     max_pods: int = 110
     labels: dict[str, str] = field(default_factory=dict)
     # "loopback": pod IPs from 127.0.0.0/8 (needs no privilege; EndpointSlices
-    # reject loopback addresses, so Services list no endpoints). "alias": pod
-    # IPs from pod_cidr added as /32 addresses on lo (needs CAP_NET_ADMIN).
-    # "auto": alias when running as root, loopback otherwise.
+    # reject loopback addresses, so Services list no endpoints). "netns": pod
+    # IPs from pod_cidr inside a network namespace the agent creates, with a
+    # veth and host routes to them (needs CAP_NET_ADMIN and CAP_SYS_ADMIN; see
+    # netns.py). "auto": netns when running as root, loopback otherwise.
     pod_network: str = "auto"
     pod_cidr: str = "10.244.0.0/16"
     loopback_cidr: str = "127.0.0.0/16"
+    # Host loopback ports that pods in the netns reach at 127.0.0.1:<port>
+    # (the API server's port is always among them; see forward.py).
+    host_ports: tuple[int, ...] = ()
     # Absolute mount paths under these prefixes are also symlinked on the host
     # (e.g. "/etc/kubetune"); empty means never touch host paths.
     mount_allowlist: tuple[str, ...] = ()

@@ -2,9 +2,10 @@
 
 Each address in use is held by an flock on a file in a shared directory, so
 two agents (two test sessions) never hand out the same one, and the lock goes
-away with the agent even when it is killed. In "alias" mode the address is
-also added to `lo` as a /32 so that a non-loopback pod IP (which
-EndpointSlices accept) routes to this host.
+away with the agent even when it is killed. In "netns" mode the address is
+also added inside the node's pod network namespace, with a host route to it
+(netns.PodNetwork), so that a non-loopback pod IP (which EndpointSlices
+accept) answers from this host without being an address of the host.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from kubetune.localdev.node.netns import PodNetwork
+
 log = logging.getLogger(__name__)
 
 
 def network_mode(requested: str) -> str:
-    """'auto' -> 'alias' where lo can take addresses (root with iproute2), else 'loopback'."""
+    """'auto' -> 'netns' where the agent can create network namespaces (root with iproute2), else 'loopback'."""
     if requested != "auto":
         return requested
-    return "alias" if os.geteuid() == 0 and shutil.which("ip") else "loopback"
+    return "netns" if os.geteuid() == 0 and shutil.which("ip") else "loopback"
 
 
 def candidates(cidr: str) -> Iterator[str]:
@@ -57,6 +60,7 @@ class PodIPAllocator:
         self.cidr = cidr
         self.lock_dir = lock_dir
         self._held: dict[str, tuple[int, str]] = {}  # address -> (lock file descriptor, owner)
+        self.network: PodNetwork | None = None  # set by the agent in "netns" mode, once the namespace exists
         self._mutex = threading.Lock()
 
     def _try_lock(self, address: str, owner: str) -> bool:
@@ -77,8 +81,12 @@ class PodIPAllocator:
             for address in [*options, *candidates(self.cidr)]:
                 if address in self._held or not self._try_lock(address, owner):
                     continue
-                if self.mode == "alias":
-                    self._add_alias(address)
+                if self.network is not None:
+                    try:
+                        self.network.add(address)
+                    except Exception:
+                        os.close(self._held.pop(address)[0])
+                        raise
                 return address
         raise RuntimeError(f"no free pod IP left in {self.cidr}")
 
@@ -89,8 +97,8 @@ class PodIPAllocator:
             if held is None or held[1] != owner:
                 return
             descriptor = self._held.pop(address)[0]
-            if self.mode == "alias":
-                self._run_ip("del", address)
+            if self.network is not None:
+                self.network.remove(address)
             os.close(descriptor)  # closing releases the flock
 
     def release_all(self) -> None:
@@ -98,8 +106,13 @@ class PodIPAllocator:
             self.release(address, owner)
 
     def sweep_stale(self) -> list[str]:
-        """Remove pod-CIDR aliases on lo that no agent holds (left by a killed agent)."""
-        if self.mode != "alias":
+        """Remove pod-CIDR /32 aliases on the host's lo that no agent holds.
+
+        Agents before the netns pod network put pod IPs on lo; one killed
+        would leave them there, and a local address on the host would hide
+        the route into our namespace.
+        """
+        if self.mode != "netns":
             return []
         listing = subprocess.run(
             ["ip", "-4", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=False
@@ -110,16 +123,11 @@ class PodIPAllocator:
             with self._mutex:
                 if address in self._held or not self._try_lock(address, "sweep"):
                     continue
-            self.release(address, "sweep")
+                self._del_lo_alias(address)
+                os.close(self._held.pop(address)[0])
             removed.append(address)
         return removed
 
-    def _add_alias(self, address: str) -> None:
-        # A leftover alias from a killed agent is fine: we hold the lock now.
-        if not self._run_ip("add", address):
-            log.debug("%s already on lo", address)
-
     @staticmethod
-    def _run_ip(verb: str, address: str) -> bool:
-        result = subprocess.run(["ip", "addr", verb, f"{address}/32", "dev", "lo"], capture_output=True, check=False)
-        return result.returncode == 0
+    def _del_lo_alias(address: str) -> None:
+        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], capture_output=True, check=False)

@@ -242,7 +242,7 @@ class PodWorker:
             argv = self.sandbox.command(container, env)
             cwd = self.sandbox.cwd(container)
             log_path = self.sandbox.log_path(record.name, record.restart_count)
-            process = runtime.start(argv, env, cwd, log_path, isolate=self.ctx.isolate_pids)
+            process = runtime.start(argv, env, cwd, log_path, self.ctx.isolate_pids, self.sandbox.netns_fd)
         except EnvError as error:
             record.state, record.waiting_reason, record.waiting_message = (
                 WAITING,
@@ -295,8 +295,8 @@ class PodWorker:
         return True
 
     def _probe(self, record: ContainerRecord, container: Mapping[str, Any], current: Running) -> None:
-        assert self.pod_ip is not None
-        now = time.monotonic()
+        assert self.pod_ip is not None and self.sandbox is not None
+        now, netns_fd = time.monotonic(), self.sandbox.netns_fd
         for kind, tracker in current.probes.items():
             if kind != "startupProbe" and not record.started:
                 continue  # other probes wait for the startup probe
@@ -304,7 +304,7 @@ class PodWorker:
                 continue
             if not tracker.due(now):
                 continue
-            ok = tracker.record(check(tracker.spec, container, self.pod_ip, current.env, current.cwd), now)
+            ok = tracker.record(check(tracker.spec, container, self.pod_ip, current.env, current.cwd, netns_fd), now)
             if kind == "startupProbe":
                 record.started = ok
                 if not ok and tracker.failures >= int(tracker.spec.get("failureThreshold", 3)):

@@ -6,6 +6,7 @@ one probe against the pod's address.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import logging
 import socket
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetune.localdev.node import netns
 from kubetune.localdev.node.envvars import expand
 
 log = logging.getLogger(__name__)
@@ -92,8 +94,12 @@ def _http(spec: Mapping[str, Any], host: str, port: int, timeout: float) -> bool
     return 200 <= status < 400
 
 
-def _exec(command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float) -> bool:
-    result = subprocess.run(list(command), env=dict(env), cwd=cwd, timeout=timeout, capture_output=True, check=False)
+def _exec(command: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float, netns_fd: int | None) -> bool:
+    # In the pod's network namespace, as a kubelet runs exec probes inside the container.
+    enter = None if netns_fd is None else functools.partial(netns.setns, netns_fd)
+    result = subprocess.run(
+        list(command), env=dict(env), cwd=cwd, timeout=timeout, capture_output=True, check=False, preexec_fn=enter
+    )
     return result.returncode == 0
 
 
@@ -103,6 +109,7 @@ def check(
     pod_ip: str,
     env: Mapping[str, str],
     cwd: Path,
+    netns_fd: int | None = None,
 ) -> bool:
     """Run the probe once; any error (refused, timeout, bad status) is a failure."""
     timeout = float(probe.get("timeoutSeconds", 1))
@@ -117,7 +124,7 @@ def check(
                 return True
         if "exec" in probe:
             command = [expand(part, env) for part in probe["exec"].get("command") or []]
-            return _exec(command, env, cwd, timeout)
+            return _exec(command, env, cwd, timeout, netns_fd)
     except (OSError, ValueError, subprocess.SubprocessError, http.client.HTTPException) as error:
         log.debug("probe failed: %s", error)
         return False

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import datetime as dt
+import functools
 import os
 import shutil
 import signal
@@ -20,15 +21,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubetune.localdev.node import netns
+
 PODINIT = "kubetune.localdev.node.podinit"
 START_ERROR_EXIT_CODE = 128  # what container runtimes report when exec fails
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_agent() -> None:
+def _die_with_agent(netns_fd: int | None = None) -> None:
     # Runs in the child between fork and exec: if the agent is killed outright
     # (no chance to stop its pods), the kernel kills the container's main process.
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if netns_fd is not None:
+        netns.setns(netns_fd)  # the pod network namespace; PID namespace and session come on top
 
 
 class StartError(RuntimeError):
@@ -177,8 +182,18 @@ def isolated(argv: Sequence[str]) -> list[str]:
     return [unshare, "--pid", "--fork", "--kill-child=SIGKILL", sys.executable, "-m", PODINIT, *argv]
 
 
-def start(argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path, isolate: bool = False) -> Process:
-    """Start the container's command with stdout and stderr appended to its log file."""
+def start(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    isolate: bool = False,
+    netns_fd: int | None = None,
+) -> Process:
+    """Start the container's command with stdout and stderr appended to its log file.
+
+    With `netns_fd`, in that network namespace (setns between fork and exec).
+    """
     executable = find_executable(argv[0], env.get("PATH", os.defpath))
     command = [executable, *argv[1:]]
     if isolate:
@@ -194,7 +209,7 @@ def start(argv: Sequence[str], env: Mapping[str, str], cwd: Path, log_path: Path
                 env=dict(env),
                 cwd=cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_agent,
+                preexec_fn=functools.partial(_die_with_agent, netns_fd),
             )
         except OSError as error:
             raise StartError(f"exec {argv[0]!r}: {error}") from error

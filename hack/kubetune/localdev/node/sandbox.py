@@ -37,6 +37,7 @@ class NodeContext:
     api_host: str
     api_port: int
     isolate_pids: bool = False
+    netns_fd: int | None = None  # the pod network namespace ("netns" mode), for setns()
 
 
 def all_containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -73,6 +74,11 @@ class Sandbox:
     def server_url(self) -> str:
         host = f"[{self.ctx.api_host}]" if ":" in self.ctx.api_host else self.ctx.api_host
         return f"https://{host}:{self.ctx.api_port}"
+
+    @property
+    def netns_fd(self) -> int | None:
+        """The namespace the pod's processes run in; None: the host's (hostNetwork, or no netns mode)."""
+        return None if self.pod["spec"].get("hostNetwork") else self.ctx.netns_fd
 
     @property
     def facts(self) -> PodFacts:
