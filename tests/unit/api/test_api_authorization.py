@@ -32,8 +32,8 @@ async def test_no_bad_or_expired_token_is_401_in_family_shape(
 ) -> None:
     url = path.format(key=env.projects["alice"]["key"])
     secret = env.ctx.settings.jwt_secret.get_secret_value()
-    expired = issue_token("alice", secret, 60, now=1_000_000)
-    forged = issue_token("alice", "another-secret-that-is-long-enough-000", 3600)
+    expired = issue_token("alice", secret, 60, now=1_000_000, user_id=2, generation=0)
+    forged = issue_token("alice", "another-secret-that-is-long-enough-000", 3600, user_id=2, generation=0)
     for headers in (
         {},
         {"Authorization": "Bearer garbage"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import jwt
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -42,13 +43,19 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_tokens_round_trip_and_fail_closed() -> None:
-    token = security.issue_token("alice", STRONG, 60)
+    token = security.issue_token("alice", STRONG, 60, user_id=7, generation=3)
     assert security.is_own_token(token)
-    assert security.verify_token(token, STRONG).subject == "alice"
+    claims = security.verify_token(token, STRONG)
+    assert (claims.subject, claims.user_id, claims.generation) == ("alice", 7, 3)
     with pytest.raises(security.InvalidTokenError, match="invalid"):
         security.verify_token(token, "y" * 40)
     with pytest.raises(security.InvalidTokenError, match="expired"):
-        security.verify_token(security.issue_token("alice", STRONG, 60, now=1000), STRONG)
+        security.verify_token(security.issue_token("alice", STRONG, 60, now=1000, user_id=7, generation=3), STRONG)
+    # a token from before generations existed (no uid/gen claims) is refused, not read as generation 0
+    legacy = jwt.encode({"sub": "alice", "iat": 1, "exp": 2**40, "iss": security.KEY_ID}, STRONG,
+                        algorithm=security.ALGORITHM, headers={"kid": security.KEY_ID})
+    with pytest.raises(security.InvalidTokenError, match="invalid"):
+        security.verify_token(legacy, STRONG)
     assert not security.is_own_token("not-a-jwt")
 
 

@@ -1,4 +1,11 @@
-"""Bearer token -> Principal: our JWTs, API keys (`kt_...`), or service-account tokens via TokenReview."""
+"""Bearer token -> Principal: our JWTs, API keys (`kt_...`), or service-account tokens via TokenReview.
+
+Our JWTs hold only while the user's record (watch cache) still has the id and token generation they
+were issued with. Service-account tokens count only when minted for the facade's audience
+(`kubectl create token <sa> --audience kubetune`): a pod's default token, whose audience is the API
+server's, is refused, so mounting one does not hand out REST access. What a service account may do
+is its own RBAC's business (the facade impersonates it), never a namespace-based shortcut.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ async def authenticate(ctx: AppContext, token: str | None) -> Principal:
         user = ctx.users.get(claims.subject)
         if user is None or not user.is_active:
             raise unauthorized("user unknown or inactive")
+        if user.id != claims.user_id or user.token_generation != claims.generation:
+            raise unauthorized("token revoked: log in again")
         return Principal(username=user.username, is_admin=user.is_admin, user_id=user.id)
     if ctx.settings.token_review:
         review = await ctx.cluster.token_review(token)

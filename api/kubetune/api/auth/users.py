@@ -1,13 +1,19 @@
 """Users and API keys, kept in one Kubernetes Secret (read from the cache, written with merge patches).
 
 Layout of the Secret's data (values base64 JSON, as Secrets require):
-- ``user.<username>``: {"id", "username", "email", "password_hash", "is_active", "is_admin", "created_at"}
+- ``user.<username>``: {"id", "username", "email", "password_hash", "is_active", "is_admin", "created_at",
+  "token_generation"}
 - ``apikey.<sha256 of the key>``: {"name", "namespaces": [...], "is_admin", "created_at", "prefix", "created_by"}
 
 Admin changes (`create_user`, `update_user`, `delete_user`, `create_api_key`, `delete_api_key`) are
 merge patches carrying the resourceVersion they were computed from: two replicas racing on the same
 user get a 409 from the API server, re-read the Secret and decide again, so a create never
 silently overwrites.
+
+Tokens name the user's id and token generation; a password change or a deactivation moves the
+generation on, and a user deleted and re-created gets a new id, so earlier tokens stop working on
+the next request (authenticate.py compares them with the record in the watch cache).
+Password hashes are computed in the PasswordPool's threads, never on the event loop.
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from typing import Any
 from kubernetes.client import ApiException
 from pydantic import BaseModel, Field
 
+from kubetune.api.auth.login import PasswordLogin
 from kubetune.api.cache import Cache
 from kubetune.api.cluster import SECRETS, Cluster
 from kubetune.api.core.config import Settings
 from kubetune.api.core.errors import ApiError
-from kubetune.api.core.security import hash_api_key, hash_password
+from kubetune.api.core.security import PasswordPool, PasswordPoolBusyError, hash_api_key
 from kubetune.api.mapping.ids import IdAllocator
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
@@ -39,6 +46,7 @@ class UserRecord(BaseModel):
     is_active: bool = True
     is_admin: bool = False
     created_at: datetime
+    token_generation: int = Field(default=0, ge=0)  # tokens carry it; moving it on revokes them
 
 
 class ApiKeyRecord(BaseModel):
@@ -88,6 +96,16 @@ class UserStore:
         self.cache = cache
         self.settings = settings
         self.ids = ids
+        self.passwords = PasswordPool(settings.password_hash_workers, settings.password_hash_queue,
+                                      settings.bcrypt_rounds)
+        self.logins = PasswordLogin(self, settings)  # throttled, constant-cost password checks
+
+    async def hash_password(self, password: str) -> str:
+        try:
+            return await self.passwords.hash(password)
+        except PasswordPoolBusyError as exc:
+            raise ApiError(503, "too many password operations in progress; try again shortly",
+                           headers={"Retry-After": str(exc.retry_after)}) from exc
 
     def _data(self) -> dict[str, str]:
         secret = self.cache.secrets.get(self.settings.users_secret, self.settings.system_namespace)
@@ -124,9 +142,10 @@ class UserStore:
     async def put_user(self, username: str, password: str, email: str = "", is_admin: bool = False) -> UserRecord:
         existing = self.get(username)
         ident = existing.id if existing else await self.ids.allocate()
-        hashed = hash_password(password, self.settings.bcrypt_rounds)
+        hashed = await self.hash_password(password)
         record = UserRecord(id=ident, username=username, email=email, password_hash=hashed,
-                            is_admin=is_admin, created_at=existing.created_at if existing else datetime.now(UTC))
+                            is_admin=is_admin, created_at=existing.created_at if existing else datetime.now(UTC),
+                            token_generation=existing.token_generation + 1 if existing else 0)
         await self._write({f"user.{username}": _encode(record)})
         return record
 
@@ -143,7 +162,7 @@ class UserStore:
     # -- admin changes, with optimistic concurrency --------------------------------
     async def create_user(self, username: str, password: str, email: str, is_admin: bool) -> UserRecord:
         ident = await self.ids.allocate()  # numbers are never reused, so one lost to a 409 costs nothing
-        hashed = hash_password(password, self.settings.bcrypt_rounds)
+        hashed = await self.hash_password(password)
         record = UserRecord(id=ident, username=username, email=email, password_hash=hashed, is_admin=is_admin,
                             created_at=datetime.now(UTC))
 
@@ -157,14 +176,17 @@ class UserStore:
 
     async def update_user(self, username: str, *, password: str | None = None, email: str | None = None,
                           is_active: bool | None = None, is_admin: bool | None = None) -> UserRecord:
-        hashed = hash_password(password, self.settings.bcrypt_rounds) if password is not None else None
+        hashed = await self.hash_password(password) if password is not None else None
         updated: list[UserRecord] = []
 
         def change(data: Data) -> dict[str, str | None]:
             current = _user(data.get(f"{USER_PREFIX}{username}"))
             if current is None:
                 raise ApiError(404, f"user {username!r} not found")
-            fields = {"password_hash": hashed, "email": email, "is_active": is_active, "is_admin": is_admin}
+            fields: dict[str, object] = {"password_hash": hashed, "email": email, "is_active": is_active,
+                                         "is_admin": is_admin}
+            if hashed is not None or is_active is False:  # a new password or a deactivation revokes tokens
+                fields["token_generation"] = current.token_generation + 1
             record = current.model_copy(update={k: v for k, v in fields.items() if v is not None})
             updated[:] = [record]
             return {f"{USER_PREFIX}{username}": _encode(record)}
