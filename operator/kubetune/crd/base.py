@@ -56,6 +56,16 @@ Uri = Annotated[str, Field(pattern=URI_PATTERN, max_length=1024)]
 DNS1123 = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ObjectName = Annotated[str, Field(pattern=DNS1123, min_length=1, max_length=63)]
 
+# Values the operator copies into a child object's label, node selector or name: checked here
+# (and so by the CRD schema) with Kubernetes' own rules, because a value the API server refuses
+# on the child would leave the parent pending with nothing to say why.
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DnsSubdomain = Annotated[str, Field(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
+QUALIFIED_NAME = rf"^({DNS_SUBDOMAIN[1:-1]}/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+QualifiedName = Annotated[str, Field(pattern=QUALIFIED_NAME, max_length=316)]
+
 
 class Condition(CamelModel):
     """A standard Kubernetes condition (the metav1.Condition shape)."""
@@ -75,9 +85,9 @@ class Condition(CamelModel):
 class Toleration(CamelModel):
     """A pod toleration, passed through to the pods as written."""
 
-    key: str | None = Field(default=None, description="Taint key to tolerate.")
+    key: QualifiedName | None = Field(default=None, description="Taint key to tolerate.")
     operator: Literal["Exists", "Equal"] | None = Field(default=None, description="Exists or Equal.")
-    value: str | None = Field(default=None, description="Taint value when operator is Equal.")
+    value: LabelValue | None = Field(default=None, description="Taint value when operator is Equal.")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         default=None, description="Taint effect to tolerate; empty means all."
     )
@@ -97,10 +107,10 @@ class Resources(CamelModel):
     """What one training or serving pod asks for."""
 
     gpus: int | None = Field(default=None, ge=0, le=16, description="Number of GPUs (nvidia.com/gpu).")
-    gpu_type: str | None = Field(
+    gpu_type: LabelValue | None = Field(
         default=None,
-        max_length=128,
-        description="GPU product, matched against the nvidia.com/gpu.product node label.",
+        description="GPU product, matched against the nvidia.com/gpu.product node label (a label value: "
+        "letters, digits, '-', '_', '.', at most 63 characters), e.g. NVIDIA-A100-SXM4-80GB.",
     )
     cpu: Quantity | None = Field(default=None, description="CPU request, e.g. 4 or 500m.")
     memory: Quantity | None = Field(default=None, description="Memory request, e.g. 16Gi.")

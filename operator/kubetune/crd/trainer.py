@@ -6,7 +6,17 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from kubetune.crd.base import CamelModel, Condition, EnvVar, Quantity, Toleration, Uri, operator_bookkeeping
+from kubetune.crd.base import (
+    CamelModel,
+    Condition,
+    DnsSubdomain,
+    EnvVar,
+    LabelValue,
+    Quantity,
+    Toleration,
+    Uri,
+    operator_bookkeeping,
+)
 from kubetune.crd.vocab import Method, Task
 
 ParamValue = float | int | str | bool
@@ -50,8 +60,8 @@ class TrainerResources(CamelModel):
     """Default resources for Trainings that use this Trainer."""
 
     gpus: int = Field(default=1, ge=0, le=16, description="GPUs per training pod (nvidia.com/gpu).")
-    gpu_product: str | None = Field(
-        default=None, max_length=128, description="Required nvidia.com/gpu.product node label."
+    gpu_product: LabelValue | None = Field(
+        default=None, description="Required nvidia.com/gpu.product node label (a label value)."
     )
     min_gpu_memory: Quantity | None = Field(
         default=None, description="Smallest GPU memory this runtime needs, e.g. 8Gi (shown to users)."
@@ -85,8 +95,8 @@ class TrainerSpec(CamelModel):
         default_factory=TrainerResources, description="Default resources per training pod."
     )
     tolerations: list[Toleration] = Field(default_factory=list, max_length=32, description="Pod tolerations.")
-    priority_class_name: str | None = Field(
-        default=None, max_length=253, description="PriorityClass for training pods."
+    priority_class_name: DnsSubdomain | None = Field(
+        default=None, description="PriorityClass for training pods."
     )
 
     @model_validator(mode="after")

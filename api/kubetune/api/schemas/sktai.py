@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kubetune.crd.base import LabelValue, Quantity
+from kubetune.crd.bounds import MAX_METRICS, MetricName, MetricValue
+
 SktaiStatus = Literal["pending", "queued", "running", "stopping", "stopped", "completed", "failed"]
 
 
@@ -18,11 +21,13 @@ class Pagination(BaseModel):
 
 
 class ResourceSpec(BaseModel):
+    """The Training's resources, with the CRD's own rules: a value the child Job would be refused is a 422 here."""
+
     model_config = ConfigDict(extra="forbid")
     gpus: int | None = Field(default=None, ge=0, le=16)
-    gpu_type: str | None = Field(default=None, max_length=128)
-    cpu: str | None = Field(default=None, max_length=32)
-    memory: str | None = Field(default=None, max_length=32)
+    gpu_type: LabelValue | None = None
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
 
 
 class ProgressRead(BaseModel):
@@ -133,8 +138,9 @@ class TrainingEventsRead(BaseModel):
 
 
 class GpuCallback(BaseModel):
-    index: int = Field(ge=0)
-    name: str = ""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # JSON cannot carry NaN into status
+    index: int = Field(ge=0, le=255)
+    name: str = Field(default="", max_length=128)
     utilization_percent: float | None = None
     memory_used_mb: float | None = None
     memory_total_mb: float | None = None
@@ -143,7 +149,9 @@ class GpuCallback(BaseModel):
 
 
 class TrainingTaskCallback(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Written into the Training's status: every field bounded as the CRD bounds it (kubetune.crd.bounds)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     step: int = Field(ge=0)
     total_steps: int | None = Field(default=None, ge=0)
     epoch: float | None = Field(default=None, ge=0)
@@ -153,7 +161,9 @@ class TrainingTaskCallback(BaseModel):
     loss: float | None = None
     eval_loss: float | None = None
     learning_rate: float | None = None
-    metrics: dict[str, float] = Field(default_factory=dict, max_length=64)
+    metrics: dict[MetricName, MetricValue] = Field(
+        default_factory=dict, max_length=MAX_METRICS,
+        description=f"Latest values; a Training keeps at most {MAX_METRICS} metric names in all.")
     gpu: list[GpuCallback] | None = Field(default=None, max_length=16)
 
 
