@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from kubetune.crd.base import CamelModel, Condition, Uri, operator_bookkeeping
+from kubetune.crd.bounds import MAX_CONDITIONS
 from kubetune.crd.vocab import DatasetFormat, DatasetPhase
 
 
@@ -34,7 +35,7 @@ class DatasetSpec(CamelModel):
 class SplitCount(CamelModel):
     """Rows in one split."""
 
-    name: str = Field(description="Split name, e.g. train.")
+    name: str = Field(max_length=64, description="Split name, e.g. train.")
     rows: int = Field(ge=0, description="Row count.")
 
 
@@ -49,7 +50,8 @@ class DatasetStatus(CamelModel):
     """Written by the operator after validating the data."""
 
     phase: DatasetPhase | None = Field(default=None, description="Lifecycle phase.")
-    conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=MAX_CONDITIONS,
+                                        description="Standard conditions.")
     message: str | None = Field(default=None, max_length=4096, description="Summary.")
     row_count: int | None = Field(default=None, ge=0, description="Rows in the file.")
     size_bytes: int | None = Field(default=None, ge=0, description="File size.")

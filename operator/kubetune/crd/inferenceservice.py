@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, SecretKeyRef, Uri, operator_bookkeeping
+from kubetune.crd.bounds import MAX_CONDITIONS
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.vocab import InferencePhase, Task
 
@@ -56,11 +57,12 @@ class InferenceServiceStatus(CamelModel):
     """Written by the operator."""
 
     phase: InferencePhase | None = Field(default=None, description="Lifecycle phase.")
-    conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=MAX_CONDITIONS,
+                                        description="Standard conditions.")
     message: str | None = Field(default=None, max_length=4096, description="Why the phase is what it is.")
-    url: str | None = Field(default=None, description="In-cluster URL of the server.")
+    url: str | None = Field(default=None, max_length=1024, description="In-cluster URL of the server.")
     ready_replicas: int | None = Field(default=None, ge=0, description="Replicas passing /readyz.")
-    model_version: str | None = Field(default=None, description="Version of the model being served.")
-    deployment_name: str | None = Field(default=None, description="Deployment serving the model.")
+    model_version: str | None = Field(default=None, max_length=256, description="Version of the model being served.")
+    deployment_name: str | None = Field(default=None, max_length=253, description="Deployment serving the model.")
     observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
     kopf: dict[str, Any] | None = operator_bookkeeping()

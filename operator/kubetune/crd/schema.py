@@ -22,6 +22,8 @@ _PASSTHROUGH = (
     "pattern",
     "minItems",
     "maxItems",
+    "minProperties",
+    "maxProperties",
     "enum",
     "format",
 )

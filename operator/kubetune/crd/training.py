@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from kubetune.crd import bounds
 from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, ObjectName, Resources, Uri, operator_bookkeeping
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.trainer import ParamValue
@@ -30,7 +31,7 @@ class Hyperparameters(CamelModel):
     lora_rank: int | None = Field(default=None, ge=1, le=1024, description="LoRA rank r.")
     lora_alpha: float | None = Field(default=None, gt=0, le=4096, description="LoRA scaling alpha.")
     lora_dropout: float | None = Field(default=None, ge=0, lt=1, description="LoRA dropout.")
-    lora_target_modules: list[str] | None = Field(
+    lora_target_modules: list[Annotated[str, Field(max_length=128)]] | None = Field(
         default=None, max_length=64, description="Module names LoRA wraps; empty means the runtime's default."
     )
     seed: int | None = Field(default=None, ge=0, description="Random seed.")
@@ -43,7 +44,9 @@ class Hyperparameters(CamelModel):
     save_total_limit: int | None = Field(default=None, ge=1, le=100, description="Checkpoints kept.")
     logging_steps: int | None = Field(default=None, ge=1, description="Report metrics every N steps.")
     extra: dict[str, ParamValue] | None = Field(
-        default=None, description="Runtime-specific parameters declared by the Trainer."
+        default=None, max_length=bounds.MAX_PARAMETERS,
+        description="Runtime-specific parameters declared by the Trainer.",
+        json_schema_extra=bounds.keys_at_most(bounds.MAX_PARAMETER_NAME, "parameter names"),
     )
 
 
@@ -210,8 +213,9 @@ class GpuReading(CamelModel):
 class TrialStatus(CamelModel):
     """One HPO trial as the parent sees it."""
 
-    name: str = Field(description="Child Training name.")
-    parameters: dict[str, ParamValue] = Field(default_factory=dict, description="Sampled values.")
+    name: str = Field(max_length=253, description="Child Training name.")
+    parameters: dict[str, ParamValue] = Field(default_factory=dict, max_length=bounds.MAX_PARAMETERS,
+                                              description="Sampled values.")
     phase: TrainingPhase | None = Field(default=None, description="Trial phase.")
     objective: float | None = Field(default=None, description="Objective value reached.")
 
@@ -221,19 +225,22 @@ class TrainingStatus(CamelModel):
 
     # Written by the operator.
     phase: TrainingPhase | None = Field(default=None, description="Lifecycle phase.")
-    conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+    conditions: list[Condition] = Field(default_factory=list, max_length=bounds.MAX_CONDITIONS,
+                                        description="Standard conditions.")
     message: str | None = Field(default=None, max_length=4096, description="Why the phase is what it is.")
-    job_name: str | None = Field(default=None, description="The Job running this training.")
+    job_name: str | None = Field(default=None, max_length=63, description="The Job running this training.")
     start_time: datetime | None = Field(default=None, description="When the training first ran.")
     completion_time: datetime | None = Field(default=None, description="When it ended.")
     attempts: int | None = Field(default=None, ge=0, description="Pod attempts so far.")
     observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
-    inference_service: str | None = Field(default=None, description="InferenceService serving the result.")
+    inference_service: str | None = Field(default=None, max_length=253,
+                                          description="InferenceService serving the result.")
     trials: list[TrialStatus] | None = Field(default=None, max_length=256, description="HPO trials.")
-    best_trial: str | None = Field(default=None, description="Best HPO trial by the objective.")
+    best_trial: str | None = Field(default=None, max_length=253, description="Best HPO trial by the objective.")
     # Written by the trainer pod.
     progress: Progress | None = Field(default=None, description="Progress of the run.")
-    metrics: dict[str, float] | None = Field(default=None, description="Latest metric values.")
+    metrics: dict[str, float] | None = bounds.metrics_map(
+        f"Latest metric values: at most {bounds.MAX_METRICS}, names of at most {bounds.MAX_METRIC_NAME} characters.")
     history: list[HistoryPoint] | None = Field(
         default=None, max_length=600, description="Downsampled loss / eval-loss / learning-rate curve."
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from kubetune.crd.bounds import bounded_metrics
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.formats import DatasetError
 from kubetune.train import checkpoint, data, modeling, outputs, uris, validate
@@ -111,7 +112,7 @@ class Progress:
                     "tokens_per_second": max(record["tokens_per_second"], 0.0),
                 }
             )
-        fields["metrics"] = dict(self.tracker.latest)
+        fields["metrics"] = bounded_metrics(self.tracker.latest)  # the CRD refuses a larger map
         # The history is rebuilt at most twice per reporting interval: O(steps) work kept off most steps.
         now = time.monotonic()
         if urgent or now - self._history_at >= self.config.reporting.interval_seconds / 2:

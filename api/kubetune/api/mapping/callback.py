@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubetune.api.core.errors import ApiError
 from kubetune.api.mapping import meta
 from kubetune.api.mapping.meta import Obj
 from kubetune.api.schemas.sktai import TrainingTaskCallback
+from kubetune.crd.bounds import MAX_METRICS
 
 MAX_HISTORY = 600  # TrainingStatus.history's bound
 
@@ -40,6 +42,12 @@ def status_patch(training: Obj, cb: TrainingTaskCallback) -> dict[str, Any]:
     for key, value in (("loss", cb.loss), ("eval_loss", cb.eval_loss), ("learning_rate", cb.learning_rate)):
         if value is not None:
             metrics[key] = value
+    if len(metrics) > MAX_METRICS:
+        # Names accumulate over callbacks: refuse the one that would pass the CRD's bound, whole.
+        new = sorted(set(metrics) - set(st.get("metrics") or {}))
+        raise ApiError(422, f"a training keeps at most {MAX_METRICS} metric names; this callback would make "
+                            f"{len(metrics)} (new: {', '.join(new[:5])}{', ...' if len(new) > 5 else ''})",
+                       details={"max_metrics": MAX_METRICS, "new": new[:MAX_METRICS]})
     history = [p for p in st.get("history") or [] if p.get("step") != cb.step]
     if len(point) > 1:
         history = bounded(sorted([*history, point], key=lambda p: p.get("step", 0)))
