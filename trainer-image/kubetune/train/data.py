@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubetune.crd.references import InvalidReference, check_name
 from kubetune.crd.runconfig import RunDataset
 from kubetune.formats import (
     ChatExample,
@@ -37,6 +38,10 @@ class Splits:
 
 
 def _split_file(base: Path, split: str) -> Path:
+    try:  # a split is a name in the dataset's directory, never a path (../../other-project/...)
+        check_name(split, "split name")
+    except InvalidReference as exc:
+        raise DatasetError(str(exc), source=str(base)) from exc
     for suffix in SUFFIXES:
         candidate = base / f"{split}{suffix}"
         if candidate.is_file():

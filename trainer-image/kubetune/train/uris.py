@@ -12,8 +12,19 @@ import contextlib
 import hashlib
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from kubetune.crd.references import (
+    InvalidReference,
+    Reference,
+    check_key,
+    check_segment,
+    confine,
+    layout_from_env,
+)
+from kubetune.crd.references import resolve as resolve_reference
 
 DEFAULT_PVC_ROOT = "/mnt/pvc"
 DEFAULT_CACHE = "~/.cache/kubetune"
@@ -43,10 +54,45 @@ def local_path(uri: str, pvc_mounts: Path | None = None) -> Path | None:
     if kind == "pvc":
         rest = uri.removeprefix("pvc://")
         name, _, sub = rest.partition("/")
-        if not name or ".." in Path(sub).parts:
-            raise ValueError(f"bad pvc uri {uri!r}: want pvc://NAME/path")
+        try:
+            check_segment(name, "pvc claim", uri)
+            check_key(sub, "pvc path")
+        except InvalidReference as exc:
+            raise ValueError(f"bad pvc uri {uri!r}: want pvc://NAME/path ({exc})") from exc
         return (pvc_mounts or pvc_root()) / name / sub
     return None
+
+
+def checked(uri: str, what: str = "uri", writing: bool = False) -> Reference | None:
+    """Re-check ``uri`` against the layout the operator gave this pod (defence in depth).
+
+    None outside such a pod (a test, a local run): then only the shape rules of `local_path` apply.
+    Raises InvalidReference (a ValueError) for anything outside the pod's project. What the pod
+    writes is always its project's: the admin's trusted catalog is for reading only.
+    """
+    found = layout_from_env()
+    if found is None:
+        return None
+    layout, namespace = found
+    if writing:
+        layout = replace(layout, trusted=frozenset())
+    return resolve_reference(uri, namespace, layout, what)
+
+
+def confined(path: Path, ref: Reference | None, pvc_mounts: Path | None = None) -> Path:
+    """``path`` with symlinks followed, refused when they lead out of the project's part of the mount."""
+    if ref is None or ref.trusted or ref.scheme not in ("file", "pvc"):
+        return path
+    found = layout_from_env()
+    assert found is not None  # a Reference comes only from a pod's layout
+    layout, namespace = found
+    if ref.scheme == "file":
+        root = Path(layout.store_root or "/", namespace)
+    elif ref.claim == layout.artifact_claim:
+        root = (pvc_mounts or pvc_root()) / str(ref.claim) / namespace
+    else:
+        root = (pvc_mounts or pvc_root()) / str(ref.claim)
+    return confine(path, root, "uri")
 
 
 def cache_dir() -> Path:
@@ -105,9 +151,13 @@ def _remove(path: Path) -> None:
 
 
 def resolve(uri: str, pvc_mounts: Path | None = None, cache: Path | None = None) -> Path:
-    """A local path holding what ``uri`` names; raises FileNotFoundError when it is not there."""
+    """A local path holding what ``uri`` names; raises FileNotFoundError when it is not there, and
+    InvalidReference (a ValueError) when it lies outside the pod's project."""
+    ref = checked(uri)
     path = local_path(uri, pvc_mounts)
-    if path is None:
+    if path is not None:
+        path = confined(path, ref, pvc_mounts)
+    else:
         kind = scheme(uri)
         if kind == "hf":
             path = _hf(uri)
@@ -136,9 +186,10 @@ def output_dir(uri: str, resume: str | int = "latest") -> Path:
     fetches nothing): that checkpoint and the metric log, when the bucket holds them and the staging
     directory does not, so that a fresh pod resumes from the bucket.
     """
+    ref = checked(uri, "output", writing=True)
     path = local_path(uri)
     if path is not None:
-        return path
+        return confined(path, ref)
     if scheme(uri) == "s3":
         staging = cache_dir() / "out" / hashlib.sha256(uri.encode()).hexdigest()[:16]
         if resume != "none":
