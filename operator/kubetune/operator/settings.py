@@ -6,10 +6,11 @@ tests build a Settings(...) directly instead of patching the environment.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kubetune.crd.references import StoreLayout
+from kubetune.operator.builders.network_policy import ProjectNetwork
 
 
 class Settings(BaseSettings):
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
         description="Delete finished Jobs after this long (the Training keeps its status).",
     )
     run_as_user: int = Field(default=10001, ge=1, description="Non-root uid of runtime pods.")
+    project_network: ProjectNetwork | None = Field(
+        default=None, description="NetworkPolicies for every project Namespace (JSON); unset: none are made."
+    )
+    serving_key_secret: SecretStr | None = Field(
+        default=None, description="HMAC key (shared with the facade) from which each server's facade key is "
+        "derived; unset: servers get only their random key, and the facade cannot call them.",
+    )
     report_interval_seconds: float = Field(default=5.0, ge=0, description="Trainer status patch interval.")
 
     # Serving.

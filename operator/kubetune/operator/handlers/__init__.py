@@ -10,6 +10,7 @@ from kubetune.operator.handlers import (  # noqa: F401 - imported for their regi
     indexes,
     inferenceservice,
     lifecycle,
+    project_network,
     trainer,
     training,
 )
