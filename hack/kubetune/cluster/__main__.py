@@ -1,0 +1,61 @@
+"""`python -m kubetune.cluster up [--state-dir DIR] [--image TAR ...]`: start the real local
+cluster, write DIR/cluster.json when it is ready, run until SIGTERM or SIGINT, then stop it all."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+
+def default_state_dir() -> Path:
+    root = os.environ.get("KUBETUNE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "kubetune")
+    return Path(root) / "run" / "cluster"
+
+
+def up(args: argparse.Namespace) -> int:
+    from kubetune.cluster.cluster import LocalCluster
+
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    state: Path = args.state_dir
+    state.mkdir(parents=True, exist_ok=True)
+    ready = state / "cluster.json"
+    ready.unlink(missing_ok=True)
+    with LocalCluster.start(state, images=[Path(p) for p in args.image]) as cluster:
+        ready.write_text(json.dumps(cluster.describe(), indent=2) + "\n")
+        print(json.dumps(cluster.describe()), flush=True)
+        while not stop.wait(1.0):
+            dead = [name for name, alive in cluster.alive().items() if not alive]
+            if dead:
+                print(f"component exited: {', '.join(dead)}; logs under {state}", file=sys.stderr, flush=True)
+                ready.unlink(missing_ok=True)
+                return 1
+        ready.unlink(missing_ok=True)
+        print("stopping", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kubetune.cluster")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="start the cluster and run until SIGTERM")
+    p.add_argument("--state-dir", type=Path, default=default_state_dir())
+    p.add_argument("--image", action="append", default=[], help="an image archive to import into the node")
+    args = parser.parse_args(argv)
+    return up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
