@@ -1,4 +1,8 @@
-"""Finding objects for a caller: projects by any of their ids, objects only in the caller's projects."""
+"""Finding objects for a caller: projects by any of their ids, objects only in the caller's projects.
+
+Which projects a caller sees is Kubernetes' answer (auth/authorizer.py fills Principal.projects from
+SubjectAccessReviews when the request starts); nothing here decides access from annotations or names.
+"""
 
 from __future__ import annotations
 
@@ -48,17 +52,11 @@ def allowed_namespaces(cache: Cache, principal: Principal) -> set[str]:
 
 def visible(cache: Cache, principal: Principal, objs: Iterable[Obj]) -> list[Obj]:
     """Objects in the caller's projects (cluster-scoped objects are visible to everyone signed in)."""
-    if principal.is_admin:
-        return list(objs)
-    allowed = allowed_namespaces(cache, principal)
-    return [o for o in objs if not meta.namespace(o) or meta.namespace(o) in allowed]
+    return [o for o in objs if not meta.namespace(o) or principal.sees_namespace(meta.namespace(o))]
 
 
 def check_namespace(cache: Cache, principal: Principal, namespace: str) -> None:
-    ns = cache.namespaces.get(namespace)
-    if principal.is_admin:
-        return
-    if ns is None or not principal.can_access(ns):
+    if not principal.sees_namespace(namespace):
         raise ApiError(403, "not allowed to access this project")
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import httpx
 
+from kubetune.api.auth.authorizer import Authorizer
+from kubetune.api.auth.impersonation import CallerCluster
+from kubetune.api.auth.principal import Principal
 from kubetune.api.auth.users import UserStore
 from kubetune.api.cache import Cache
 from kubetune.api.cluster import Cluster
@@ -16,6 +20,9 @@ from kubetune.api.storage.store import ArtifactStore
 
 @dataclass
 class AppContext:
+    """`cluster` is what handlers write through: in a request, the caller's impersonated view
+    (for_caller); `own_cluster` is the facade's own account (watch cache, users Secret, ids, reviews)."""
+
     settings: Settings
     cluster: Cluster
     cache: Cache
@@ -23,6 +30,11 @@ class AppContext:
     users: UserStore
     storage: ArtifactStore
     http: httpx.AsyncClient
+    own_cluster: Cluster
+    authorizer: Authorizer
+
+    def for_caller(self, caller: Callable[[], Principal | None]) -> AppContext:
+        return replace(self, cluster=CallerCluster(self.own_cluster, caller))
 
     @classmethod
     def build(cls, settings: Settings, cluster: Cluster, http: httpx.AsyncClient | None = None) -> AppContext:
@@ -30,4 +42,5 @@ class AppContext:
         ids = IdAllocator(cluster, settings.system_namespace, settings.ids_config_map)
         return cls(settings=settings, cluster=cluster, cache=cache, ids=ids,
                    users=UserStore(cluster, cache, settings, ids), storage=ArtifactStore(settings.storage_root),
-                   http=http or httpx.AsyncClient(timeout=settings.proxy_timeout_seconds))
+                   http=http or httpx.AsyncClient(timeout=settings.proxy_timeout_seconds),
+                   own_cluster=cluster, authorizer=Authorizer(cluster))

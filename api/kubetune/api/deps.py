@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,8 +19,10 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_context(request: Request) -> AppContext:
+    """The app's context with `cluster` bound to this request's caller (impersonated; see
+    auth/impersonation.py): whatever a handler writes is checked by Kubernetes as the caller."""
     ctx: AppContext = request.app.state.ctx
-    return ctx
+    return ctx.for_caller(lambda: getattr(request.state, "principal", None))
 
 
 ContextDep = Annotated[AppContext, Depends(get_context)]
@@ -37,8 +40,15 @@ def get_cache(ctx: ContextDep) -> Cache:
     return ctx.cache
 
 
-async def get_current_user(ctx: ContextDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
-    return await authenticate(ctx, token)
+async def get_current_user(request: Request, ctx: ContextDep,
+                           token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    """The caller, with the projects Kubernetes lets it see (SubjectAccessReviews, cached a few seconds)."""
+    principal = await authenticate(ctx, token)
+    names = [ns["metadata"]["name"] for ns in ctx.cache.namespaces.all()]
+    cluster_wide, projects = await ctx.authorizer.visibility(principal, names)
+    principal = replace(principal, projects=projects, cluster_wide=cluster_wide)
+    request.state.principal = principal
+    return principal
 
 
 def get_admin(user: Annotated[Principal, Depends(get_current_user)]) -> Principal:

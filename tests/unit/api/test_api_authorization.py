@@ -82,7 +82,14 @@ async def test_service_account_tokens_via_token_review(env: Env) -> None:
 
 
 async def test_api_keys(env: Env) -> None:
+    from kubetune.api import api_key_access
+
     await env.ctx.users.put_api_key("kt_secret-key-1", "ci", [env.projects["bob"]["namespace"]])
+    headers = {"Authorization": "Bearer kt_secret-key-1"}
+    listing = (await env.client.get("/api/v1/projects", headers=headers)).json()
+    assert listing["projects"] == []  # a key sees what Kubernetes grants it, and nothing is bound yet
+    await api_key_access.grant(env.fake, "ci", [env.projects["bob"]["namespace"]])  # as POST /admin/api-keys does
+    env.ctx.authorizer.forget()  # answers are cached a few seconds; the route forgets them after a grant
     headers = {"Authorization": "Bearer kt_secret-key-1"}
     listing = (await env.client.get("/api/v1/projects", headers=headers)).json()
     assert [p["id"] for p in listing["projects"]] == [env.projects["bob"]["id"]]

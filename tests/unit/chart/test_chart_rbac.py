@@ -81,20 +81,33 @@ def test_namespace_watch_only_when_namespaces_are_listed(render: Render) -> None
 
 
 def test_api_roles(render: Render) -> None:
+    """The facade impersonates its callers: its own account reads (watch cache), reviews, creates and
+    deletes project Namespaces, numbers objects, and writes nothing else in projects."""
     objects = render()
     cluster = one(objects, "ClusterRole", "kt-kubetune-api")["rules"]
-    for need in [("kubetune.io", "trainings", "create"), ("kubetune.io", "trainings/status", "patch"),
-                 ("", "namespaces", "delete"), ("", "configmaps", "update"), ("", "nodes", "watch"),
-                 ("authentication.k8s.io", "tokenreviews", "create")]:
+    for need in [("", "users", "impersonate"), ("", "groups", "impersonate"), ("", "serviceaccounts", "impersonate"),
+                 ("authorization.k8s.io", "subjectaccessreviews", "create"),
+                 ("authentication.k8s.io", "tokenreviews", "create"),
+                 ("", "namespaces", "create"), ("", "namespaces", "delete"), ("", "nodes", "watch"),
+                 ("kubetune.io", "trainings", "watch"), ("rbac.authorization.k8s.io", "rolebindings", "watch")]:
         assert allows(cluster, *need), need
-    assert not allows(cluster, "", "secrets", "get")  # users live in one Secret, granted by a Role
+    for forbidden in [("kubetune.io", "trainings", "create"), ("kubetune.io", "trainings", "delete"),
+                      ("kubetune.io", "trainings/status", "patch"), ("kubetune.io", "trainers", "create"),
+                      ("batch", "jobs", "create"), ("", "pods", "create"), ("", "configmaps", "create"),
+                      ("", "configmaps", "update"), ("rbac.authorization.k8s.io", "rolebindings", "create"),
+                      ("", "secrets", "get")]:
+        assert not allows(cluster, *forbidden), forbidden
+    assert not any("*" in rule["verbs"] or "*" in rule["resources"] for rule in cluster)
     role = one(objects, "Role", "kt-kubetune-api")
     assert role["metadata"]["namespace"] == "kubetune-system"
     assert allows(role["rules"], "", "secrets", "patch", name="kt-kubetune-api-users")
     assert not allows(role["rules"], "", "secrets", "get", name="kt-kubetune-auth")
+    assert allows(role["rules"], "", "configmaps", "update", name="kt-kubetune-api-ids")
+    assert not allows(role["rules"], "", "configmaps", "update", name="another")
     env = {e["name"]: e.get("value") for e in
            one(objects, "Deployment", "kt-kubetune-api")["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["KUBETUNE_API_USERS_SECRET"] == "kt-kubetune-api-users"
+    assert env["KUBETUNE_API_IDS_CONFIG_MAP"] == "kt-kubetune-api-ids"
 
 
 def test_with_s3_credentials_the_operator_reads_only_that_secret_and_creates_copies(render: Render) -> None:

@@ -18,6 +18,7 @@ from kubetune.api.cluster import (
     NAMESPACES,
     NODES,
     PODS,
+    ROLE_BINDINGS,
     SECRETS,
     TRAINERS,
     TRAININGS,
@@ -28,6 +29,7 @@ from kubetune.api.cluster import (
 from kubetune.api.core.config import Settings
 from kubetune.api.mapping import gpu
 from kubetune.crd import labels as lbl
+from kubetune.crd.project_roles import ROLE_LABEL
 from kubetune.crd.base import API_VERSION
 
 METRICS_COMPONENT = "api-metrics"  # ConfigMaps holding metrics created through the REST API
@@ -83,6 +85,7 @@ class Cache:
         self.nodes = Store()
         self.pods = Store()  # kubetune's own pods, whole (inference routing reads their IPs)
         self.gpu_pods = Store()  # every bound pod that requests GPUs, any namespace, summarised
+        self.role_bindings = Store()  # projects' membership bindings (kubetune-viewer/-editor/-admin)
         self._subscribers: set[Subscription] = set()
         self._progress = asyncio.Event()  # set (and replaced) whenever any store changed
         self._tasks: list[asyncio.Task[None]] = []
@@ -101,6 +104,7 @@ class Cache:
             informer(CONFIG_MAPS, self.config_maps, label_selector=f"{lbl.COMPONENT}={METRICS_COMPONENT}"),
             informer(SECRETS, self.secrets, namespace=sys_ns, field_selector=f"metadata.name={settings.users_secret}"),
             informer(NODES, self.nodes),
+            informer(ROLE_BINDINGS, self.role_bindings, label_selector=ROLE_LABEL),
             informer(PODS, self.pods, label_selector=f"{lbl.MANAGED_BY}={lbl.MANAGER}"),
             # The GPU view counts what every workload holds; only a few fields of GPU pods are kept
             # and their churn is not fanned out to SSE subscribers.
@@ -164,7 +168,7 @@ class Cache:
         stores = {TRAININGS: self.trainings, TRAINERS: self.trainers, DATASETS: self.datasets,
                   INFERENCE_SERVICES: self.inference_services, NAMESPACES: self.namespaces,
                   EVENTS: self.events, CONFIG_MAPS: self.config_maps, SECRETS: self.secrets,
-                  NODES: self.nodes, PODS: self.pods}
+                  NODES: self.nodes, PODS: self.pods, ROLE_BINDINGS: self.role_bindings}
         return stores[res]
 
     def remember(self, res: Res, obj: Obj) -> Obj:

@@ -1,6 +1,13 @@
 """A thin interface over the Kubernetes API: the protocol, a real client and an in-memory fake."""
 
-from kubetune.api.cluster.base import Cluster, ListResult, TokenReviewResult, WatchEvent
+from kubetune.api.cluster.base import (
+    Cluster,
+    Identity,
+    ListResult,
+    ResourceAttributes,
+    TokenReviewResult,
+    WatchEvent,
+)
 from kubetune.api.cluster.resources import (
     CONFIG_MAPS,
     DATASETS,
@@ -9,6 +16,7 @@ from kubetune.api.cluster.resources import (
     NAMESPACES,
     NODES,
     PODS,
+    ROLE_BINDINGS,
     SECRETS,
     TRAINERS,
     TRAININGS,
@@ -16,6 +24,7 @@ from kubetune.api.cluster.resources import (
 )
 
 __all__ = [
-    "CONFIG_MAPS", "DATASETS", "EVENTS", "INFERENCE_SERVICES", "NAMESPACES", "NODES", "PODS", "SECRETS",
-    "TRAINERS", "TRAININGS", "Cluster", "ListResult", "Res", "TokenReviewResult", "WatchEvent",
+    "CONFIG_MAPS", "DATASETS", "EVENTS", "INFERENCE_SERVICES", "NAMESPACES", "NODES", "PODS", "ROLE_BINDINGS",
+    "SECRETS", "TRAINERS", "TRAININGS", "Cluster", "Identity", "ListResult", "Res", "ResourceAttributes",
+    "TokenReviewResult", "WatchEvent",
 ]

@@ -95,3 +95,11 @@ class Cluster(Protocol):
     async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
         """Who the token belongs to; with audiences, only a token minted for one of them authenticates."""
         ...
+
+    async def access_review(self, identity: Identity, attributes: ResourceAttributes) -> bool:
+        """A SubjectAccessReview: may identity do this? (asked with the facade's own account)"""
+        ...
+
+    def as_user(self, identity: Identity) -> Cluster:
+        """The same API, every call made with Kubernetes impersonation of identity."""
+        ...

@@ -12,16 +12,25 @@ import dataclasses
 import itertools
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes.client import ApiException
 from pydantic import ValidationError
 
-from kubetune.api.cluster.base import ListResult, Obj, TokenReviewResult, WatchEvent, api_exception
+from kubetune.api.cluster import fake_rbac
+from kubetune.api.cluster.base import (
+    Identity,
+    ListResult,
+    Obj,
+    ResourceAttributes,
+    TokenReviewResult,
+    WatchEvent,
+    api_exception,
+)
 from kubetune.api.cluster.merge import merge_patch
-from kubetune.api.cluster.resources import NAMESPACES, Res
+from kubetune.api.cluster.resources import NAMESPACES, ROLE_BINDINGS, Res
 from kubetune.api.cluster.selectors import matches_fields, matches_labels
 from kubetune.crd.kinds import ALL_KINDS
 
@@ -47,6 +56,11 @@ class FakeCluster:
         self._epoch = 0
         self.tokens: dict[str, TokenReviewResult] = {}
         self.calls: list[tuple[str, str]] = []  # (verb, plural): lets tests prove reads hit the cache
+        self.impersonated: list[tuple[str, str, str]] = []  # (verb, plural, user) of calls made through as_user
+        # Plays Kubernetes' authorizer for as_user views and access_review (None allows everything):
+        # by default RBAC over the project roles and the RoleBindings held here.
+        self.authorize: Callable[[Identity, ResourceAttributes], bool] | None = (
+            lambda identity, attrs: fake_rbac.allows(self.objects(ROLE_BINDINGS), identity, attrs))
 
     # -- helpers for tests -------------------------------------------------
     def compact(self) -> None:
@@ -89,7 +103,11 @@ class FakeCluster:
         obj.setdefault("kind", res.kind)
         if res.plural in _SPEC_MODELS:
             obj.pop("status", None)  # status is a subresource: ignored on create
-        return self._store(res, key, obj, "ADDED")
+        stored = self._store(res, key, obj, "ADDED")
+        binding = fake_rbac.operator_binding(obj) if res == NAMESPACES else None
+        if binding is not None:  # the operator makes a new project's owner its admin
+            await self.create(ROLE_BINDINGS, binding, name)
+        return stored
 
     async def get(self, res: Res, name: str, namespace: str | None = None) -> Obj:
         self.calls.append(("get", res.plural))
@@ -198,6 +216,13 @@ class FakeCluster:
             return TokenReviewResult(authenticated=False)
         return dataclasses.replace(known, audiences=matching)
 
+    async def access_review(self, identity: Identity, attributes: ResourceAttributes) -> bool:
+        self.calls.append(("create", "subjectaccessreviews"))
+        return self.authorize is None or self.authorize(identity, attributes)
+
+    def as_user(self, identity: Identity) -> FakeUserView:
+        return FakeUserView(self, identity)
+
     # -- internals -----------------------------------------------------------
     def _key(self, res: Res, name: str, namespace: str | None) -> Key:
         return (res.plural, (namespace or "") if res.namespaced else "", name)
@@ -238,3 +263,64 @@ class FakeCluster:
     def make_event(self, **fields: Any) -> Obj:
         """Helper body for a core/v1 Event about an object (tests create these as the operator would)."""
         return {"metadata": {"generateName": "ev-"}, **fields}
+
+
+class FakeUserView:
+    """The fake under impersonation: each call is checked with `FakeCluster.authorize` (403 when denied)."""
+
+    def __init__(self, fake: FakeCluster, identity: Identity) -> None:
+        self.fake = fake
+        self.identity = identity
+
+    def _check(self, verb: str, res: Res, namespace: str | None, name: str = "", subresource: str = "") -> None:
+        self.fake.impersonated.append((verb, res.plural, self.identity.user))
+        if res == NAMESPACES:  # as the API server does: a Namespace is in itself, so a RoleBinding there reaches it
+            namespace = name or namespace
+        attrs = ResourceAttributes(verb=verb, resource=res.plural, group=res.group, namespace=namespace or "",
+                                   name=name, subresource=subresource)
+        if self.fake.authorize is not None and not self.fake.authorize(self.identity, attrs):
+            raise _error(403, "Forbidden", f'{res.plural} is forbidden: User "{self.identity.user}" cannot {verb} '
+                                           f'resource "{res.plural}" in namespace "{namespace or ""}"')
+
+    async def create(self, res: Res, body: Obj, namespace: str | None = None) -> Obj:
+        ns = namespace or (body.get("metadata") or {}).get("namespace")
+        self._check("create", res, ns)
+        return await self.fake.create(res, body, namespace)
+
+    async def get(self, res: Res, name: str, namespace: str | None = None) -> Obj:
+        self._check("get", res, namespace, name)
+        return await self.fake.get(res, name, namespace)
+
+    async def replace(self, res: Res, name: str, body: Obj, namespace: str | None = None) -> Obj:
+        self._check("update", res, namespace, name)
+        return await self.fake.replace(res, name, body, namespace)
+
+    async def patch(self, res: Res, name: str, patch: Obj, namespace: str | None = None,
+                    subresource: str | None = None) -> Obj:
+        self._check("patch", res, namespace, name, subresource or "")
+        return await self.fake.patch(res, name, patch, namespace, subresource)
+
+    async def delete(self, res: Res, name: str, namespace: str | None = None) -> None:
+        self._check("delete", res, namespace, name)
+        await self.fake.delete(res, name, namespace)
+
+    async def list(self, res: Res, namespace: str | None = None, label_selector: str | None = None,
+                   field_selector: str | None = None) -> ListResult:
+        self._check("list", res, namespace)
+        return await self.fake.list(res, namespace, label_selector, field_selector)
+
+    async def watch(self, res: Res, resource_version: str, namespace: str | None = None,
+                    label_selector: str | None = None, field_selector: str | None = None
+                    ) -> AsyncIterator[WatchEvent]:
+        self._check("watch", res, namespace)
+        async for event in self.fake.watch(res, resource_version, namespace, label_selector, field_selector):
+            yield event
+
+    async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
+        return await self.fake.token_review(token, audiences)
+
+    async def access_review(self, identity: Identity, attributes: ResourceAttributes) -> bool:
+        return await self.fake.access_review(identity, attributes)
+
+    def as_user(self, identity: Identity) -> FakeUserView:
+        return FakeUserView(self.fake, identity)

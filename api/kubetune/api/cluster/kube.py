@@ -15,8 +15,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from kubernetes import client, config
+from urllib3 import HTTPHeaderDict
 
-from kubetune.api.cluster.base import ListResult, Obj, TokenReviewResult, WatchEvent, api_exception
+from kubetune.api.cluster.base import (
+    Identity,
+    ListResult,
+    Obj,
+    ResourceAttributes,
+    TokenReviewResult,
+    WatchEvent,
+    api_exception,
+)
 from kubetune.api.cluster.resources import Res
 
 WATCH_TIMEOUT_SECONDS = 290  # the server ends the watch; we resume from the last version seen
@@ -52,14 +61,24 @@ def bearer(cfg: client.Configuration) -> str | None:
 
 
 class KubeCluster:
-    """Implements `Cluster` against a real API server."""
+    """Implements `Cluster` against a real API server; `as_user` gives the same API under impersonation."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(self, api_client: client.ApiClient, identity: Identity | None = None) -> None:
         self._api = api_client
+        self._identity = identity
+
+    def as_user(self, identity: Identity) -> KubeCluster:
+        """Shares the connection pool; every request carries Impersonate-User and one Impersonate-Group
+        header per group (a comma-joined value would be read as a single group name)."""
+        return KubeCluster(self._api, identity)
 
     def _call(self, method: str, path: str, body: Any = None, query: list[tuple[str, str]] | None = None,
               content_type: str = "application/json", timeout: float | tuple[float, float] = 30) -> Any:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = HTTPHeaderDict({"Accept": "application/json", "Content-Type": content_type})
+        if self._identity is not None:
+            headers["Impersonate-User"] = self._identity.user
+            for group in self._identity.groups:
+                headers.add("Impersonate-Group", group)
         url = self._api.configuration.host + path
         if query:
             from urllib.parse import urlencode
@@ -185,6 +204,16 @@ class KubeCluster:
         return TokenReviewResult(authenticated=bool(status.get("authenticated")),
                                  username=str(user.get("username", "")), groups=tuple(user.get("groups") or ()),
                                  audiences=tuple(status.get("audiences") or ()))
+
+
+    async def access_review(self, identity: Identity, attributes: ResourceAttributes) -> bool:
+        attrs = {"verb": attributes.verb, "resource": attributes.resource, "group": attributes.group,
+                 "namespace": attributes.namespace, "name": attributes.name, "subresource": attributes.subresource}
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "spec": {"user": identity.user, "groups": list(identity.groups),
+                         "resourceAttributes": {k: v for k, v in attrs.items() if v}}}
+        data = await self._json("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
+        return bool((data.get("status") or {}).get("allowed"))
 
 
 def _selectors(label_selector: str | None, field_selector: str | None) -> list[tuple[str, str]]:

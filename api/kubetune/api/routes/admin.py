@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from kubetune.api import access
+from kubetune.api import access, api_key_access
 from kubetune.api.auth.authenticate import API_KEY_PREFIX
 from kubetune.api.auth.users import USERNAME_PATTERN, ApiKeyRecord, UserRecord
 from kubetune.api.core.errors import ApiError, error_responses
@@ -98,6 +98,11 @@ async def create_api_key(ctx: ContextDep, admin: AdminUser, body: ApiKeyCreate) 
         raise ApiError(422, "an API key needs project_ids or is_admin")
     namespaces = sorted({meta.name(access.project(ctx.cache, admin, ref, ctx.settings.project_namespace_prefix))
                          for ref in body.project_ids})
+    if any(record.name == body.name for _, record in ctx.users.api_keys()):
+        raise ApiError(409, f"an API key named {body.name!r} exists: names are the keys' Kubernetes identities")
+    # The grants first, written as the administrator (Kubernetes checks they may grant them).
+    await api_key_access.grant(ctx.cluster, body.name, namespaces)
+    ctx.authorizer.forget()
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     ident, record = await ctx.users.create_api_key(key, body.name, namespaces, body.is_admin, admin.username)
     return ApiKeyCreated(key=key, **key_read(ident, record).model_dump())
@@ -105,6 +110,10 @@ async def create_api_key(ctx: ContextDep, admin: AdminUser, body: ApiKeyCreate) 
 
 @router.delete("/api-keys/{key_id}", status_code=204, response_class=Response, operation_id="admin_delete_api_key")
 async def delete_api_key(ctx: ContextDep, admin: AdminUser, key_id: KeyId) -> Response:
-    """The key stops working at once."""
+    """The key stops working at once, and its RoleBindings go."""
+    record = next((r for i, r in ctx.users.api_keys() if i == key_id), None)
     await ctx.users.delete_api_key(key_id)
+    if record is not None:
+        await api_key_access.revoke(ctx.cluster, record.name, record.namespaces)
+        ctx.authorizer.forget()
     return Response(status_code=204)

@@ -10,7 +10,9 @@ from kubetune.operator.handlers import (  # noqa: F401 - imported for their regi
     indexes,
     inferenceservice,
     lifecycle,
+    project_access,
     project_network,
+    project_quota,
     trainer,
     training,
 )

@@ -3,8 +3,19 @@
 from fastapi import APIRouter
 
 from kubetune.api.core.errors import error_responses
-from kubetune.api.routes.platform import auth, catalog, gpu, inference, loss, projects, settings, tasks, training
+from kubetune.api.routes.platform import (
+    auth,
+    catalog,
+    gpu,
+    inference,
+    loss,
+    members,
+    projects,
+    settings,
+    tasks,
+    training,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["platform"], responses=error_responses("platform", 401, 403, 404, 422))
-for module in (auth, projects, tasks, catalog, gpu, loss, training, inference, settings):
+for module in (auth, projects, members, tasks, catalog, gpu, loss, training, inference, settings):
     router.include_router(module.router)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from kubetune.api import access
+from kubetune.api import access, members
+from kubetune.api.auth.authorizer import identity_of
 from kubetune.api.auth.principal import Principal
 from kubetune.api.cluster import NAMESPACES
 from kubetune.api.context import AppContext
@@ -46,7 +47,19 @@ async def create_project(ctx: ContextDep, user: CurrentUser, body: ProjectCreate
                      "annotations": {lbl.NUMERIC_ID: str(ident), lbl.OWNER: user.username, m.DISPLAY_NAME: body.name,
                                      lbl.DESCRIPTION: body.description or ""}},
     }
-    ns = ctx.cache.remember(NAMESPACES, await ctx.cluster.create(NAMESPACES, manifest))
+    # The facade's own account creates the Namespace (users cannot create cluster-scoped objects);
+    # the operator then binds the creator as the project's admin, and the answer waits for that
+    # binding, so the creator's next call already finds the project theirs.
+    name = ctx.settings.project_namespace_prefix + key
+    ns = ctx.cache.remember(NAMESPACES, await ctx.own_cluster.create(NAMESPACES, manifest))
+    try:
+        await members.wait_for_owner(ctx.cache, name, user.username)
+    except TimeoutError:
+        await ctx.own_cluster.delete(NAMESPACES, name)  # no half-made project left behind
+        ctx.cache.forget(NAMESPACES, ns)
+        raise ApiError(503, "the project's admin RoleBinding was not created in time: is the operator running?"
+                       ) from None
+    ctx.authorizer.forget(identity_of(user))
     return _read(ctx, ns)
 
 
