@@ -35,6 +35,8 @@ KINDS: dict[str, tuple[str, bool]] = {
     "Deployment": ("deployments", True),
     "PodDisruptionBudget": ("poddisruptionbudgets", True),
     "Lease": ("leases", True),
+    "ResourceQuota": ("resourcequotas", True),
+    "LimitRange": ("limitranges", True),
     "NetworkPolicy": ("networkpolicies", True),
     "Endpoints": ("endpoints", True),
     **{k.kind: (k.plural, k.scope == "Namespaced") for k in ALL_KINDS},

@@ -123,9 +123,14 @@ def _job_failed(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], attem
 
 
 def training_state(
-    job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], suspend_requested: bool = False
+    job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], suspend_requested: bool = False,
+    quota_refusal: str | None = None,
 ) -> TrainingState:
-    """The phase a Training is in, from its Job and that Job's pods."""
+    """The phase a Training is in, from its Job and that Job's pods.
+
+    quota_refusal: the Job's last FailedCreate "exceeded quota" message (handlers/project_quota.py),
+    while it has no pod: the Training waits for its project's quota, Queued, not Failed.
+    """
     if job is None:
         return TrainingState("Pending", "JobNotCreated", "waiting for the Job to be created")
     attempts = max(
@@ -161,6 +166,9 @@ def training_state(
         return TrainingState("Running", "Finishing", "the trainer finished; waiting for the Job to complete",
                              attempts)
     if current is None:
+        if quota_refusal:
+            return TrainingState("Queued", "QuotaExceeded",
+                                 f"waiting for room in the project's quota: {quota_refusal[:2048]}{note}", attempts)
         if failure and not job["active"]:
             return TrainingState("Queued", "Retrying", f"waiting for the next attempt{note}", attempts)
         return TrainingState(

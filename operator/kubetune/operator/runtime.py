@@ -160,6 +160,8 @@ class Runtime:
     # Requests a handler sends side by side (a Training's independent children, Events), so that a
     # handler thread waits for one round trip where it would wait for several.
     fanout: ThreadPoolExecutor = field(init=False)
+    # (namespace, Job name) -> (Job uid, message): pods a ResourceQuota refused (handlers/project_quota.py).
+    quota_refusals: dict[tuple[str, str], tuple[str | None, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fanout = ThreadPoolExecutor(max_workers=4 * self.settings.workers, thread_name_prefix="kubetune-fanout")

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kubetune.crd.references import StoreLayout
 from kubetune.operator.builders.network_policy import ProjectNetwork
+from kubetune.operator.builders.quota import ProjectQuota
 
 
 class Settings(BaseSettings):
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
         default=None, description="HMAC key (shared with the facade) from which each server's facade key is "
         "derived; unset: servers get only their random key, and the facade cannot call them.",
     )
+    project_quota: ProjectQuota | None = Field(
+        default=None, description="ResourceQuota and LimitRange of every project Namespace (JSON); unset: none.")
     report_interval_seconds: float = Field(default=5.0, ge=0, description="Trainer status patch interval.")
 
     # Serving.

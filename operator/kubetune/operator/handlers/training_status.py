@@ -67,7 +67,20 @@ def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training
     if base.get("phase") in TERMINAL and base.get("jobName") == job["name"] and not _job_is_newer(job, base):
         return None  # terminal phases stick, even when the Job's TTL removes it later
     pods = many(training_pods, (namespace, name))
-    return view, job, training_state(job, pods, suspend_requested=bool(view["spec"].get("suspend")))
+    return view, job, training_state(job, pods, suspend_requested=bool(view["spec"].get("suspend")),
+                                     quota_refusal=_quota_refusal(rt, namespace, job, pods))
+
+
+def _quota_refusal(rt: Runtime, namespace: str, job: Mapping[str, Any], pods: list[Any]) -> str | None:
+    """The quota's refusal of this Job's pod, until the Job has a pod (then it is forgotten)."""
+    key = (namespace, job["name"])
+    refusal = rt.quota_refusals.get(key)
+    if refusal is None:
+        return None
+    if pods or (refusal[0] and refusal[0] != job.get("uid")):
+        rt.quota_refusals.pop(key, None)
+        return None
+    return refusal[1]
 
 
 def refresh_wanted(rt: Runtime, namespace: str, name: str, training_views: Any, training_jobs: Any,

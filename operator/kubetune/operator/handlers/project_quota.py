@@ -1,0 +1,73 @@
+# mypy: disable-error-code="arg-type"
+# (kopf's handler protocols do not admit index kwargs.)
+"""Project quotas: every project Namespace gets the chart's ResourceQuota and LimitRange, and a
+Training whose pod the quota refuses is Queued with reason QuotaExceeded, not Failed.
+
+Off when the operator has no KUBETUNE_OPERATOR_PROJECT_QUOTA (the chart's projectQuota.enabled).
+An administrator's override (the facade's admin quota route) is the Namespace's kubetune.io/quota
+annotation; a Namespace event re-applies it. The objects live in the project's Namespace and go
+with it; no owner reference is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from kubetune.crd import labels as lbl
+from kubetune.operator.builders.quota import ProjectQuota, project_objects, quota_refusal
+from kubetune.operator.handlers.children import flow_up
+from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
+from kubetune.operator.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def ensure_project_quota(rt: Runtime, namespace: Mapping[str, Any], quota: ProjectQuota) -> None:
+    objects, warning = project_objects(namespace, quota)
+    if warning:
+        log.warning("project %s: %s", namespace["metadata"]["name"], warning)
+    for obj in objects:
+        if rt.kube.create(obj) is not None:
+            continue
+        meta = obj["metadata"]
+        current = rt.kube.get("v1", obj["kind"], meta["namespace"], meta["name"])  # 409: it exists
+        if current is not None and current.get("spec") != obj["spec"]:
+            # An administrator's override or the chart's values changed: the platform's word is kept.
+            rt.kube.replace({**obj, "metadata": {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}})
+
+
+# An event handler, as for the project's RoleBindings and NetworkPolicies: a Namespace has no status
+# for kopf's records. Every event (the listing after a restart included) re-checks both objects.
+@kopf.on.event("", "v1", "namespaces", labels={lbl.PROJECT: kopf.PRESENT}, registry=REGISTRY)
+def project_quota(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    rt = runtime_of(memo)
+    quota = rt.settings.project_quota
+    if quota is None or type == "DELETED" or (body.get("status") or {}).get("phase") == "Terminating":
+        return
+    guarded("Namespace", rt, lambda: ensure_project_quota(rt, dict(body), quota))
+
+
+def _is_refusal(body: kopf.Body, **_: Any) -> bool:
+    return quota_refusal(body) is not None
+
+
+# The Job controller reports a pod the quota refused only as an Event (the Job's status does not
+# change), so the Events are the one place to learn it. Filtered to FailedCreate on Jobs.
+@kopf.on.event("", "v1", "events", field="reason", value="FailedCreate", when=_is_refusal, registry=REGISTRY)
+async def job_refused_by_quota(body: kopf.Body, memo: kopf.Memo, training_views: Any, training_jobs: Any,
+                               training_pods: Any, **_: Any) -> None:
+    rt = runtime_of(memo)
+    involved = body.get("involvedObject") or {}
+    namespace, job_name = involved.get("namespace"), involved.get("name")
+    message = quota_refusal(body)
+    if not namespace or not job_name or message is None:
+        return
+    rt.quota_refusals[(namespace, job_name)] = (involved.get("uid"), message)
+    training = next((key[1] for key, jobs in list(training_jobs.items())
+                     if key[0] == namespace and any(j.get("name") == job_name for j in jobs)), None)
+    if training is not None:
+        await flow_up(rt, "Event", namespace, training, training_views, training_jobs, training_pods)
