@@ -42,8 +42,9 @@ async def upload(ctx: AppContext, user: Principal, request: Request, ns: Obj, ta
         raise ApiError(413, f"upload exceeds the limit of {limit} bytes")
     if declared_format is not None and declared_format not in KNOWN_FORMATS:
         raise ApiError(422, f"unknown format {declared_format!r}")
-    reader = MultipartFileReader(request.headers.get("content-type", ""), request.stream())
     namespace = meta.name(ns)
+    await ctx.authorizer.require(user, "create", DATASETS, namespace)  # before a byte reaches the store
+    reader = MultipartFileReader(request.headers.get("content-type", ""), request.stream())
     key = f"datasets/{uuid.uuid4().hex[:8]}/pending"
     size = await ctx.storage.write_stream(namespace, key, reader.file_chunks(), limit)
     filename = safe_filename(reader.filename)
@@ -131,6 +132,8 @@ def prepare_formatting(ctx: AppContext, namespace: str, key: str, split_name: st
     key = safe_key(key)
     if not ctx.storage.exists(namespace, key):
         raise ApiError(404, f"dataset {key!r} not found")
+    if ctx.storage.is_dir(namespace, key):  # reading it would be an IsADirectoryError: a 500
+        raise ApiError(400, f"dataset {key!r} is a directory; a file is expected here")
     check_choices(format_type, strategy)
     dataset = dataset_for_key(ctx, namespace, key)
 

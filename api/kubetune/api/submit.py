@@ -12,6 +12,7 @@ from kubetune.api.core.errors import ApiError
 from kubetune.api.mapping import meta
 from kubetune.api.mapping.meta import Obj
 from kubetune.api.mapping.training_spec import TrainingRequest, base_model_ref, build_training
+from kubetune.api.storage.references import check_data_file, check_reference, check_split
 from kubetune.crd import labels as lbl
 
 
@@ -55,11 +56,9 @@ async def create_training(ctx: AppContext, user: Principal, project_ns: Obj, req
     trainer_obj = trainer(ctx, req.trainer)
     check_params(trainer_obj, req.params)
     req.base_model = base_model_ref(req.base_model, catalog_ids(trainer_obj))
-    if req.base_model.startswith("file://") and not ctx.storage.owns(req.base_model):
-        # A local path would let a client point the trainer at any file on its node.
-        raise ApiError(400, "a file:// base model must live in the artifact store; use a catalog id or hf://")
-    req.method = method_for(trainer_obj, req.method)
     req.namespace = meta.name(project_ns)
+    check_request_references(ctx, req, trainer_obj)
+    req.method = method_for(trainer_obj, req.method)
     req.project_label = meta.labels(project_ns).get(lbl.PROJECT)
     req.owner = user.username
     req.numeric_id = await ctx.ids.allocate()
@@ -67,6 +66,18 @@ async def create_training(ctx: AppContext, user: Principal, project_ns: Obj, req
         req.name = meta.object_name(req.display_name or "training", uuid.uuid4().hex[:8])
     body = build_training(req)
     return ctx.cache.remember(TRAININGS, await ctx.cluster.create(TRAININGS, body, req.namespace))
+
+
+def check_request_references(ctx: AppContext, req: TrainingRequest, trainer_obj: Obj) -> None:
+    """Every uri and name the client gave, inside its project (kubetune.crd.references): a 400 otherwise."""
+    catalog = {m.get("uri", "") for m in meta.spec(trainer_obj).get("models") or []}
+    if "://" in req.base_model:
+        check_reference(ctx.storage, req.namespace, req.base_model, "base_model", catalog)
+    if req.dataset_uri:
+        check_reference(ctx.storage, req.namespace, req.dataset_uri, "dataset_path")
+        check_data_file(ctx.storage, req.namespace, req.dataset_uri, "dataset_path")
+    check_split(req.train_split, "train_split_name")
+    check_split(req.validation_split, "validation_split_name")
 
 
 def serve_flag(ctx: AppContext, requested: bool | None) -> bool:

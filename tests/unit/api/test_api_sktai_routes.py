@@ -255,7 +255,7 @@ async def test_local_base_models_outside_the_store_are_refused(env: Env, chat_js
         headers=env.auth("alice"),
         json={"name": "x", "base_model": "file:///etc/models", "dataset_path": path},
     )
-    assert resp.status_code == 400 and "artifact store" in resp.json()["message"]
+    assert resp.status_code == 400 and "outside this project" in resp.json()["message"]
     inside = env.ctx.storage.uri(env.projects["alice"]["namespace"], "models/tiny")
     ok = await env.client.post(
         "/api/v1/trainings", headers=env.auth("alice"), json={"name": "x", "base_model": inside, "dataset_path": path}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from kubetune.api.core.errors import ApiError
+from kubetune.crd.references import InvalidReference, check_key
 
 MAX_KEY_LENGTH = 1024
 _SEGMENT = re.compile(r"^[A-Za-z0-9._ -]+$")
@@ -22,7 +23,10 @@ def safe_key(path: str) -> str:
         raise ApiError(400, "path must not contain empty, '.' or '..' segments")
     if not all(_SEGMENT.match(p) for p in parts):
         raise ApiError(400, "path segments may contain letters, digits, '.', '_', '-' and spaces only")
-    return "/".join(parts)
+    try:  # the rules every reference obeys (kubetune.crd.references), on top of this narrower set
+        return check_key("/".join(parts), "path")
+    except InvalidReference as exc:
+        raise ApiError(400, str(exc)) from exc
 
 
 def safe_filename(filename: str | None, default: str = "dataset.jsonl") -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import fsspec.core
 
 from kubetune.api.core.errors import ApiError
+from kubetune.crd.references import InvalidReference, StoreLayout, confine, resolve
 
 CHUNK = 1 << 20
 
@@ -30,7 +31,24 @@ class ArtifactStore:
         self.local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,))
 
     def path(self, namespace: str, key: str) -> str:
-        return f"{self.root}/{namespace}/{key}"
+        """The key's place in the project's prefix; on a local store symlinks are followed and must stay
+        inside that prefix (a pod can leave a link to another project or /etc in its own)."""
+        path = f"{self.root}/{namespace}/{key}"
+        if self.local:
+            try:
+                confine(path, f"{self.root}/{namespace}", "path")
+            except InvalidReference as exc:
+                raise ApiError(400, str(exc)) from exc
+        return path
+
+    def layout(self) -> StoreLayout:
+        """The store as kubetune.crd.references sees it (the admin's catalog uris are added per call)."""
+        if self.local:
+            return StoreLayout(store_root=self.root)
+        return StoreLayout(object_store_root=self.root_url)
+
+    def is_dir(self, namespace: str, key: str) -> bool:
+        return bool(self.fs.isdir(self.path(namespace, key)))
 
     def uri(self, namespace: str, key: str) -> str:
         """What a Training's dataset.uri or output holds (the trainer pod reads the same store)."""
@@ -38,10 +56,14 @@ class ArtifactStore:
             return f"file://{self.path(namespace, key)}"
         return f"{self.root_url}/{namespace}/{key}"
 
-    def owns(self, uri: str) -> bool:
-        """Is this uri inside the store (so reading it cannot reach anything else)?"""
-        prefix = f"file://{self.root}/" if self.local else f"{self.root_url}/"
-        return uri.startswith(prefix) and "/../" not in uri and not uri.endswith("/..")
+    def owns(self, uri: str, namespace: str) -> bool:
+        """Is this uri inside the project's prefix of the store (so reading it reaches nothing else)?"""
+        try:
+            ref = resolve(uri, namespace, self.layout())
+            self.path(namespace, ref.key)
+        except (InvalidReference, ApiError):
+            return False
+        return ref.scheme in ("file", "s3")
 
     def key_of_uri(self, namespace: str, uri: str) -> str | None:
         prefix = self.uri(namespace, "")
@@ -110,8 +132,13 @@ class ArtifactStore:
         self.fs.mv(partial, path)
         return written
 
-    def read_uri_lines(self, uri: str, limit: int | None = None) -> Iterator[str]:
-        with fsspec.open(uri, "r", encoding="utf-8") as handle:
+    def read_uri_lines(self, namespace: str, uri: str, limit: int | None = None) -> Iterator[str]:
+        """Lines of a uri in the project's prefix (InvalidReference: ApiError 400 otherwise)."""
+        try:
+            key = resolve(uri, namespace, self.layout(), "uri").key
+        except InvalidReference as exc:
+            raise ApiError(400, str(exc)) from exc
+        with self.fs.open(self.path(namespace, key), "r", encoding="utf-8") as handle:
             for index, line in enumerate(handle):
                 if limit is not None and index >= limit:
                     return

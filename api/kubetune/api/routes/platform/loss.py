@@ -47,11 +47,12 @@ async def loss_curve(ctx: ContextDep, user: CurrentUser, experiment_id: str | No
     training = find_training(ctx, user, experiment_id)
     points = loss.from_history(training)
     log_uri = meta.status(training).get("metricsLog")
-    if log_uri and ctx.storage.owns(log_uri):
+    namespace = meta.namespace(training)
+    if log_uri and ctx.storage.owns(log_uri, namespace):  # the Training's own project only
         try:  # the full log beats the downsampled history when the store has it
             logged = await asyncio.to_thread(
-                lambda: loss.from_log(ctx.storage.read_uri_lines(log_uri, MAX_LOG_LINES)))
-        except (OSError, ValueError):
+                lambda: loss.from_log(ctx.storage.read_uri_lines(namespace, log_uri, MAX_LOG_LINES)))
+        except (OSError, ValueError, ApiError):
             logged = []
         if len(logged) > len(points):
             points = logged
