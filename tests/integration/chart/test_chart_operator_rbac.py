@@ -87,7 +87,8 @@ def test_operator_reconciles_a_training_with_only_the_charts_rbac(
                 "apiVersion": f"{GROUP}/{VERSION}", "kind": "Training", "metadata": {"name": "run"},
                 "spec": {"trainerRef": trainer, "task": "causal-lm", "method": "lora",
                          "baseModel": "hf://tiny/model",
-                         "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"}},
+                         "dataset": {"uri": f"file://{tmp_path}/{namespace}/data/chat.jsonl",
+                                     "format": "openai_chat_jsonl"}},
             })
             batch, core, rbac = client.BatchV1Api(api_client), client.CoreV1Api(api_client), \
                 client.RbacAuthorizationV1Api(api_client)

@@ -177,7 +177,14 @@ def make_trainer(resources: Resources) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def make_training(resources: Resources, namespace: str, trainer: str) -> Callable[..., Obj]:
+def store_root(artifacts: Path) -> str:
+    """The store's directory in file:// uris (the operator's artifact_mount_path); a module whose operator
+    mounts the store elsewhere overrides it."""
+    return str(artifacts)
+
+
+@pytest.fixture
+def make_training(resources: Resources, namespace: str, trainer: str, store_root: str) -> Callable[..., Obj]:
     """Create a Training in the test namespace: make_training(name, behaviour=..., **spec)."""
 
     def make(name: str, behaviour: str = "succeed", extra: dict[str, Any] | None = None, **spec: Any) -> Obj:
@@ -188,7 +195,8 @@ def make_training(resources: Resources, namespace: str, trainer: str) -> Callabl
             "spec": {
                 "trainerRef": trainer,
                 "baseModel": "tiny",
-                "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"},
+                # In the project's own prefix of the store: the only place a Training may read.
+                "dataset": {"uri": f"file://{store_root}/{namespace}/data/chat.jsonl", "format": "openai_chat_jsonl"},
                 "hyperparameters": {"extra": {"behaviour": behaviour, **(extra or {})}},
             },
         }

@@ -55,6 +55,11 @@ def operator(control_plane: ControlPlane, artifacts: Path, operator_node: NodeAg
         yield op
 
 
+@pytest.fixture
+def store_root() -> str:
+    return "/var/lib/kubetune/artifacts"  # this module's operator mounts the store there
+
+
 def test_a_project_namespace_gets_a_claim_on_the_same_files(
     operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
     platform: tuple[str, str], store: Path, make_training: Callable[..., Obj]
@@ -85,7 +90,8 @@ def test_a_namespace_created_again_gets_its_claim_back(
     name = f"reborn-{uuid.uuid4().hex[:8]}"
     body = {"apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": "again"},
             "spec": {"trainerRef": trainer, "baseModel": "tiny",
-                     "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"},
+                     "dataset": {"uri": f"file:///var/lib/kubetune/artifacts/{name}/data/chat.jsonl",
+                                 "format": "openai_chat_jsonl"},
                      "hyperparameters": {"extra": {"behaviour": "artifact"}}}}
     for _ in range(2):  # the second time, the namespace's old volume copy is Released and must be reused
         _fresh_namespace(core, name)

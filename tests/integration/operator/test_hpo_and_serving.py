@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from kubernetes import client
 from operator_waits import Obj, Resources, condition, wait_for
@@ -74,13 +75,15 @@ def test_suspending_a_search_suspends_its_trials_and_resuming_resumes_them(
 
 
 def test_api_keys_secret_is_mounted_into_the_server(
-        operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str) -> None:
+        operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+        artifacts: Path) -> None:
     core = client.CoreV1Api(api_client)
     core.create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="serve-keys"), string_data={"keys": "key-one\nkey-two\n"}))
     resources.create("inferenceservices", namespace, {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "guarded"},
-        "spec": {"model": {"baseModel": "file:///models/tiny"}, "apiKeys": {"name": "serve-keys"}}})
+        "spec": {"model": {"baseModel": f"file://{artifacts}/{namespace}/models/tiny"},
+                 "apiKeys": {"name": "serve-keys"}}})
     # The stand-in server, like kubetune-serve, is ready only once the key file is there.
     ready = resources.wait_phase("inferenceservices", namespace, "guarded", "Ready", timeout=180)
     assert ready["status"]["readyReplicas"] == 1
@@ -157,9 +160,8 @@ def test_datasets_are_validated_and_trainings_wait_for_them(
     make_training: Callable[..., Obj],
     tmp_path: object,
 ) -> None:
-    from pathlib import Path
-
-    root = Path(str(tmp_path))
+    root = Path(str(artifacts)) / namespace / "data"  # a Dataset is read only in its project's prefix
+    root.mkdir(parents=True, exist_ok=True)
     good = root / "good.jsonl"
     row = json.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
     good.write_text("\n".join([row] * 5) + "\n")
@@ -234,34 +236,37 @@ def test_trainer_is_ready_and_counts_its_trainings(
 
 
 def test_a_new_model_rolls_out_as_a_new_version_and_replicas_get_a_budget(
-        operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str) -> None:
+        operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+        artifacts: Path) -> None:
     resources.create("inferenceservices", namespace, {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "base"},
-        "spec": {"model": {"baseModel": "file:///models/tiny"}, "replicas": 1}})
+        "spec": {"model": {"baseModel": f"file://{artifacts}/{namespace}/models/tiny"}, "replicas": 1}})
     first = resources.wait_phase("inferenceservices", namespace, "base", "Ready", timeout=180)
     assert first["status"]["modelVersion"] == "v1"
     policy = client.PolicyV1Api(api_client)
     assert policy.list_namespaced_pod_disruption_budget(namespace).items == []
 
     resources.patch("inferenceservices", namespace, "base", {"spec": {"replicas": 2, "model": {
-        "baseModel": "file:///models/tiny", "adapters": [{"name": "a1", "uri": "file:///adapters/a1"}]}}})
+        "baseModel": f"file://{artifacts}/{namespace}/models/tiny",
+        "adapters": [{"name": "a1", "uri": f"file://{artifacts}/{namespace}/adapters/a1"}]}}})
     second = resources.wait("inferenceservices", namespace, "base",
                             lambda o: (o.get("status") or {}).get("modelVersion") == "v2"
                             and o["status"].get("phase") == "Ready" and o["status"].get("readyReplicas") == 2,
                             timeout=180)
     assert second["status"]["observedGeneration"] == second["metadata"]["generation"]
     deployment = client.AppsV1Api(api_client).read_namespaced_deployment("base-server", namespace)
-    assert json.loads(_env(deployment)["KUBETUNE_SERVE_ADAPTERS"]) == {"a1": "file:///adapters/a1"}
+    assert json.loads(_env(deployment)["KUBETUNE_SERVE_ADAPTERS"]) == {"a1": f"file://{artifacts}/{namespace}/adapters/a1"}
     assert deployment.spec.template.metadata.annotations["kubetune.io/model-version"] == "v2"
     (pdb,) = policy.list_namespaced_pod_disruption_budget(namespace).items
     assert pdb.spec.min_available == 1
 
 
 def test_a_server_image_that_cannot_be_pulled_fails_with_the_reason(
-        operator: OperatorThread, resources: Resources, namespace: str) -> None:
+        operator: OperatorThread, resources: Resources, namespace: str, artifacts: Path) -> None:
     resources.create("inferenceservices", namespace, {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "nopull"},
-        "spec": {"model": {"baseModel": "file:///models/tiny"}, "image": "registry.invalid/kubetune/runtime:1"}})
+        "spec": {"model": {"baseModel": f"file://{artifacts}/{namespace}/models/tiny"},
+                 "image": "registry.invalid/kubetune/runtime:1"}})
     failed = resources.wait_phase("inferenceservices", namespace, "nopull", "Failed", "Ready")
     assert failed["status"]["phase"] == "Failed"
     assert "cannot pull the server image (ImagePullBackOff)" in failed["status"]["message"]
@@ -269,11 +274,12 @@ def test_a_server_image_that_cannot_be_pulled_fails_with_the_reason(
 
 
 def test_a_server_over_its_memory_limit_fails_as_oomkilled(
-        operator: OperatorThread, resources: Resources, namespace: str) -> None:
+        operator: OperatorThread, resources: Resources, namespace: str, artifacts: Path) -> None:
     # 8 MiB is less than any Python interpreter needs: every start is OOM-killed.
     resources.create("inferenceservices", namespace, {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "tight"},
-        "spec": {"model": {"baseModel": "file:///models/tiny"}, "resources": {"memory": "8Mi"}}})
+        "spec": {"model": {"baseModel": f"file://{artifacts}/{namespace}/models/tiny"},
+                 "resources": {"memory": "8Mi"}}})
     failed = resources.wait_phase("inferenceservices", namespace, "tight", "Failed", "Ready")
     assert failed["status"]["phase"] == "Failed"
     assert "the server ran out of memory (OOMKilled)" in failed["status"]["message"]

@@ -88,13 +88,14 @@ def test_running_out_of_memory_fails_as_oomkilled(
 
 def test_an_image_that_cannot_be_pulled_fails_and_frees_the_job(
     operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
-    make_trainer: Callable[..., str]
+    make_trainer: Callable[..., str], store_root: str
 ) -> None:
     trainer = make_trainer(image="registry.invalid/kubetune/runtime:1")
     resources.create("trainings", namespace, {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": "nopull"},
         "spec": {"trainerRef": trainer, "baseModel": "tiny",
-                 "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"}}})
+                 "dataset": {"uri": f"file://{store_root}/{namespace}/data/chat.jsonl",
+                             "format": "openai_chat_jsonl"}}})
     failed = resources.wait_phase("trainings", namespace, "nopull", "Failed", "Succeeded")
     assert failed["status"]["phase"] == "Failed"
     assert "cannot pull the trainer image (ImagePullBackOff)" in failed["status"]["message"]
