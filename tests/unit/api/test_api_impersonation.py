@@ -117,3 +117,17 @@ async def test_authorizer_caches_answers_for_a_short_time() -> None:
     now[0] = 6
     assert await authorizer.allowed(who, what)
     assert fake.calls.count(("create", "subjectaccessreviews")) == 2
+
+
+async def test_a_viewer_upload_is_refused_before_anything_reaches_the_store(env: Env, chat_jsonl: bytes) -> None:
+    key, ns = env.projects["alice"]["key"], env.projects["alice"]["namespace"]
+    assert (await _add(env, "alice", "bob", "viewer")).status_code == 201
+    resp = await env.client.post(f"/api/finetune/upload-dataset?project_id={key}", headers=env.auth("bob"),
+                                 files={"file": ("d.jsonl", chat_jsonl)})
+    assert resp.status_code == 403, resp.text
+    store = env.ctx.storage
+    assert not store.fs.exists(store.path(ns, "datasets")) or store.fs.ls(store.path(ns, "datasets")) == []
+    ok = await env.client.post(f"/api/finetune/upload-dataset?project_id={key}", headers=env.auth("alice"),
+                               files={"file": ("d.jsonl", chat_jsonl)})
+    assert ok.status_code == 201, ok.text
+    assert store.fs.ls(store.path(ns, "datasets"))

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable
 
 from kubetune.api.auth.principal import Principal
-from kubetune.api.cluster import Cluster, Identity, ResourceAttributes
+from kubetune.api.cluster import Cluster, Identity, Res, ResourceAttributes
+from kubetune.api.core.errors import ApiError
 
 TTL_SECONDS = 5.0
 MAX_ENTRIES = 20_000  # a bound on memory; the cache is simply emptied when it is reached
@@ -64,6 +65,14 @@ class Authorizer:
             return True, frozenset(names)
         answers = await asyncio.gather(*(self.allowed(identity, project_question(ns)) for ns in names))
         return False, frozenset(ns for ns, ok in zip(names, answers, strict=True) if ok)
+
+    async def require(self, principal: Principal, verb: str, res: Res, namespace: str, name: str = "") -> None:
+        """403 unless Kubernetes would let the caller do this: for work the facade does outside
+        Kubernetes first (writing an upload into the project's store), so a refused caller leaves nothing."""
+        attributes = ResourceAttributes(verb=verb, resource=res.plural, group=res.group, namespace=namespace,
+                                        name=name)
+        if not await self.allowed(identity_of(principal), attributes):
+            raise ApiError(403, f"not allowed to {verb} {res.plural} in this project")
 
     def forget(self, identity: Identity | None = None) -> None:
         """Drop cached answers (all, or one identity's) after a change the facade made itself, e.g. membership."""

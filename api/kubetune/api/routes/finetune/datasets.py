@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from kubetune.api import access
 from kubetune.api import datasets as service
+from kubetune.api.cluster import DATASETS
 from kubetune.api.core.errors import ApiError
 from kubetune.api.deps import ContextDep, CurrentUser
 from kubetune.api.mapping import meta
@@ -43,6 +44,7 @@ async def format_dataset(ctx: ContextDep, user: CurrentUser, body: FormatRequest
     """Writes the formatted file into the project's store, line by line (never the whole file in memory)."""
     ns = access.default_project(ctx.cache, user, body.project_id, ctx.settings.project_namespace_prefix)
     namespace, key = meta.name(ns), safe_key(body.dataset_path)
+    await ctx.authorizer.require(user, "create", DATASETS, namespace)  # it writes into the project's store
     formatting = await asyncio.to_thread(
         service.prepare_formatting, ctx, namespace, key, body.split_name, body.format_type, body.data_strategy,
         body.system_message, body.thinking_instructions, check_all=False)

@@ -7,11 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from kubetune.api import access, members
+from kubetune.api.cluster import ROLE_BINDINGS
 from kubetune.api.context import AppContext
 from kubetune.api.core.errors import ApiError
 from kubetune.api.deps import ContextDep, CurrentUser
 from kubetune.api.mapping import meta
-from kubetune.api.schemas.members import NAME_PATTERN, MemberCreate, MemberKind, MemberList, MemberRead, MemberUpdate
+from kubetune.api.schemas.members import (
+    NAME_PATTERN,
+    MemberCreate,
+    MemberKind,
+    MemberList,
+    MemberRead,
+    MemberUpdate,
+    RoleName,
+)
+from kubetune.crd.project_roles import binding_name
 
 router = APIRouter()
 MemberName = Annotated[str, Path(pattern=NAME_PATTERN)]
@@ -20,6 +30,11 @@ Kind = Annotated[MemberKind, Query(description="user (a facade username) or grou
 
 def _namespace(ctx: AppContext, user: CurrentUser, project_id: int) -> str:
     return meta.name(access.project(ctx.cache, user, str(project_id), ctx.settings.project_namespace_prefix))
+
+
+async def _may_edit(ctx: AppContext, user: CurrentUser, namespace: str, role: RoleName) -> None:
+    """Asked first, so a change that turns out to be a no-op answers as Kubernetes would have."""
+    await ctx.authorizer.require(user, "update", ROLE_BINDINGS, namespace, name=binding_name(role))
 
 
 def _find(ctx: AppContext, namespace: str, kind: MemberKind, name: str) -> MemberRead:
@@ -53,7 +68,8 @@ async def add_member(ctx: ContextDep, user: CurrentUser, project_id: int, body: 
 async def update_member(ctx: ContextDep, user: CurrentUser, project_id: int, name: MemberName, body: MemberUpdate,
                         kind: Kind = "user") -> MemberRead:
     namespace = _namespace(ctx, user, project_id)
-    _find(ctx, namespace, kind, name)
+    current = _find(ctx, namespace, kind, name)
+    await _may_edit(ctx, user, namespace, current.role)
     await members.set_role(ctx.cluster, ctx.cache, namespace, kind, name, body.role)
     ctx.authorizer.forget()
     return _find(ctx, namespace, kind, name)
@@ -64,7 +80,8 @@ async def update_member(ctx: ContextDep, user: CurrentUser, project_id: int, nam
 async def remove_member(ctx: ContextDep, user: CurrentUser, project_id: int, name: MemberName,
                         kind: Kind = "user") -> Response:
     namespace = _namespace(ctx, user, project_id)
-    _find(ctx, namespace, kind, name)
+    current = _find(ctx, namespace, kind, name)
+    await _may_edit(ctx, user, namespace, current.role)
     await members.set_role(ctx.cluster, ctx.cache, namespace, kind, name, None)
     ctx.authorizer.forget()
     return Response(status_code=204)
