@@ -156,6 +156,11 @@ class TrainingSpec(CamelModel):
     ttl_seconds_after_finished: int | None = Field(
         default=None, ge=0, description="Delete the Job this long after it ends (the Training stays)."
     )
+    artifact_policy: Literal["Keep", "Delete"] = Field(
+        default="Keep",
+        description="Keep: deleting the Training leaves its checkpoints and adapter in the store. "
+        "Delete: a finalizer removes them from the project's prefix of the store first.",
+    )
     display_name: str | None = Field(default=None, max_length=256, description="Human-readable name.")
     description: str | None = Field(default=None, max_length=4096, description="What this run is for.")
 

@@ -11,10 +11,12 @@ from kubetune.operator.handlers import (  # noqa: F401 - imported for their regi
     inferenceservice,
     lifecycle,
     project_access,
+    project_cleanup,
     project_network,
     project_quota,
     trainer,
     training,
+    training_cleanup,
 )
 from kubetune.operator.handlers.common import REGISTRY
 
