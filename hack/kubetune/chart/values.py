@@ -268,6 +268,26 @@ class NetworkPolicy(ValuesModel):
     )
 
 
+class ProjectQuotaLimits(ValuesModel):
+    gpus: int | None = Field(default=8, ge=0, description="GPUs requested at once (requests.nvidia.com/gpu).")
+    pods: int | None = Field(default=50, ge=0, description="Pods at once, training and serving.")
+    cpu: Quantity | None = Field(default="64", description="CPU requested at once (requests.cpu).")
+    memory: Quantity | None = Field(default="512Gi", description="Memory requested at once (requests.memory).")
+    storage: Quantity | None = Field(default="1Ti", description="Storage requested by PVCs (requests.storage).")
+    persistent_volume_claims: int | None = Field(default=20, ge=0, description="PVCs.")
+
+
+class ProjectDefaultRequests(ValuesModel):
+    cpu: Quantity | None = Field(default="100m", description="CPU request of containers that name none.")
+    memory: Quantity | None = Field(default="256Mi", description="Memory request of containers that name none.")
+
+
+class ProjectQuota(ValuesModel):
+    enabled: bool = Field(default=True, description="A ResourceQuota and LimitRange in every project Namespace.")
+    limits: ProjectQuotaLimits = Field(default_factory=ProjectQuotaLimits)
+    default_requests: ProjectDefaultRequests = Field(default_factory=ProjectDefaultRequests)
+
+
 class Crds(ValuesModel):
     enabled: bool = Field(default=True, description="Install the CRDs with the chart.")
     keep: bool = Field(default=True, description="Keep the CRDs (and so every resource) on helm uninstall.")
@@ -290,6 +310,7 @@ class Values(ValuesModel):
     trainers: Trainers = Field(default_factory=Trainers)
     metrics: Metrics = Field(default_factory=Metrics)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
+    project_quota: ProjectQuota = Field(default_factory=ProjectQuota)
 
 
 def default_values() -> dict[str, Any]:
