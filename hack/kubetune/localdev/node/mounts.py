@@ -55,6 +55,23 @@ def mount_table(
     return table
 
 
+def prepare_sub_paths(container: Mapping[str, Any], volume_dirs: Mapping[str, Path]) -> None:
+    """Create each mount's subPath directory inside its volume, as the kubelet does, and refuse one that a
+    symlink inside the volume leads out of it (the kubelet's subPath escape check): a pod given its
+    project's prefix of a shared volume must not reach the rest of it through a link."""
+    for mount in container.get("volumeMounts") or []:
+        sub_path = mount.get("subPath") or ""
+        source = volume_dirs.get(mount["name"])
+        if not sub_path or source is None:
+            continue
+        target = source / sub_path
+        real_source = source.resolve()
+        real = target.resolve()
+        if real != real_source and real_source not in real.parents:
+            raise ValueError(f"subPath {sub_path!r} leads out of volume {mount['name']!r} through a symlink")
+        target.mkdir(parents=True, exist_ok=True)
+
+
 def build_root(container_dir: Path, table: Mapping[str, str], termination_file: Path) -> ContainerFs:
     """<container_dir>/root/<mountPath> -> host path symlinks, plus paths.json."""
     root = container_dir / "root"

@@ -115,6 +115,7 @@ class Sandbox:
             container_dir.mkdir(parents=True, exist_ok=True)
             termination = container_dir / "termination-log"
             termination.touch()
+            mounts.prepare_sub_paths(container, self.volume_dirs)
             table = mounts.mount_table(container, self.volume_dirs, termination)
             self.filesystems[container["name"]] = mounts.build_root(container_dir, table, termination)
             kubeconfig = mounts.service_account_kubeconfig(self.server_url, table)

@@ -118,3 +118,17 @@ def test_service_account_kubeconfig_points_at_the_mounted_token_and_ca() -> None
     }
     assert kubeconfig["users"][0]["user"] == {"tokenFile": "/h/sa/token"}
     assert mounts.service_account_kubeconfig("https://127.0.0.1:6443", {"/etc/kubetune": "/h/run"}) is None
+
+
+def test_sub_paths_are_made_inside_the_volume_and_links_out_are_refused(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    (store / "bob").mkdir(parents=True)
+    container = {"volumeMounts": [{"name": "artifacts", "mountPath": "/art/alice", "subPath": "alice"}]}
+    mounts.prepare_sub_paths(container, {"artifacts": store})
+    assert (store / "alice").is_dir()  # created, as the kubelet does
+    table = mounts.mount_table(container, {"artifacts": store}, tmp_path / "term")
+    assert table["/art/alice"] == str(store / "alice")  # the project's prefix, not the whole volume
+    (store / "mallory").symlink_to(tmp_path)
+    escape = {"volumeMounts": [{"name": "artifacts", "mountPath": "/art/m", "subPath": "mallory"}]}
+    with pytest.raises(ValueError, match="symlink"):
+        mounts.prepare_sub_paths(escape, {"artifacts": store})
