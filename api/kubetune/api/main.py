@@ -21,7 +21,7 @@ from kubetune.api.context import AppContext
 from kubetune.api.core import errors
 from kubetune.api.core.body_limit import BodyLimitMiddleware
 from kubetune.api.core.config import Settings
-from kubetune.api.routes import admin, aitems, finetune, health, inference_proxy, sktai
+from kubetune.api.routes import admin, admin_quota, aitems, finetune, health, inference_proxy, sktai
 from kubetune.api.routes.platform import router as platform_router
 from kubetune.api.storage.multipart import ENVELOPE_BYTES
 
@@ -79,6 +79,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     app.include_router(aitems.router)
     app.include_router(inference_proxy.router)
     app.include_router(admin.router)
+    app.include_router(admin_quota.router)
     return app
 
 

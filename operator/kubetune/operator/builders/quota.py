@@ -14,50 +14,24 @@ requests.memory refuses every pod that names none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from kubetune.crd import labels as lbl
 from kubetune.crd.base import Quantity
+from kubetune.crd.project_quota import QUOTA_ANNOTATION, QUOTA_NAME, QuotaLimits, override_of
 
-QUOTA_NAME = "kubetune-project"
+__all__ = ["QUOTA_ANNOTATION", "QUOTA_NAME", "ContainerDefaults", "ProjectQuota", "QuotaLimits", "build_limit_range",
+           "build_resource_quota", "override_of", "project_objects", "quota_refusal"]
+
 LIMIT_RANGE_NAME = "kubetune-project"
-QUOTA_ANNOTATION = f"{lbl.PREFIX}/quota"
-GPU_RESOURCE = "nvidia.com/gpu"
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class QuotaLimits(_Model):
-    """The hard limits of one project; null leaves a resource unlimited."""
-
-    gpus: int | None = Field(default=None, ge=0, le=100000, description="GPUs requested at once (nvidia.com/gpu).")
-    pods: int | None = Field(default=None, ge=0, le=100000, description="Pods at once (training and serving).")
-    cpu: Quantity | None = Field(default=None, description="CPU requested at once, e.g. 64.")
-    memory: Quantity | None = Field(default=None, description="Memory requested at once, e.g. 256Gi.")
-    storage: Quantity | None = Field(default=None, description="Storage requested by PVCs, e.g. 1Ti.")
-    persistent_volume_claims: int | None = Field(default=None, ge=0, le=100000, description="PVCs.")
-
-    def hard(self) -> dict[str, str]:
-        """The ResourceQuota's spec.hard."""
-        pairs = {
-            f"requests.{GPU_RESOURCE}": self.gpus, "pods": self.pods, "requests.cpu": self.cpu,
-            "requests.memory": self.memory, "requests.storage": self.storage,
-            "persistentvolumeclaims": self.persistent_volume_claims,
-        }
-        return {key: str(value) for key, value in pairs.items() if value is not None}
-
-    def merged(self, override: QuotaLimits | None) -> QuotaLimits:
-        """These defaults with an administrator's values on top (only the fields the override sets)."""
-        if override is None:
-            return self
-        return self.model_copy(update=override.model_dump(exclude_unset=True))
 
 
 class ContainerDefaults(_Model):
@@ -72,17 +46,6 @@ class ProjectQuota(_Model):
 
     limits: QuotaLimits = Field(default_factory=QuotaLimits, description="Defaults for every project.")
     default_requests: ContainerDefaults = Field(default_factory=ContainerDefaults)
-
-
-def override_of(namespace: Mapping[str, Any]) -> tuple[QuotaLimits | None, str | None]:
-    """The administrator's override from the Namespace's annotation, and why it was ignored if it was."""
-    raw = ((namespace.get("metadata") or {}).get("annotations") or {}).get(QUOTA_ANNOTATION)
-    if not raw:
-        return None, None
-    try:
-        return QuotaLimits.model_validate(json.loads(raw)), None
-    except (ValueError, ValidationError) as exc:
-        return None, f"annotation {QUOTA_ANNOTATION} ignored: {exc}"
 
 
 def _metadata(namespace: str, name: str) -> dict[str, Any]:

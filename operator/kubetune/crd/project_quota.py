@@ -1,0 +1,64 @@
+"""A project's quota as the facade and the operator both speak it.
+
+The chart gives every project the same limits (the operator's ProjectQuota, builders/quota.py); an
+administrator changes one project's through the facade (PUT /api/v1/admin/projects/{id}/quota),
+which writes the fields it sets as JSON into the Namespace's ``kubetune.io/quota`` annotation. The
+operator merges that over the chart's limits into the project's ResourceQuota.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from kubetune.crd import labels as lbl
+from kubetune.crd.base import Quantity
+
+QUOTA_NAME = "kubetune-project"
+QUOTA_ANNOTATION = f"{lbl.PREFIX}/quota"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class QuotaLimits(_Model):
+    """The hard limits of one project; null leaves a resource unlimited."""
+
+    gpus: int | None = Field(default=None, ge=0, le=100000, description="GPUs requested at once (nvidia.com/gpu).")
+    pods: int | None = Field(default=None, ge=0, le=100000, description="Pods at once (training and serving).")
+    cpu: Quantity | None = Field(default=None, description="CPU requested at once, e.g. 64.")
+    memory: Quantity | None = Field(default=None, description="Memory requested at once, e.g. 256Gi.")
+    storage: Quantity | None = Field(default=None, description="Storage requested by PVCs, e.g. 1Ti.")
+    persistent_volume_claims: int | None = Field(default=None, ge=0, le=100000, description="PVCs.")
+
+    def hard(self) -> dict[str, str]:
+        """The ResourceQuota's spec.hard."""
+        pairs = {
+            f"requests.{GPU_RESOURCE}": self.gpus, "pods": self.pods, "requests.cpu": self.cpu,
+            "requests.memory": self.memory, "requests.storage": self.storage,
+            "persistentvolumeclaims": self.persistent_volume_claims,
+        }
+        return {key: str(value) for key, value in pairs.items() if value is not None}
+
+    def merged(self, override: QuotaLimits | None) -> QuotaLimits:
+        """These defaults with an administrator's values on top (only the fields the override sets)."""
+        if override is None:
+            return self
+        return self.model_copy(update=override.model_dump(exclude_unset=True))
+
+
+def override_of(namespace: Mapping[str, Any]) -> tuple[QuotaLimits | None, str | None]:
+    """The administrator's override from the Namespace's annotation, and why it was ignored if it was."""
+    raw = ((namespace.get("metadata") or {}).get("annotations") or {}).get(QUOTA_ANNOTATION)
+    if not raw:
+        return None, None
+    try:
+        return QuotaLimits.model_validate(json.loads(raw)), None
+    except (ValueError, ValidationError) as exc:
+        return None, f"annotation {QUOTA_ANNOTATION} ignored: {exc}"
