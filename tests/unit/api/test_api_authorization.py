@@ -68,17 +68,26 @@ async def test_other_projects_user_is_403_admin_200(env: Env) -> None:
 
 
 async def test_service_account_tokens_via_token_review(env: Env) -> None:
+    """A service account's own RBAC decides (no namespace shortcut); see test_api_service_account_tokens.py."""
+    from kubetune.api.cluster.resources import ROLE_BINDINGS
+    from kubetune.crd import project_roles as pr
+
     ns = env.projects["alice"]["namespace"]
-    env.fake.tokens["sa-token"] = TokenReviewResult(
-        True, f"system:serviceaccount:{ns}:trainer", ("system:serviceaccounts",), audiences=("kubetune",)
-    )
-    headers = {"Authorization": "Bearer sa-token"}
+    for name, token in (("trainer", "h.p.s"), ("unbound", "u.b.s")):
+        env.fake.tokens[token] = TokenReviewResult(
+            True, f"system:serviceaccount:{ns}:{name}", ("system:serviceaccounts",), audiences=("kubetune",)
+        )
+    binding = pr.role_binding(ns, "viewer", [pr.subject("User", f"system:serviceaccount:{ns}:trainer")])
+    await env.fake.create(ROLE_BINDINGS, binding, ns)
+    headers = {"Authorization": "Bearer h.p.s"}
     assert (await env.client.get(f"/api/v1/projects/{env.projects['alice']['id']}", headers=headers)).status_code == 200
     assert (await env.client.get(f"/api/v1/projects/{env.projects['bob']['id']}", headers=headers)).status_code == 403
+    unbound = {"Authorization": "Bearer u.b.s"}  # same namespace, no binding: nothing
+    assert (await env.client.get(f"/api/v1/projects/{env.projects['alice']['id']}", headers=unbound)).status_code == 403
     me = (await env.client.get("/api/v1/auth/me", headers=headers)).json()
     assert me["username"].startswith("system:serviceaccount:")
-    env.fake.tokens["user-token"] = TokenReviewResult(True, "jane", ())
-    assert (await env.client.get("/api/v1/projects", headers={"Authorization": "Bearer user-token"})).status_code == 401
+    env.fake.tokens["u.t.s"] = TokenReviewResult(True, "jane", (), ("kubetune",))
+    assert (await env.client.get("/api/v1/projects", headers={"Authorization": "Bearer u.t.s"})).status_code == 401
 
 
 async def test_api_keys(env: Env) -> None:

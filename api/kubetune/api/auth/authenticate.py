@@ -16,6 +16,7 @@ from kubetune.api.core.security import InvalidTokenError, is_own_token, verify_t
 
 API_KEY_PREFIX = "kt_"
 SA_PREFIX = "system:serviceaccount:"
+MAX_TOKEN_CHARS = 16 * 1024  # a service-account JWT is ~1 KiB; never send megabytes to TokenReview
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
 
@@ -43,11 +44,16 @@ async def authenticate(ctx: AppContext, token: str | None) -> Principal:
         if user.id != claims.user_id or user.token_generation != claims.generation:
             raise unauthorized("token revoked: log in again")
         return Principal(username=user.username, is_admin=user.is_admin, user_id=user.id)
-    if ctx.settings.token_review:
-        review = await ctx.cluster.token_review(token)
-        if review.authenticated and review.username.startswith(SA_PREFIX):
-            namespace = review.username[len(SA_PREFIX):].split(":", 1)[0]
-            admin = namespace == ctx.settings.system_namespace or "system:masters" in review.groups
-            return Principal(username=review.username, kind="serviceaccount", is_admin=admin,
-                             namespaces=frozenset({namespace}))
+    if ctx.settings.token_review and _looks_like_jwt(token):
+        audience = ctx.settings.token_audience
+        review = await ctx.own_cluster.token_review(token, audiences=(audience,))  # the facade's own act
+        # Asked with audiences, the API server authenticates only tokens minted for them; check the
+        # answer too, so an authenticator that ignores audiences cannot widen what is accepted.
+        if review.authenticated and audience in review.audiences and review.username.startswith(SA_PREFIX):
+            return Principal(username=review.username, kind="serviceaccount", groups=review.groups)
     raise unauthorized("Could not validate credentials")
+
+
+def _looks_like_jwt(token: str) -> bool:
+    """Only JWT-shaped tokens go to TokenReview: random strings cost the API server nothing then."""
+    return len(token) <= MAX_TOKEN_CHARS and token.count(".") == 2
