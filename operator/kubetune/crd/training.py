@@ -45,8 +45,7 @@ class Hyperparameters(CamelModel):
     logging_steps: int | None = Field(default=None, ge=1, description="Report metrics every N steps.")
     extra: dict[str, ParamValue] | None = Field(
         default=None, max_length=bounds.MAX_PARAMETERS,
-        description="Runtime-specific parameters declared by the Trainer.",
-        json_schema_extra=bounds.keys_at_most(bounds.MAX_PARAMETER_NAME, "parameter names"),
+        description="Runtime-specific parameters declared by the Trainer (their names are the Trainer's).",
     )
 
 
