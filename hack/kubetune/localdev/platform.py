@@ -71,6 +71,9 @@ class LocalPlatform:
         artifacts = work_dir / "artifacts"
         artifacts.mkdir(parents=True, exist_ok=True)
         password = secrets.token_urlsafe(12)
+        # Shared by the operator and the facade, as the chart's auth Secret shares it: the facade's key
+        # for each inference server is derived from it (kubetune.crd.serving_keys).
+        serving_key = secrets.token_urlsafe(48)
         with ControlPlane.start() as cp:
             with client.ApiClient(client_configuration(cp.kubeconfig)) as api:
                 install_crds(api)
@@ -92,6 +95,7 @@ class LocalPlatform:
                 log_level="WARNING",
                 serve_command=[sys.executable, "-m", "kubetune.serve.cli"],
                 report_interval_seconds=1.0,
+                serving_key_secret=serving_key,
             )
             api_settings = ApiSettings(
                 environment="development",
@@ -101,6 +105,7 @@ class LocalPlatform:
                 # Cluster DNS does not reach the host: call server pods by their address.
                 inference_routing="pod",
                 system_namespace=SYSTEM_NAMESPACE,
+                serving_key_secret=serving_key,
             )
             with NodeAgent(node_config) as node, OperatorThread(operator_settings), \
                     _serve_api(api_settings, cp) as api_url:
@@ -116,8 +121,12 @@ def _serve_api(settings: ApiSettings, cp: ControlPlane) -> Iterator[str]:
 
     from kubetune.api.cluster.kube import KubeCluster
     from kubetune.api.main import create_app
+    from kubetune.localdev.facade_identity import facade_api_client
 
-    api = client.ApiClient(client_configuration(cp.kubeconfig))
+    # The facade runs as the chart makes it: its own ServiceAccount with the chart's RBAC (it
+    # impersonates its callers), never with the control plane's admin credentials.
+    with client.ApiClient(client_configuration(cp.kubeconfig)) as admin:
+        api = facade_api_client(admin, settings.system_namespace)
     app = create_app(settings, KubeCluster(api))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from kubernetes import client
+from kubernetes import client, watch
 
 from kubetune.api.cluster import NAMESPACES
 from kubetune.api.cluster.kube import KubeCluster
 from kubetune.api.context import AppContext
 from kubetune.api.core.config import Settings
 from kubetune.api.main import create_app
+from kubetune.crd import labels as lbl
+from kubetune.localdev.facade_identity import facade_api_client, remove_facade_binding
+from kubetune.operator.handlers.project_access import ensure_owner_is_admin
+from kubetune.operator.kube import Kube
 
 
 @dataclass
@@ -49,16 +54,49 @@ async def facade(api: client.ApiClient, storage: Path) -> AsyncIterator[Facade]:
         project_namespace_prefix=f"it{tag}-",
         sse_keepalive_seconds=0.5,
     )
-    cluster = KubeCluster(api)
-    await cluster.create(NAMESPACES, {"metadata": {"name": settings.system_namespace}})
-    app = create_app(settings, cluster)
+    admin = KubeCluster(api)
+    await admin.create(NAMESPACES, {"metadata": {"name": settings.system_namespace}})
+    # The facade runs as the chart makes it: its own ServiceAccount, impersonating its callers.
+    own = await asyncio.to_thread(facade_api_client, api, settings.system_namespace, tag)
+    app = create_app(settings, KubeCluster(own))
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://facade", timeout=30) as http:
-                yield Facade(app, app.state.ctx, http, settings.project_namespace_prefix)
+        with project_access(api, settings.project_namespace_prefix):
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://facade", timeout=30) as http:
+                    yield Facade(app, app.state.ctx, http, settings.project_namespace_prefix)
     finally:
-        await cluster.delete(NAMESPACES, settings.system_namespace)
+        own.close()
+        await admin.delete(NAMESPACES, settings.system_namespace)
+        await asyncio.to_thread(remove_facade_binding, api, tag)
+
+
+@contextlib.contextmanager
+def project_access(api: client.ApiClient, prefix: str) -> Iterator[None]:
+    """The operator's project-access handler (ensure_owner_is_admin: a new project's owner becomes its
+    admin) over a watch of this test's project Namespaces, without the rest of the operator."""
+    stop = threading.Event()
+    kube = Kube(api)
+
+    def follow() -> None:
+        core = client.CoreV1Api(api)
+        while not stop.is_set():
+            w = watch.Watch()
+            for event in w.stream(core.list_namespace, label_selector=lbl.PROJECT, timeout_seconds=2):
+                obj = api.sanitize_for_serialization(event["object"])
+                if event["type"] != "DELETED" and obj["metadata"]["name"].startswith(prefix):
+                    with contextlib.suppress(Exception):  # as kopf's event handlers: the next event retries
+                        ensure_owner_is_admin(kube, obj)
+                if stop.is_set():
+                    w.stop()
+
+    thread = threading.Thread(target=follow, name="project-access", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 class StreamReader:

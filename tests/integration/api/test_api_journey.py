@@ -28,6 +28,7 @@ from kubetune.api.cluster.kube import KubeCluster
 from kubetune.api.core.config import Settings
 from kubetune.api.main import create_app
 from kubetune.localdev.controlplane import ControlPlane
+from kubetune.localdev.facade_identity import facade_api_client, remove_facade_binding
 from kubetune.localdev.node.agent import NodeAgent
 from kubetune.localdev.node.config import NodeConfig
 from kubetune.operator.inprocess import OperatorThread
@@ -36,6 +37,10 @@ from kubetune.operator.settings import Settings as OperatorSettings
 pytestmark = pytest.mark.integration
 ROWS = [{"messages": [{"role": "user", "content": f"What is {i} plus {i}?"},
                       {"role": "assistant", "content": f"{i} plus {i} is {2 * i}."}]} for i in range(24)]
+
+
+# The operator and the facade share it, as the chart's auth Secret makes them: servers ask for a key.
+SERVING_KEY = uuid.uuid4().hex * 2
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +55,8 @@ def platform(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFacto
     settings = OperatorSettings(
         kubeconfig=str(control_plane.kubeconfig), artifact_pvc=None, artifact_mount_path=str(artifacts),
         leader_election=False, metrics_port=0, health_port=0, log_format="text", default_backoff_limit=0,
-        serve_command=[sys.executable, "-m", "kubetune.serve.cli"], report_interval_seconds=0.5)
+        serve_command=[sys.executable, "-m", "kubetune.serve.cli"], report_interval_seconds=0.5,
+        serving_key_secret=SERVING_KEY)
     with NodeAgent(node), OperatorThread(settings):
         yield artifacts
 
@@ -60,15 +66,18 @@ async def journey_app(api_client: client.ApiClient, platform: Path) -> AsyncIter
     tag = uuid.uuid4().hex[:6]
     settings = Settings(environment="development", storage_root=f"file://{platform}", bcrypt_rounds=4,
                         system_namespace=f"ktsys-{tag}", project_namespace_prefix=f"j{tag}-",
-                        inference_routing="pod", sse_keepalive_seconds=1)
+                        inference_routing="pod", sse_keepalive_seconds=1, serving_key_secret=SERVING_KEY)
     cluster = KubeCluster(api_client)
     await cluster.create(NAMESPACES, {"metadata": {"name": settings.system_namespace}})
-    app = create_app(settings, cluster)
+    own = await asyncio.to_thread(facade_api_client, api_client, settings.system_namespace, tag)  # as the chart
+    app = create_app(settings, KubeCluster(own))
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://facade",
                                                                     timeout=120) as http:
         yield app, http
+    own.close()
     await cluster.delete(NAMESPACES, settings.system_namespace)
+    await asyncio.to_thread(remove_facade_binding, api_client, tag)
 
 
 async def wait_for(cache: Cache, res: Res, predicate: Callable[[dict[str, Any]], bool],

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import schemathesis
 import uvicorn
+from api_facade import project_access
 from hypothesis import HealthCheck, given, settings
 from kubernetes import client
 
@@ -20,6 +21,7 @@ from kubetune.api.cluster.kube import KubeCluster
 from kubetune.api.core.config import Settings
 from kubetune.api.main import create_app
 from kubetune.api.openapi import DEFAULT_PATH
+from kubetune.localdev.facade_identity import facade_api_client, remove_facade_binding
 
 pytestmark = pytest.mark.integration
 EXAMPLES_PER_OPERATION = 15
@@ -46,9 +48,10 @@ def served(api_client: client.ApiClient, tmp_path_factory: pytest.TempPathFactor
     client.CoreV1Api(api_client).create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=cfg.system_namespace))
     )
+    own = facade_api_client(api_client, cfg.system_namespace, tag)  # the chart's identity, not the admin's
     port = _free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(cfg, KubeCluster(api_client)), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(cfg, KubeCluster(own)), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -56,10 +59,13 @@ def served(api_client: client.ApiClient, tmp_path_factory: pytest.TempPathFactor
     while not server.started:  # waiting on the server's own flag, bounded
         assert thread.is_alive() and time.monotonic() < deadline, "facade did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    with project_access(api_client, cfg.project_namespace_prefix):
+        yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(30)
+    own.close()
     client.CoreV1Api(api_client).delete_namespace(cfg.system_namespace)
+    remove_facade_binding(api_client, tag)
 
 
 def _operations() -> list[object]:

@@ -27,5 +27,5 @@ def window(items: Sequence[T], skip: int, limit: int) -> list[T]:
 
 
 def namespaces_of(ctx: AppContext, user: Principal) -> set[str] | None:
-    """None means all (admins)."""
-    return None if user.is_admin else allowed_namespaces(ctx.cache, user)
+    """None means all (callers Kubernetes lets read namespaces cluster-wide)."""
+    return None if user.cluster_wide else allowed_namespaces(ctx.cache, user)
