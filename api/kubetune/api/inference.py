@@ -13,6 +13,7 @@ from kubetune.api.core.errors import ApiError
 from kubetune.api.mapping import meta
 from kubetune.api.mapping.meta import Obj
 from kubetune.crd import labels as lbl
+from kubetune.crd import serving_keys
 
 
 def find_service(ctx: AppContext, user: Principal, ref: str) -> Obj:
@@ -64,15 +65,31 @@ def pod_url(ctx: AppContext, isvc: Obj) -> str:
     return f"http://{meta.status(pod)['podIP']}:{port}"
 
 
-def server_headers(ctx: AppContext) -> dict[str, str]:
-    key = ctx.settings.inference_api_key
-    return {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+def server_key(ctx: AppContext, isvc: Obj) -> str | None:
+    """The key this service's server accepts from the facade: derived, never read from its Secret.
+
+    The facade holds no right to read Secrets in project namespaces; the operator wrote the same
+    derivation into the server's Secret (kubetune.crd.serving_keys). None for `auth: none`.
+    """
+    if meta.spec(isvc).get("auth") == "none":
+        return None
+    platform = ctx.settings.serving_key_secret
+    if platform is not None:
+        return serving_keys.facade_key(platform.get_secret_value(), meta.namespace(isvc), meta.name(isvc),
+                                       meta.uid(isvc))
+    fixed = ctx.settings.inference_api_key
+    return fixed.get_secret_value() if fixed else None
+
+
+def server_headers(ctx: AppContext, isvc: Obj) -> dict[str, str]:
+    key = server_key(ctx, isvc)
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 async def call_server(ctx: AppContext, isvc: Obj, method: str, path: str, body: Any = None) -> dict[str, Any]:
     url = server_url(ctx, isvc) + path
     try:
-        resp = await ctx.http.request(method, url, json=body, headers=server_headers(ctx))
+        resp = await ctx.http.request(method, url, json=body, headers=server_headers(ctx, isvc))
     except httpx.HTTPError as exc:
         raise ApiError(502, f"inference server unreachable: {type(exc).__name__}") from exc
     try:

@@ -145,7 +145,8 @@ class Api(Scheduling):
 
 class Auth(ValuesModel):
     existing_secret: str = Field(
-        default="", description="Secret with keys jwt-secret and admin-password; empty: the chart makes one."
+        default="",
+        description="Secret with keys jwt-secret, admin-password and serving-key; empty: the chart makes one.",
     )
     admin_username: str = Field(default="admin", min_length=1, max_length=64, description="Bootstrap admin user.")
     admin_email: str = Field(default="admin@kubetune.local", max_length=256, description="Bootstrap admin e-mail.")
@@ -258,13 +259,47 @@ class Metrics(ValuesModel):
     service_monitor: ServiceMonitor = Field(default_factory=ServiceMonitor)
 
 
+class EgressTarget(ValuesModel):
+    cidrs: list[str] = Field(default_factory=list, description="IP blocks trainer pods may reach.")
+    peers: list[K8sObject] = Field(
+        default_factory=list, description="NetworkPolicy peers (namespaceSelector/podSelector) trainers may reach."
+    )
+    ports: list[int] = Field(default_factory=list, description="TCP ports; empty: every port.")
+
+
+def _api_server() -> EgressTarget:
+    return EgressTarget(ports=[443, 6443])
+
+
+class ProjectNetworkPolicies(ValuesModel):
+    api_server: EgressTarget = Field(
+        default_factory=_api_server,
+        description="The API server trainers report to; empty cidrs and peers: the operator uses the "
+        "addresses of default/kubernetes.",
+    )
+    store: EgressTarget = Field(default_factory=EgressTarget, description="The object store (storage.type s3).")
+    hub: EgressTarget = Field(default_factory=EgressTarget, description="The model hub (hf://); empty: no access.")
+    dns: bool = Field(default=True, description="Trainers may resolve names through kube-dns.")
+
+
 class NetworkPolicy(ValuesModel):
-    enabled: bool = Field(default=False, description="Restrict ingress to the operator and api pods.")
+    enabled: bool = Field(
+        default=True, description="Restrict ingress to the operator and api pods, and give every project "
+        "NetworkPolicies for its servers and trainers."
+    )
     api_from: list[K8sObject] = Field(
         default_factory=list, description="NetworkPolicy peers allowed to reach the api; empty: everyone."
     )
     metrics_from: list[K8sObject] = Field(
         default_factory=list, description="Peers allowed to scrape operator metrics; empty: everyone."
+    )
+    projects: ProjectNetworkPolicies = Field(default_factory=ProjectNetworkPolicies)
+
+
+class AdmissionPolicy(ValuesModel):
+    enabled: bool = Field(
+        default=True, description="Keep the operator and api ServiceAccounts inside project namespaces "
+        "(ValidatingAdmissionPolicy, Kubernetes >= 1.30)."
     )
 
 
@@ -311,6 +346,7 @@ class Values(ValuesModel):
     metrics: Metrics = Field(default_factory=Metrics)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     project_quota: ProjectQuota = Field(default_factory=ProjectQuota)
+    admission_policy: AdmissionPolicy = Field(default_factory=AdmissionPolicy)
 
 
 def default_values() -> dict[str, Any]:

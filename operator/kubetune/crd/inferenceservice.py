@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -10,6 +10,8 @@ from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, 
 from kubetune.crd.bounds import MAX_CONDITIONS
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.vocab import InferencePhase, Task
+
+ServingAuth = Literal["apiKey", "none"]
 
 
 class Adapter(CamelModel):
@@ -40,16 +42,25 @@ class InferenceServiceSpec(CamelModel):
     limits: InferenceLimits = Field(default_factory=InferenceLimits, description="Admission and batching.")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="Result cache.")
     suspend: bool = Field(default=False, description="Scale to zero and keep the spec.")
+    auth: ServingAuth = Field(
+        default="apiKey",
+        description="apiKey: the server asks every caller for a bearer key; the operator creates the Secret "
+        "<name>-serving-key (key api-key: this service's own key, for clients in the namespace; the facade "
+        "uses a key derived for it). none: no key at all, an explicit choice for a server that anyone who "
+        "can reach it may call.",
+    )
     api_keys: SecretKeyRef | None = Field(
         default=None,
-        description="Secret key with the bearer API keys the server accepts, one per line; rotating the Secret "
-        "rotates the keys without a restart. Unset: no key is asked for.",
+        description="More bearer keys the server accepts, from a Secret you manage (one per line); rotating "
+        "the Secret rotates them without a restart. Only with auth apiKey.",
     )
 
     @model_validator(mode="after")
     def _one_source(self) -> InferenceServiceSpec:
         if (self.model is None) == (self.training_ref is None):
             raise ValueError("an InferenceService needs exactly one of model or trainingRef")
+        if self.api_keys is not None and self.auth == "none":
+            raise ValueError("apiKeys needs auth apiKey: a server without a key accepts every caller")
         return self
 
 

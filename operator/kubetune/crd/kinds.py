@@ -170,6 +170,8 @@ INFERENCE_SERVICE = Kind(
     rules=(
         Rule("spec", "has(self.model) != has(self.trainingRef)",
              "an InferenceService needs exactly one of model or trainingRef"),
+        Rule("spec", "!has(self.apiKeys) || !has(self.auth) || self.auth != 'none'",
+             "apiKeys needs auth apiKey: a server without a key accepts every caller"),
     ),
 )
 

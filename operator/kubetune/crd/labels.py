@@ -58,6 +58,11 @@ def storage_secret_name(owner: str) -> str:
     return _short(owner, "storage")
 
 
+def serving_key_secret_name(inference_service: str) -> str:
+    """The API keys of an InferenceService's server (kubetune.crd.serving_keys)."""
+    return _short(inference_service, "serving-key")
+
+
 def training_inference_service_name(training: str) -> str:
     return _short(training, "serve")
 

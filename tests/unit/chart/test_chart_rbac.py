@@ -52,9 +52,11 @@ def test_operator_cluster_role_covers_its_calls(render: Render) -> None:
     assert missing == []
 
 
-def test_operator_cannot_touch_secrets_or_delete_its_children(render: Render) -> None:
+def test_operator_cannot_read_secrets_or_delete_its_children(render: Render) -> None:
     rules = one(render(), "ClusterRole", "kt-kubetune-operator")["rules"]
-    assert not any(allows(rules, "", "secrets", verb) for verb in ("get", "list", "create"))
+    # It creates each server's key Secret (and object-store copies); it never reads or changes one.
+    assert not any(allows(rules, "", "secrets", verb) for verb in ("get", "list", "watch", "patch", "update"))
+    assert allows(rules, "", "secrets", "create")
     assert not allows(rules, "batch", "jobs", "delete")  # the garbage collector deletes children
     assert not allows(rules, "rbac.authorization.k8s.io", "roles", "escalate")
     assert not allows(rules, "rbac.authorization.k8s.io", "rolebindings", "bind")
@@ -74,10 +76,12 @@ def test_operator_holds_what_it_grants_to_each_training(render: Render) -> None:
                     assert allows(rules, group, resource, verb), (group, resource, verb)
 
 
-def test_namespace_watch_only_when_namespaces_are_listed(render: Render) -> None:
-    assert not allows(one(render(), "ClusterRole", "kt-kubetune-operator")["rules"], "", "namespaces", "list")
-    scoped = one(render({"operator.watchNamespaces[0]": "team-*"}), "ClusterRole", "kt-kubetune-operator")
-    assert allows(scoped["rules"], "", "namespaces", "watch")
+def test_namespaces_are_watched_never_changed(render: Render) -> None:
+    """Project Namespaces get their NetworkPolicies and first RoleBinding from the operator."""
+    for values in ({}, {"operator.watchNamespaces[0]": "team-*"}):
+        rules = one(render(values), "ClusterRole", "kt-kubetune-operator")["rules"]
+        assert allows(rules, "", "namespaces", "list") and allows(rules, "", "namespaces", "watch")
+        assert not any(allows(rules, "", "namespaces", verb) for verb in ("create", "patch", "update", "delete"))
 
 
 def test_api_roles(render: Render) -> None:

@@ -20,10 +20,10 @@ def test_defaults_render_every_component(render: Render) -> None:
     objects = render()
     kinds = sorted({o["kind"] for o in objects})
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
-                     "PersistentVolumeClaim", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount",
-                     "Trainer"]
+                     "NetworkPolicy", "PersistentVolumeClaim", "Role", "RoleBinding", "Secret", "Service",
+                     "ServiceAccount", "Trainer", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
     assert {o["metadata"]["name"] for o in find(objects, "Deployment")} == {"kt-kubetune-operator", "kt-kubetune-api"}
-    assert not find(objects, "Ingress") and not find(objects, "NetworkPolicy")
+    assert not find(objects, "Ingress")
 
 
 def test_crds_are_the_generated_ones_with_the_keep_policy(render: Render) -> None:

@@ -59,21 +59,35 @@ def test_deployment_configures_kubetune_serve_through_env(settings: Settings) ->
     assert "kubetune.io/training" not in dep["spec"]["template"]["metadata"]["labels"]
 
 
-def test_api_keys_come_from_the_named_secret_as_a_rotatable_directory(settings: Settings) -> None:
-    plain = build_deployment(ISVC, _spec(), ServedModel("file:///m"), "v1", settings)
-    plain_env = {e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert "KUBETUNE_SERVE_API_KEY_FILE" not in plain_env
+def _key_volume(pod: dict[str, object]) -> dict[str, object]:
+    (volume,) = [v for v in pod["volumes"] if "projected" in v]  # type: ignore[attr-defined]
+    return volume  # type: ignore[no-any-return]
 
-    spec = _spec(apiKeys={"name": "chat-keys", "key": "tokens"})
-    pod = build_deployment(ISVC, spec, ServedModel("file:///m"), "v1", settings)["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if "secret" in v]
-    assert volume["secret"]["secretName"] == "chat-keys"
-    assert volume["secret"]["items"] == [{"key": "tokens", "path": "keys"}]
+
+def test_api_keys_come_from_the_operators_secret_as_a_rotatable_directory(settings: Settings) -> None:
+    pod = build_deployment(ISVC, _spec(), ServedModel("file:///m"), "v1", settings)["spec"]["template"]["spec"]
+    volume = _key_volume(pod)
+    assert volume["projected"]["sources"] == [  # type: ignore[index]
+        {"secret": {"name": "chat-serving-key", "items": [{"key": "keys", "path": "keys"}]}}]
     container = pod["containers"][0]
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
     assert mount["readOnly"] is True and "subPath" not in mount  # subPath mounts never see rotated keys
     env = {e["name"]: e.get("value") for e in container["env"]}
-    assert env["KUBETUNE_SERVE_API_KEY_FILE"] == f"{mount['mountPath']}/keys"
+    assert env["KUBETUNE_SERVE_API_KEY_FILE"] == mount["mountPath"]  # every file of the directory
+
+
+def test_user_managed_api_keys_join_the_operators(settings: Settings) -> None:
+    spec = _spec(apiKeys={"name": "chat-keys", "key": "tokens"})
+    pod = build_deployment(ISVC, spec, ServedModel("file:///m"), "v1", settings)["spec"]["template"]["spec"]
+    sources = _key_volume(pod)["projected"]["sources"]  # type: ignore[index]
+    assert sources[1] == {"secret": {"name": "chat-keys", "items": [{"key": "tokens", "path": "user-keys"}]}}
+
+
+def test_auth_none_is_a_server_without_keys(settings: Settings) -> None:
+    pod = build_deployment(ISVC, _spec(auth="none"), ServedModel("file:///m"), "v1", settings)["spec"]["template"][
+        "spec"]
+    assert not [v for v in pod["volumes"] if "projected" in v]
+    assert "KUBETUNE_SERVE_API_KEY_FILE" not in {e["name"] for e in pod["containers"][0]["env"]}
 
 
 def test_suspended_service_scales_to_zero(settings: Settings) -> None:

@@ -26,25 +26,35 @@ def parse_keys(text: str) -> frozenset[str]:
 
 
 class ApiKeyFile:
-    """The current set of valid keys, refreshed from ``path`` on change."""
+    """The current set of valid keys, refreshed from ``path`` on change.
+
+    ``path`` is a file, or a directory whose visible files all hold keys (a projected volume that
+    joins the operator's Secret with one the user manages; Kubernetes' ``..data`` entries are skipped).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._signature: tuple[int, int, int] | None = None
+        self._signature: tuple[tuple[str, int, int, int], ...] | None = None
         self._keys: frozenset[str] = frozenset()
+
+    def _files(self) -> list[Path]:
+        if not self.path.is_dir():
+            return [self.path]
+        return sorted(entry for entry in self.path.iterdir() if not entry.name.startswith(".") and entry.is_file())
 
     def keys(self) -> frozenset[str]:
         try:
-            info = os.stat(self.path)
+            files = self._files()
+            signature = tuple((f.name, st.st_ino, st.st_size, st.st_mtime_ns) for f, st in
+                              ((f, os.stat(f)) for f in files))
         except OSError:
             if self._signature is not None:
                 log.warning("API key file %s disappeared; refusing every key", self.path)
             self._signature, self._keys = None, frozenset()
             return self._keys
-        signature = (info.st_ino, info.st_size, info.st_mtime_ns)
         if signature != self._signature:
             try:
-                self._keys = parse_keys(self.path.read_text(encoding="utf-8"))
+                self._keys = frozenset().union(*(parse_keys(f.read_text(encoding="utf-8")) for f in files))
             except OSError:
                 self._keys = frozenset()
             self._signature = signature

@@ -65,7 +65,11 @@ class Settings(BaseSettings):
                                        description="Threads that run bcrypt (kept off the event loop).")
     password_hash_queue: int = Field(default=16, ge=0, le=10000,
                                      description="Password checks that may wait for a worker; more get 503.")
-    inference_api_key: SecretStr | None = Field(default=None, description="Sent to inference servers.")
+    inference_api_key: SecretStr | None = Field(
+        default=None, description="Sent to inference servers when no serving_key_secret is set (one key for all).")
+    serving_key_secret: SecretStr | None = Field(
+        default=None, description="The platform's serving key (shared with the operator): the key sent to each "
+        "inference server is derived from it (kubetune.crd.serving_keys), so no Secret is read.")
     inference_routing: Literal["service", "pod"] = Field(
         default="service",
         description="service: call status.url (cluster DNS); pod: call a ready server pod's IP directly "

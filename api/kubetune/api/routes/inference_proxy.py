@@ -1,7 +1,8 @@
 """/api/v1/inference-services/{name}/{path}: pass-through to an InferenceService's server (seed 002).
 
 `name` is `project.name` or a name unique among the caller's services. The body streams both
-ways (SSE included); the caller's token is replaced by the server's API key.
+ways (SSE included); the caller's token is replaced by the key the facade derives for that server
+(kubetune.crd.serving_keys).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ async def proxy(request: Request, ctx: ContextDep, user: CurrentUser, name: str,
         raise ApiError(400, "path must not contain '..'")
     url = f"{server_url(ctx, isvc)}/{path}"
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-    headers.update(server_headers(ctx))
+    headers.update(server_headers(ctx, isvc))
     upstream_request = ctx.http.build_request(request.method, url, params=request.query_params, headers=headers,
                                               content=request.stream())
     try:

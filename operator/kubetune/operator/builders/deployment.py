@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from kubetune.crd import labels as lbl
+from kubetune.crd import serving_keys
 from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.crd.references import layout_env
 from kubetune.operator.builders import podspec
@@ -18,6 +19,7 @@ SERVER_CONTAINER = "server"
 API_KEYS_VOLUME = "api-keys"
 API_KEYS_DIR = "/etc/kubetune/api-keys"
 API_KEYS_FILE = "keys"
+USER_KEYS_FILE = "user-keys"
 
 
 def server_labels(name: str) -> dict[str, str]:
@@ -46,21 +48,24 @@ def serve_env(
         "PORT": str(settings.serve_port),
     }
     env: list[dict[str, Any]] = [{"name": f"KUBETUNE_SERVE_{k}", "value": v} for k, v in values.items()]
-    if spec.api_keys is not None:
-        env.append({"name": "KUBETUNE_SERVE_API_KEY_FILE", "value": f"{API_KEYS_DIR}/{API_KEYS_FILE}"})
+    if spec.auth == "apiKey":
+        env.append({"name": "KUBETUNE_SERVE_API_KEY_FILE", "value": API_KEYS_DIR})
     env.append({"name": "KUBETUNE_SERVE_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     return env
 
 
-def api_keys_volume(spec: InferenceServiceSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The Secret of API keys as a directory, not a subPath: the kubelet then swaps in rotated keys."""
-    if spec.api_keys is None:
+def api_keys_volume(owner: Owner, spec: InferenceServiceSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The operator's key Secret (plus the user's apiKeys) as one directory, not a subPath: the kubelet
+    then swaps in rotated keys. Nothing with auth none: the server then asks no caller for a key."""
+    if spec.auth == "none":
         return [], []
-    volume = {
-        "name": API_KEYS_VOLUME,
-        "secret": {"secretName": spec.api_keys.name, "items": [{"key": spec.api_keys.key, "path": API_KEYS_FILE}],
-                   "defaultMode": 0o440},
-    }
+    sources: list[dict[str, Any]] = [{"secret": {
+        "name": serving_keys.secret_name(owner.name), "items": [{"key": serving_keys.KEYS_FILE_KEY,
+                                                                 "path": API_KEYS_FILE}]}}]
+    if spec.api_keys is not None:
+        sources.append({"secret": {"name": spec.api_keys.name,
+                                   "items": [{"key": spec.api_keys.key, "path": USER_KEYS_FILE}]}})
+    volume = {"name": API_KEYS_VOLUME, "projected": {"sources": sources, "defaultMode": 0o440}}
     return [volume], [{"name": API_KEYS_VOLUME, "mountPath": API_KEYS_DIR, "readOnly": True}]
 
 
@@ -81,7 +86,7 @@ def build_deployment(
     input_volumes, input_mounts = podspec.input_volumes([model.base_model, *model.adapters.values()], settings,
                                                         namespace)
     volumes, mounts = volumes + input_volumes, mounts + input_mounts
-    key_volumes, key_mounts = api_keys_volume(spec)
+    key_volumes, key_mounts = api_keys_volume(owner, spec)
     volumes, mounts = volumes + key_volumes, mounts + key_mounts
     probe_port = settings.serve_port
     container: dict[str, Any] = {

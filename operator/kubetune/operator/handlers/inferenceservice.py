@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from kubetune.crd import labels as lbl
 from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.crd.kinds import INFERENCE_SERVICE, TRAINING
+from kubetune.crd.serving_keys import new_client_key
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator import conditions as cnd
@@ -24,6 +25,7 @@ from kubetune.operator.builders.pdb import build_pdb
 from kubetune.operator.builders.runconfig import ResolutionError, resolve_base_model
 from kubetune.operator.builders.service import build_service, service_url
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel, next_model_version
+from kubetune.operator.builders.serving_key import build_serving_key_secret
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
 from kubetune.operator.handlers.training_status import owner_of as training_owner
@@ -114,6 +116,9 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     digest = _hash(manifest)
     manifest["metadata"]["annotations"][SPEC_HASH] = digest
     rt.kube.create(build_service(owner, rt.settings))
+    if deployment is None or annotations.get(SPEC_HASH) != digest:
+        # Whenever the pod template is written: it mounts the key Secret (auth may have just changed).
+        ensure_serving_key(rt, owner, spec)
     if deployment is None:
         if rt.kube.create(manifest) is None:
             rt.kube.patch("apps/v1", "Deployment", owner.namespace, manifest["metadata"]["name"],
@@ -128,6 +133,14 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     else:
         rt.kube.delete("policy/v1", "PodDisruptionBudget", owner.namespace, lbl.server_deployment_name(owner.name))
     return version, manifest
+
+
+def ensure_serving_key(rt: Runtime, owner: Owner, spec: InferenceServiceSpec) -> None:
+    """The server's key Secret, created once (409 = there already: keys are never rewritten behind a client)."""
+    if spec.auth == "none":
+        return
+    secret = rt.settings.serving_key_secret
+    rt.kube.create(build_serving_key_secret(owner, new_client_key(), secret.get_secret_value() if secret else None))
 
 
 def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, trainer_specs: Any,
