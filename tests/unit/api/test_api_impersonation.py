@@ -131,3 +131,17 @@ async def test_a_viewer_upload_is_refused_before_anything_reaches_the_store(env:
                                files={"file": ("d.jsonl", chat_jsonl)})
     assert ok.status_code == 201, ok.text
     assert store.fs.ls(store.path(ns, "datasets"))
+
+
+def test_each_kind_of_caller_maps_to_its_kubernetes_identity() -> None:
+    from kubetune.api.auth.authorizer import identity_of
+    from kubetune.api.auth.principal import Principal
+
+    assert identity_of(Principal("alice")) == Identity("kubetune:user:alice", ("kubetune:users",))
+    assert identity_of(Principal("root", is_admin=True)) == Identity(
+        "kubetune:user:root", ("kubetune:users", "kubetune:admins"))
+    assert identity_of(Principal("apikey:ci", kind="apikey")) == Identity("kubetune:apikey:ci", ("kubetune:apikeys",))
+    sa = Principal("system:serviceaccount:p:ci", kind="serviceaccount",
+                   groups=("system:serviceaccounts", "system:serviceaccounts:p"))
+    assert identity_of(sa) == Identity("system:serviceaccount:p:ci", ("system:serviceaccounts",
+                                                                      "system:serviceaccounts:p"))

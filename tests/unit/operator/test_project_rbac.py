@@ -40,3 +40,41 @@ def test_a_new_owner_is_added_never_anyone_removed() -> None:
     subjects = with_owner(binding, "bob")
     assert subjects is not None
     assert [s["name"] for s in subjects] == ["kubetune:user:alice", "kubetune:user:bob"]
+
+
+class _Kube:
+    """Just what ensure_owner_is_admin calls, over a dict of RoleBindings (409 on a second create)."""
+
+    def __init__(self) -> None:
+        self.bindings: dict[tuple[str, str], dict[str, Any]] = {}
+        self.patches: list[dict[str, Any]] = []
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any] | None:
+        key = (manifest["metadata"]["namespace"], manifest["metadata"]["name"])
+        if key in self.bindings:
+            return None
+        self.bindings[key] = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": "1"}}
+        return self.bindings[key]
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.bindings.get((namespace, name))
+
+    def patch(self, api_version: str, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        self.patches.append(patch)
+        self.bindings[(namespace, name)]["subjects"] = patch["subjects"]
+        return self.bindings[(namespace, name)]
+
+
+def test_the_handler_creates_once_then_only_adds_a_changed_owner() -> None:
+    from kubetune.operator.handlers.project_access import ensure_owner_is_admin
+
+    kube = _Kube()
+    ensure_owner_is_admin(kube, _ns({lbl.PROJECT: "p"}, {lbl.OWNER: "alice"}))  # type: ignore[arg-type]
+    ensure_owner_is_admin(kube, _ns({lbl.PROJECT: "p"}, {lbl.OWNER: "alice"}))  # type: ignore[arg-type]
+    assert kube.patches == []  # every event re-checks; nothing to do the second time
+    ensure_owner_is_admin(kube, _ns({lbl.PROJECT: "p"}, {lbl.OWNER: "bob"}))  # type: ignore[arg-type]
+    subjects = kube.bindings[("kt-p-1", "kubetune-admin")]["subjects"]
+    assert [s["name"] for s in subjects] == ["kubetune:user:alice", "kubetune:user:bob"]
+    assert kube.patches[0]["metadata"]["resourceVersion"] == "1"  # a concurrent edit is a 409, retried
+    ensure_owner_is_admin(kube, _ns({}, {lbl.OWNER: "carol"}))  # type: ignore[arg-type]
+    assert len(kube.bindings) == 1
