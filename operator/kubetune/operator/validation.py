@@ -157,13 +157,17 @@ def _reference(uri: str, namespace: str, layout: StoreLayout, what: str) -> list
     return []
 
 
-def check_references(spec: TrainingSpec, namespace: str, layout: StoreLayout) -> list[str]:
-    """Every uri and name of the spec through the one resolver (kubetune.crd.references)."""
+def check_references(spec: TrainingSpec, namespace: str, layout: StoreLayout,
+                     dataset_uri: str | None = None) -> list[str]:
+    """Every uri and name of the spec through the one resolver (kubetune.crd.references);
+    ``dataset_uri``: the referenced Dataset's, checked again here (its spec may have just changed)."""
     problems: list[str] = []
     if "://" in spec.base_model:
         problems += _reference(spec.base_model, namespace, layout, "baseModel")
     if spec.dataset.uri is not None:
         problems += _reference(spec.dataset.uri, namespace, layout, "dataset.uri")
+    if dataset_uri is not None:
+        problems += _reference(dataset_uri, namespace, replace(layout, trusted=frozenset()), "Dataset uri")
     for what, name in (("dataset.trainSplit", spec.dataset.train_split),
                        ("dataset.validationSplit", spec.dataset.validation_split)):
         if name is not None:

@@ -67,3 +67,12 @@ def test_served_models(trainer: TrainerSpec) -> None:
     bad = ServedModel("file:///models/tiny-llama", {"theirs": f"{STORE}/bob/trainings/t/adapter"})
     (problem,) = check_served_model(bad, "alice", layout)
     assert problem.startswith("adapter theirs")
+
+
+def test_a_referenced_datasets_uri_is_checked_again(make_training: Callable[..., TrainingSpec],
+                                                    trainer: TrainerSpec) -> None:
+    spec = make_training(dataset={"ref": {"name": "d"}})
+    layout = SETTINGS.reference_layout(catalog_uris(trainer))
+    assert check_references(spec, "alice", layout, f"{STORE}/alice/datasets/d.jsonl") == []
+    (problem,) = check_references(spec, "alice", layout, f"{STORE}/bob/datasets/d.jsonl")
+    assert problem.startswith("Dataset uri")

@@ -137,10 +137,11 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
     if found is None:
         raise wait(rt, view, "TrainerNotFound", f"Trainer {spec.trainer_ref} does not exist (yet)", 15, into)
     trainer = TrainerSpec.model_validate(found["spec"])
-    refused = check_references(spec, namespace, rt.settings.reference_layout(catalog_uris(trainer)))
+    dataset, dataset_phase = _dataset(spec, namespace, dataset_views)
+    refused = check_references(spec, namespace, rt.settings.reference_layout(catalog_uris(trainer)),
+                               dataset.uri if dataset is not None else None)
     if refused:  # before anything reads a file or a pod exists
         raise fail(rt, view, "InvalidReference", "; ".join(refused), into)
-    dataset, dataset_phase = _dataset(spec, namespace, dataset_views)
     if dataset is not None and dataset_phase in (None, "Pending", "Validating"):
         raise wait(rt, view, "WaitingForDataset", f"waiting for Dataset {spec.dataset.ref.name} "  # type: ignore[union-attr]
                    "to be validated", 5, into)
