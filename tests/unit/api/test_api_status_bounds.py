@@ -72,3 +72,14 @@ def test_the_trainer_writer_trims_to_the_bound() -> None:
     kept = bounded_metrics(latest)
     assert len(kept) == MAX_METRICS and all(len(k) <= MAX_METRIC_NAME for k in kept)
     assert kept["m0"] == 0.0
+
+
+async def test_rest_writes_into_a_training_are_bounded(env: Env, chat_jsonl: bytes) -> None:
+    up = await env.client.post("/api/finetune/upload-dataset", files={"file": ("d.jsonl", chat_jsonl)},
+                               headers=env.auth("alice"))
+    base = {"name": "bounded", "base_model": "llama2-7b", "dataset_path": up.json()["path"]}
+    for extra in ({"params": {f"p{i}": 1 for i in range(65)}}, {"description": "d" * 4097},
+                  {"dataset_format": "f" * 65}, {"project_id": "p" * 129}, {"name": "n" * 257}):
+        resp = await env.client.post("/api/v1/trainings", json={**base, **extra}, headers=env.auth("alice"))
+        assert resp.status_code == 422, (list(extra), resp.text)
+    assert not env.ctx.cache.trainings.all()

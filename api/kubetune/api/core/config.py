@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     storage_root: str = Field(default="file:///var/lib/kubetune/artifacts", description="fsspec root url.")
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="Largest dataset upload.")
     max_request_bytes: int = Field(
-        default=2 << 20, ge=1024,
+        default=1 << 20, ge=1024,
         description="Largest request body on every route without its own limit; refused with 413 before "
-        "the body is parsed or the caller authenticated.")
+        "the body is parsed or the caller authenticated (1 MiB keeps any one write below etcd's 1.5 MiB).")
     max_proxy_request_bytes: int = Field(
         default=64 << 20, ge=1024, description="Largest body passed through to an inference server (images, batches).")
     max_model_size_gb: float = Field(default=50, ge=0, description="Shown by /api/v1/settings/storage.")

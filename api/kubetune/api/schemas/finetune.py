@@ -66,7 +66,7 @@ class FormatRequest(BaseModel):
     data_strategy: str = Field(default="final_only", max_length=64)
     system_message: str | None = Field(default=None, max_length=16384)
     thinking_instructions: str | None = Field(default=None, max_length=16384)
-    project_id: str | None = None
+    project_id: str | None = Field(default=None, max_length=128)
 
 
 class FormatResponse(BaseModel):
@@ -81,16 +81,16 @@ class JobCreate(BaseModel):
     provider: str = Field(default="TOGETHER_AI", min_length=1, max_length=64)
     model_name: str = Field(min_length=1, max_length=1024)
     dataset_path: str | None = Field(default=None, max_length=1024)
-    dataset_id: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    dataset_id: str | None = Field(default=None, max_length=253)
+    parameters: dict[str, Any] = Field(default_factory=dict, max_length=64)
     description: str | None = Field(default=None, max_length=4096)
     system_message: str | None = Field(default=None, max_length=16384)
     thinking_instructions: str | None = Field(default=None, max_length=16384)
-    data_strategy: str | None = None
-    format_type: str | None = None
+    data_strategy: str | None = Field(default=None, max_length=64)
+    format_type: str | None = Field(default=None, max_length=64)
     train_split_name: str | None = Field(default=None, max_length=64)
     validation_split_name: str | None = Field(default=None, max_length=64)
-    project_id: str | None = None
+    project_id: str | None = Field(default=None, max_length=128)
     task_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
     serve: bool | None = None
 
@@ -150,7 +150,7 @@ class DatasetSplit(BaseModel):
 
 class DatasetSplitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dataset_id: str
+    dataset_id: str = Field(max_length=253)
     split_type: SplitType = "train_test"
     seed: int = Field(default=42, ge=0)
 

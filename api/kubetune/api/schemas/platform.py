@@ -186,7 +186,7 @@ class SubmitRequest(BaseModel):
     template_id: str = Field(min_length=1, max_length=63)
     project_id: int = Field(ge=1)
     experiment_name: str = Field(min_length=1, max_length=256)
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, max_length=64)
     serve: bool | None = Field(default=None, description="Serve the result; the platform default when omitted.")
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kubetune.crd.base import LabelValue, Quantity
-from kubetune.crd.bounds import MAX_METRICS, MetricName, MetricValue
+from kubetune.crd.bounds import MAX_METRICS, MAX_PARAMETERS, MetricName, MetricValue
 
 SktaiStatus = Literal["pending", "queued", "running", "stopping", "stopped", "completed", "failed"]
 
@@ -43,22 +43,24 @@ class TrainingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=256, description="Display name.")
     description: str | None = Field(default=None, max_length=4096)
-    project_id: str | None = Field(default=None, description="Project key or numeric id; the caller's only "
-                                                              "project when omitted.")
+    project_id: str | None = Field(default=None, max_length=128, description="Project key or numeric id; the "
+                                                                          "caller's only project when omitted.")
     task_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-    trainer_id: str | None = Field(default=None, description="Trainer id or name; the platform default if omitted.")
+    trainer_id: str | None = Field(default=None, max_length=253,
+                                   description="Trainer id or name; the platform default if omitted.")
     base_model: str = Field(min_length=1, max_length=1024, description="Catalog model id, hub name or uri.")
-    dataset_id: str | None = Field(default=None, description="Dataset id (uid), numeric id or name.")
-    dataset_path: str | None = Field(default=None, description="Storage key under the project.")
-    dataset_format: str | None = None
-    data_strategy: str | None = None
+    dataset_id: str | None = Field(default=None, max_length=253, description="Dataset id (uid), numeric id or name.")
+    dataset_path: str | None = Field(default=None, max_length=1024, description="Storage key under the project.")
+    dataset_format: str | None = Field(default=None, max_length=64)
+    data_strategy: str | None = Field(default=None, max_length=64)
     system_message: str | None = Field(default=None, max_length=16384)
     thinking_instructions: str | None = Field(default=None, max_length=16384)
     method: Literal["lora", "qlora", "full"] | None = None
     task: Literal["causal-lm", "sequence-classification", "image-classification"] | None = None
-    params: dict[str, Any] = Field(default_factory=dict, description="Hyperparameters.")
+    params: dict[str, Any] = Field(default_factory=dict, max_length=MAX_PARAMETERS, description="Hyperparameters.")
     resource: ResourceSpec | None = None
-    hpo: dict[str, Any] | None = Field(default=None, description="Hyperparameter search (Training spec.hpo).")
+    hpo: dict[str, Any] | None = Field(default=None, max_length=16,
+                                       description="Hyperparameter search (Training spec.hpo).")
     serve: bool | None = Field(default=None, description="Serve the result; the platform default if omitted.")
 
 
@@ -67,7 +69,7 @@ class TrainingUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     description: str | None = Field(default=None, max_length=4096)
     task_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-    params: dict[str, Any] | None = None
+    params: dict[str, Any] | None = Field(default=None, max_length=MAX_PARAMETERS)
     resource: ResourceSpec | None = None
     serve: bool | None = None
 
@@ -218,12 +220,12 @@ class TrainerCreate(BaseModel):
     display_name: str = Field(default="", max_length=128)
     description: str = Field(default="", max_length=2048)
     image: str = Field(min_length=1, max_length=512)
-    command: list[str] | None = None
+    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=64)
     tasks: list[Literal["causal-lm", "sequence-classification", "image-classification"]] = Field(min_length=1)
     methods: list[Literal["lora", "qlora", "full"]] = Field(min_length=1)
-    parameters: list[ParameterRead] = Field(default_factory=list)
-    models: list[CatalogModelRead] = Field(default_factory=list)
-    resources: dict[str, Any] | None = None
+    parameters: list[ParameterRead] = Field(default_factory=list, max_length=MAX_PARAMETERS)
+    models: list[CatalogModelRead] = Field(default_factory=list, max_length=256)
+    resources: dict[str, Any] | None = Field(default=None, max_length=16)
 
 
 class TrainerUpdate(BaseModel):
@@ -231,12 +233,12 @@ class TrainerUpdate(BaseModel):
     display_name: str | None = Field(default=None, max_length=128)
     description: str | None = Field(default=None, max_length=2048)
     image: str | None = Field(default=None, min_length=1, max_length=512)
-    command: list[str] | None = None
+    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=64)
     tasks: list[Literal["causal-lm", "sequence-classification", "image-classification"]] | None = None
     methods: list[Literal["lora", "qlora", "full"]] | None = None
-    parameters: list[ParameterRead] | None = None
-    models: list[CatalogModelRead] | None = None
-    resources: dict[str, Any] | None = None
+    parameters: list[ParameterRead] | None = Field(default=None, max_length=MAX_PARAMETERS)
+    models: list[CatalogModelRead] | None = Field(default=None, max_length=256)
+    resources: dict[str, Any] | None = Field(default=None, max_length=16)
 
 
 class TrainerRead(BaseModel):
