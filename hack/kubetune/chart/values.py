@@ -323,6 +323,13 @@ class ProjectQuota(ValuesModel):
     default_requests: ProjectDefaultRequests = Field(default_factory=ProjectDefaultRequests)
 
 
+class ProjectRoles(ValuesModel):
+    enabled: bool = Field(
+        default=True, description="Install the project roles (kubetune-project-viewer/-editor/-admin, "
+        "kubetune-platform-admin for the group kubetune:admins, kubetune-trainer-reader). Cluster-scoped "
+        "with fixed names: one release per cluster holds them; set false for any other.")
+
+
 class Crds(ValuesModel):
     enabled: bool = Field(default=True, description="Install the CRDs with the chart.")
     keep: bool = Field(default=True, description="Keep the CRDs (and so every resource) on helm uninstall.")
@@ -343,6 +350,7 @@ class Values(ValuesModel):
     auth: Auth = Field(default_factory=Auth)
     storage: Storage = Field(default_factory=Storage)
     trainers: Trainers = Field(default_factory=Trainers)
+    project_roles: ProjectRoles = Field(default_factory=ProjectRoles)
     metrics: Metrics = Field(default_factory=Metrics)
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     project_quota: ProjectQuota = Field(default_factory=ProjectQuota)

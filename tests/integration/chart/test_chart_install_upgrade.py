@@ -16,9 +16,9 @@ from kubetune.localdev.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
 
-# The session's CRDs are not Helm's to own, and the default Trainers are cluster-scoped
-# names other tests may use: this release installs neither.
-BASE = {"crds.enabled": "false", "trainers.enabled": "false"}
+# The session's CRDs are not Helm's to own, and the default Trainers and the project roles are
+# cluster-scoped names other tests use: this release installs none of them.
+BASE = {"crds.enabled": "false", "trainers.enabled": "false", "projectRoles.enabled": "false"}
 
 
 def helm(cp: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:

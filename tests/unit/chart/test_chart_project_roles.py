@@ -43,3 +43,10 @@ def test_roles_grow_viewer_editor_admin_and_only_admins_manage_membership() -> N
     assert not grants("admin", "rbac.authorization.k8s.io", "rolebindings", "delete", "train-run-1")
     for role in pr.ROLES:  # nobody in a project runs arbitrary workloads directly
         assert not grants(role, "batch", "jobs", "create") and not grants(role, "", "pods", "create")
+
+
+def test_a_second_release_leaves_the_project_roles_to_the_first(render: Render) -> None:
+    objects = render({"projectRoles.enabled": "false"})
+    names = {o["metadata"]["name"] for o in objects if o["kind"] in ("ClusterRole", "ClusterRoleBinding")}
+    assert not names & ({pr.cluster_role_name(r) for r in pr.ROLES} | {pr.PLATFORM_ADMIN_ROLE})
+    assert "kt-kubetune-api" in names  # the release's own roles stay
