@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup controlplane helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
-	images images-dev e2e-kind clean
+	images images-dev e2e-kind cluster-up cluster-down cluster-test clean
 
 setup: $(STAMP) controlplane helm
 
@@ -81,6 +81,18 @@ images-dev:
 # chart, then the e2e suite against that cluster (docs/quickstart.md). KEEP_CLUSTER=1 keeps it.
 e2e-kind: $(STAMP)
 	hack/kind/e2e.sh
+
+# A real cluster on this machine (root): the local control plane plus a real kubelet and
+# containerd in a network namespace, kube-proxy, CoreDNS, hostPath volumes (docs/real-cluster.md).
+cluster-up: setup
+	hack/cluster/up.sh
+
+cluster-down:
+	hack/cluster/down.sh
+
+# Start the real cluster, run tests/cluster against it, stop it (also when the tests fail).
+cluster-test: setup
+	hack/cluster/test.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

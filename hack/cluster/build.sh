@@ -23,7 +23,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "build.sh: $1 is required ($2
 
 install_host_packages() {
   # Debian's containerd 1.6 (CRI plugin built in), runc, the CNI plugins in /usr/lib/cni,
-  # iptables for kube-proxy, socat for the API server relay.
+  # iptables for kube-proxy, socat for the API server relay, busybox for the toolbox image.
   local missing=()
   command -v containerd >/dev/null || missing+=(containerd)
   command -v runc >/dev/null || missing+=(runc)
@@ -32,6 +32,8 @@ install_host_packages() {
   command -v socat >/dev/null || missing+=(socat)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v conntrack >/dev/null || missing+=(conntrack)
+  # A static busybox: the cluster's "toolbox" image for tests (shell, nslookup, wget).
+  [[ -x /bin/busybox ]] || missing+=(busybox-static)
   if ((${#missing[@]})); then
     need apt-get "install ${missing[*]} by hand on a non-Debian host"
     echo "installing ${missing[*]} (apt)" >&2

@@ -23,7 +23,7 @@ def kubernetes_endpoints(node_address: str) -> list[Manifest]:
                       "ports": [{"name": "https", "port": API_RELAY_PORT, "protocol": "TCP"}]}]},
         {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
          "metadata": {**meta, "labels": {"kubernetes.io/service-name": "kubernetes",
-                                         "endpointslice.kubernetes.io/managed-by": "kubetune.io/cluster"}},
+                                         "endpointslice.kubernetes.io/managed-by": "kubetune-cluster"}},
          "addressType": "IPv4",
          "endpoints": [{"addresses": [node_address], "conditions": {"ready": True}}],
          "ports": [{"name": "https", "port": API_RELAY_PORT, "protocol": "TCP"}]},

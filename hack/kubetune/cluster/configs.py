@@ -11,7 +11,7 @@ from kubetune.cluster.netns import NodeNetwork
 
 CLUSTER_DNS = "10.0.0.10"  # inside the control plane's service range (10.0.0.0/24)
 CLUSTER_DOMAIN = "cluster.local"
-POD_CIDR = "10.244.0.0/16"
+POD_CIDR = "10.245.0.0/16"
 API_RELAY_PORT = 6443  # the node-side end of the relay to the API server on the host's loopback
 CNI_BIN_DIR = "/usr/lib/cni"  # Debian's containernetworking-plugins
 

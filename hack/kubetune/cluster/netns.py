@@ -18,7 +18,7 @@ def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 @dataclass(frozen=True)
 class NodeNetwork:
-    """Addresses of worker `index` (1-based): link 10.213.<index>.0/30, pods 10.244.<index>.0/24."""
+    """Addresses of worker `index` (1-based): link 10.213.<index>.0/30, pods 10.245.<index>.0/24."""
 
     index: int
 
@@ -40,7 +40,7 @@ class NodeNetwork:
 
     @property
     def pod_subnet(self) -> str:
-        return f"10.244.{self.index}.0/24"
+        return f"10.245.{self.index}.0/24"
 
     @property
     def pod_gateway(self) -> str:

@@ -20,7 +20,6 @@ from kubetune.cluster.controlplane import ClusterControlPlane
 from kubetune.cluster.netns import NodeNetwork
 from kubetune.localdev import processes
 
-
 TOOLBOX_BINARY = Path("/bin/busybox")
 
 
@@ -64,7 +63,7 @@ class WorkerNode:
 
     def stop(self) -> None:
         """kubelet first (no restarts), then every container, then containerd and its shims."""
-        for name in ("kube-proxy", "kubelet", "relay"):
+        for name in ("kube-proxy", "kubelet", "relay-pods", "relay-node"):
             if name in self._procs:
                 processes.stop(self._procs.pop(name), grace_seconds=10)
         self._remove_containers()
@@ -111,16 +110,22 @@ class WorkerNode:
             capture_output=True).returncode == 0, "containerd", 60)
 
     def _start_relay(self) -> None:
-        """Pods reach the API server through the `kubernetes` Service, whose endpoint is this relay
-        on the node's address; each connection is forwarded to the API server on the host's loopback
-        (socat re-enters the host's network namespace, the one this process runs in)."""
+        """Forward connections from inside the node's namespace to the API server on the host's
+        loopback: socat listens in the namespace and, for each connection, re-enters the host's
+        network namespace (the one this process runs in) to connect.
+
+        Two listeners: the API server's own address, 127.0.0.1:<port>, inside the namespace, so the
+        kubelet and kube-proxy use the same URL (and certificate name) as everything on the host;
+        and the node's address, port 6443, the `kubernetes` Service's endpoint, for pods."""
         port = self.cp.server.rsplit(":", 1)[1]
         forward = self.paths.root / "relay-forward.sh"
         host_netns = f"/proc/{os.getpid()}/ns/net"
         forward.write_text(f"#!/bin/sh\nexec nsenter --net={host_netns} socat STDIO TCP:127.0.0.1:{port}\n")
         forward.chmod(0o755)
-        listen = f"TCP-LISTEN:{configs.API_RELAY_PORT},bind={self.net.node_address},fork,reuseaddr"
-        self._spawn("relay", ["socat", listen, f"EXEC:{forward}"])
+        for name, address, listen_port in (("relay-pods", self.net.node_address, configs.API_RELAY_PORT),
+                                           ("relay-node", "127.0.0.1", int(port))):
+            listen = f"TCP-LISTEN:{listen_port},bind={address},fork,reuseaddr"
+            self._spawn(name, ["socat", listen, f"EXEC:{forward}"])
 
     def _start_kubelet(self) -> None:
         cert, key = self.cp.node_identity(self.name)

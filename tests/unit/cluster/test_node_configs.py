@@ -20,7 +20,7 @@ def test_node_addresses_stay_inside_their_own_ranges() -> None:
     one, two = NodeNetwork(1), NodeNetwork(2)
     link = ipaddress.ip_network("10.213.1.0/30")
     assert ipaddress.ip_address(one.host_address) in link and ipaddress.ip_address(one.node_address) in link
-    assert one.pod_gateway == "10.244.1.1"
+    assert one.pod_gateway == "10.245.1.1"
     assert not ipaddress.ip_network(one.pod_subnet).overlaps(ipaddress.ip_network(two.pod_subnet))
     assert len(one.host_veth) < 16  # the kernel's limit on interface names
 
@@ -40,7 +40,7 @@ def test_containerd_has_its_own_socket_and_root_and_the_cri_option_this_host_nee
 def test_cni_bridge_gives_pods_the_node_subnet_and_no_masquerade() -> None:
     bridge = configs.cni_conflist(NodeNetwork(1))["plugins"][0]
     assert bridge["type"] == "bridge" and bridge["isGateway"] and not bridge["ipMasq"]
-    assert bridge["ipam"]["ranges"] == [[{"subnet": "10.244.1.0/24", "gateway": "10.244.1.1"}]]
+    assert bridge["ipam"]["ranges"] == [[{"subnet": "10.245.1.0/24", "gateway": "10.245.1.1"}]]
 
 
 def test_kubelet_serves_on_the_node_address_and_authenticates_the_api_server(tmp_path: Path) -> None:
