@@ -2,8 +2,14 @@
 
 The chart gives every project the same limits (the operator's ProjectQuota, builders/quota.py); an
 administrator changes one project's through the facade (PUT /api/v1/admin/projects/{id}/quota),
-which writes the fields it sets as JSON into the Namespace's ``kubetune.io/quota`` annotation. The
-operator merges that over the chart's limits into the project's ResourceQuota.
+which writes the fields it sets as JSON into a ConfigMap ``kubetune-quota-<namespace>`` in the
+platform's own namespace, then stamps the project Namespace's ``kubetune.io/quota-revision``
+annotation so the operator re-applies at once. The operator merges the ConfigMap over the chart's
+limits into the project's ResourceQuota.
+
+Not an annotation on the Namespace itself: a project's admins may patch their own Namespace, and
+would raise their own quota. They cannot write in the platform's namespace; the revision stamp only
+makes the operator read the ConfigMap again.
 """
 
 from __future__ import annotations
@@ -19,8 +25,14 @@ from kubetune.crd import labels as lbl
 from kubetune.crd.base import Quantity
 
 QUOTA_NAME = "kubetune-project"
-QUOTA_ANNOTATION = f"{lbl.PREFIX}/quota"
+REVISION_ANNOTATION = f"{lbl.PREFIX}/quota-revision"
+OVERRIDE_KEY = "limits"
 GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def override_config_map_name(namespace: str) -> str:
+    """The ConfigMap, in the platform's namespace, holding one project's override."""
+    return f"kubetune-quota-{namespace}"
 
 
 class _Model(BaseModel):
@@ -53,12 +65,13 @@ class QuotaLimits(_Model):
         return self.model_copy(update=override.model_dump(exclude_unset=True))
 
 
-def override_of(namespace: Mapping[str, Any]) -> tuple[QuotaLimits | None, str | None]:
-    """The administrator's override from the Namespace's annotation, and why it was ignored if it was."""
-    raw = ((namespace.get("metadata") or {}).get("annotations") or {}).get(QUOTA_ANNOTATION)
+def override_of(config_map: Mapping[str, Any] | None) -> tuple[QuotaLimits | None, str | None]:
+    """The administrator's override from the project's ConfigMap, and why it was ignored if it was."""
+    raw = ((config_map or {}).get("data") or {}).get(OVERRIDE_KEY)
     if not raw:
         return None, None
     try:
         return QuotaLimits.model_validate(json.loads(raw)), None
     except (ValueError, ValidationError) as exc:
-        return None, f"annotation {QUOTA_ANNOTATION} ignored: {exc}"
+        name = ((config_map or {}).get("metadata") or {}).get("name", "the override ConfigMap")
+        return None, f"ConfigMap {name}, key {OVERRIDE_KEY}, ignored: {exc}"

@@ -21,7 +21,7 @@ from kubernetes import client
 from operator_waits import Obj, Resources, condition
 
 from kubetune.crd import labels as lbl
-from kubetune.crd.project_quota import QUOTA_ANNOTATION, QUOTA_NAME
+from kubetune.crd.project_quota import OVERRIDE_KEY, QUOTA_NAME, REVISION_ANNOTATION, override_config_map_name
 from kubetune.localdev.controlplane import ControlPlane
 from kubetune.localdev.node.agent import NodeAgent
 from kubetune.localdev.node.config import NodeConfig
@@ -54,10 +54,20 @@ def gpu_node(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def quota_operator(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory,
-                   gpu_node: NodeAgent) -> Iterator[OperatorThread]:
+def platform_namespace(api_client: client.ApiClient) -> Iterator[str]:
+    """The operator's own namespace, where administrators' quota overrides live."""
+    core = client.CoreV1Api(api_client)
+    name = f"ktq-system-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
+
+
+@pytest.fixture(scope="module")
+def quota_operator(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory, gpu_node: NodeAgent,
+                   platform_namespace: str) -> Iterator[OperatorThread]:
     settings = Settings(
-        kubeconfig=str(control_plane.kubeconfig), artifact_pvc=None,
+        kubeconfig=str(control_plane.kubeconfig), artifact_pvc=None, pod_namespace=platform_namespace,
         artifact_mount_path=str(tmp_path_factory.mktemp("quota-artifacts")), leader_election=False,
         metrics_port=0, health_port=0, log_format="text", runtime_image="kubetune/runtime:test",
         default_backoff_limit=0, workers=4,
@@ -142,11 +152,24 @@ def test_a_training_over_quota_is_queued_then_runs(quota_operator: OperatorThrea
 
 
 def test_an_admin_override_changes_the_enforced_quota(quota_operator: OperatorThread, api_client: client.ApiClient,
-                                                      project: str) -> None:
+                                                      project: str, platform_namespace: str) -> None:
     core = client.CoreV1Api(api_client)
     wait_quota(core, project, "1")
-    core.patch_namespace(project, {"metadata": {"annotations": {QUOTA_ANNOTATION: json.dumps({"gpus": 3})}}})
+    # What the admin route does: the override in the platform's namespace, then a stamp on the project.
+    name = override_config_map_name(project)
+    core.create_namespaced_config_map(platform_namespace, {"metadata": {"name": name},
+                                                           "data": {OVERRIDE_KEY: json.dumps({"gpus": 3})}})
+    core.patch_namespace(project, {"metadata": {"annotations": {REVISION_ANNOTATION: "1"}}})
     raised = wait_quota(core, project, "3")
     assert raised["spec"]["hard"] == {GPU_QUOTA: "3", "pods": "10"}
-    core.patch_namespace(project, {"metadata": {"annotations": {QUOTA_ANNOTATION: None}}})
+
+    # Someone editing the ResourceQuota (a project admin cannot; a cluster admin might) gets it put back.
+    core.patch_namespaced_resource_quota(QUOTA_NAME, project, {"spec": {"hard": {GPU_QUOTA: "50"}}})
+    core.patch_namespace(project, {"metadata": {"annotations": {REVISION_ANNOTATION: "2"}}})
+    wait_for(core.list_namespaced_resource_quota,
+             lambda q: q["spec"]["hard"] == {GPU_QUOTA: "3", "pods": "10"}, project,
+             field_selector=f"metadata.name={QUOTA_NAME}")
+
+    core.delete_namespaced_config_map(name, platform_namespace)
+    core.patch_namespace(project, {"metadata": {"annotations": {REVISION_ANNOTATION: "3"}}})
     wait_quota(core, project, "1")

@@ -9,7 +9,6 @@ import pytest
 from test_training_phases import job, pod
 
 from kubetune.operator.builders.quota import (
-    QUOTA_ANNOTATION,
     ContainerDefaults,
     ProjectQuota,
     QuotaLimits,
@@ -26,8 +25,8 @@ REFUSED = ('Error creating: pods "t-train-x" is forbidden: exceeded quota: kubet
 CHART = ProjectQuota(limits=QuotaLimits(gpus=4, pods=20, cpu="32", memory="128Gi", storage="1Ti"))
 
 
-def namespace(annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"metadata": {"name": "kt-alice", "annotations": annotations or {}}}
+def override(raw: str) -> dict[str, Any]:
+    return {"metadata": {"name": "kubetune-quota-kt-alice"}, "data": {"limits": raw}}
 
 
 def test_resource_quota_names_every_set_limit() -> None:
@@ -37,6 +36,12 @@ def test_resource_quota_names_every_set_limit() -> None:
                                  "labels": {"app.kubernetes.io/managed-by": "kubetune-operator"}}
     assert quota["spec"]["hard"] == {"requests.nvidia.com/gpu": "4", "pods": "20", "requests.cpu": "32",
                                      "requests.memory": "128Gi", "requests.storage": "1Ti"}
+
+
+def test_no_override_is_the_chart() -> None:
+    objects, warning = project_objects("kt-alice", CHART, None)
+    assert warning is None and objects[0]["spec"]["hard"]["requests.nvidia.com/gpu"] == "4"
+    assert [o["kind"] for o in objects] == ["ResourceQuota", "LimitRange"]
 
 
 def test_nothing_limited_means_no_objects() -> None:
@@ -52,7 +57,7 @@ def test_limit_range_gives_containers_default_requests() -> None:
 
 
 def test_an_admin_override_replaces_only_what_it_sets() -> None:
-    objects, warning = project_objects(namespace({QUOTA_ANNOTATION: json.dumps({"gpus": 1, "pods": None})}), CHART)
+    objects, warning = project_objects("kt-alice", CHART, override(json.dumps({"gpus": 1, "pods": None})))
     assert warning is None
     hard = objects[0]["spec"]["hard"]
     assert hard["requests.nvidia.com/gpu"] == "1" and "pods" not in hard and hard["requests.cpu"] == "32"
@@ -60,8 +65,8 @@ def test_an_admin_override_replaces_only_what_it_sets() -> None:
 
 @pytest.mark.parametrize("raw", ["not json", json.dumps({"gpus": -1}), json.dumps({"gpu": 1})])
 def test_a_bad_override_keeps_the_chart_defaults(raw: str) -> None:
-    objects, warning = project_objects(namespace({QUOTA_ANNOTATION: raw}), CHART)
-    assert warning is not None and QUOTA_ANNOTATION in warning
+    objects, warning = project_objects("kt-alice", CHART, override(raw))
+    assert warning is not None and "kubetune-quota-kt-alice" in warning
     assert objects[0]["spec"]["hard"]["requests.nvidia.com/gpu"] == "4"
 
 

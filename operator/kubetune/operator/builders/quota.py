@@ -1,8 +1,8 @@
 """A project's ResourceQuota and LimitRange: how much of the cluster one project may hold.
 
 Pure functions of the chart's defaults (``ProjectQuota``, passed to the operator as JSON in
-KUBETUNE_OPERATOR_PROJECT_QUOTA) and of an administrator's override, which the facade writes as
-JSON into the project Namespace's ``kubetune.io/quota`` annotation (admin REST route). The
+KUBETUNE_OPERATOR_PROJECT_QUOTA) and of an administrator's override, which the facade writes into a
+ConfigMap in the platform's namespace (kubetune.crd.project_quota; admin REST route). The
 API server enforces the quota when a pod is created: a Training's Job whose pod would pass it
 gets a FailedCreate "exceeded quota" Event, which the operator turns into Queued/QuotaExceeded
 (phases.py), and the Job controller retries until the quota has room. HPO trials are Trainings
@@ -22,10 +22,20 @@ from pydantic.alias_generators import to_camel
 
 from kubetune.crd import labels as lbl
 from kubetune.crd.base import Quantity
-from kubetune.crd.project_quota import QUOTA_ANNOTATION, QUOTA_NAME, QuotaLimits, override_of
+from kubetune.crd.project_quota import QUOTA_NAME, QuotaLimits, override_config_map_name, override_of
 
-__all__ = ["QUOTA_ANNOTATION", "QUOTA_NAME", "ContainerDefaults", "ProjectQuota", "QuotaLimits", "build_limit_range",
-           "build_resource_quota", "override_of", "project_objects", "quota_refusal"]
+__all__ = [
+    "QUOTA_NAME",
+    "ContainerDefaults",
+    "ProjectQuota",
+    "QuotaLimits",
+    "build_limit_range",
+    "build_resource_quota",
+    "override_config_map_name",
+    "override_of",
+    "project_objects",
+    "quota_refusal",
+]
 
 LIMIT_RANGE_NAME = "kubetune-project"
 
@@ -70,12 +80,15 @@ def build_limit_range(namespace: str, defaults: ContainerDefaults) -> dict[str, 
             "spec": {"limits": [{"type": "Container", "defaultRequest": request}]}}
 
 
-def project_objects(namespace: Mapping[str, Any], quota: ProjectQuota) -> tuple[list[dict[str, Any]], str | None]:
-    """(ResourceQuota and LimitRange to keep in the project, a warning about the override if any)."""
-    name = namespace["metadata"]["name"]
-    override, warning = override_of(namespace)
-    objects = [build_resource_quota(name, quota.limits.merged(override)),
-               build_limit_range(name, quota.default_requests)]
+def project_objects(namespace: str, quota: ProjectQuota,
+                    override: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]], str | None]:
+    """(ResourceQuota and LimitRange to keep in the project, a warning about the override if any).
+
+    override: the project's override ConfigMap (kubetune.crd.project_quota), or None.
+    """
+    limits, warning = override_of(override)
+    objects = [build_resource_quota(namespace, quota.limits.merged(limits)),
+               build_limit_range(namespace, quota.default_requests)]
     return [o for o in objects if o is not None], warning
 
 

@@ -4,21 +4,20 @@
 Training whose pod the quota refuses is Queued with reason QuotaExceeded, not Failed.
 
 Off when the operator has no KUBETUNE_OPERATOR_PROJECT_QUOTA (the chart's projectQuota.enabled).
-An administrator's override (the facade's admin quota route) is the Namespace's kubetune.io/quota
-annotation; a Namespace event re-applies it. The objects live in the project's Namespace and go
-with it; no owner reference is needed.
+An administrator's override (the facade's admin quota route) is a ConfigMap in the operator's own
+namespace, read on every event of the project Namespace (the route stamps the Namespace to cause
+one). The objects live in the project's Namespace and go with it; no owner reference is needed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from kubetune.crd import labels as lbl
-from kubetune.operator.builders.quota import ProjectQuota, project_objects, quota_refusal
+from kubetune.operator.builders.quota import ProjectQuota, override_config_map_name, project_objects, quota_refusal
 from kubetune.operator.handlers.children import flow_up
 from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
 from kubetune.operator.runtime import Runtime
@@ -26,10 +25,11 @@ from kubetune.operator.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def ensure_project_quota(rt: Runtime, namespace: Mapping[str, Any], quota: ProjectQuota) -> None:
-    objects, warning = project_objects(namespace, quota)
+def ensure_project_quota(rt: Runtime, namespace: str, quota: ProjectQuota) -> None:
+    override = rt.kube.get("v1", "ConfigMap", rt.settings.pod_namespace, override_config_map_name(namespace))
+    objects, warning = project_objects(namespace, quota, override)
     if warning:
-        log.warning("project %s: %s", namespace["metadata"]["name"], warning)
+        log.warning("project %s: %s", namespace, warning)
     for obj in objects:
         if rt.kube.create(obj) is not None:
             continue
@@ -48,7 +48,8 @@ def project_quota(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
     quota = rt.settings.project_quota
     if quota is None or type == "DELETED" or (body.get("status") or {}).get("phase") == "Terminating":
         return
-    guarded("Namespace", rt, lambda: ensure_project_quota(rt, dict(body), quota))
+    name = body["metadata"]["name"]
+    guarded("Namespace", rt, lambda: ensure_project_quota(rt, name, quota))
 
 
 def _is_refusal(body: kopf.Body, **_: Any) -> bool:
