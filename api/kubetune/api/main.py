@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from kubetune.api import id_assigner
+from kubetune.api.auth.login_gate import LoginGate
 from kubetune.api.cluster import Cluster
 from kubetune.api.context import AppContext
 from kubetune.api.core import errors
@@ -72,6 +73,8 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
         ("/api/finetune/upload-dataset", settings.max_upload_bytes + ENVELOPE_BYTES),
         (inference_proxy.router.prefix + "/", settings.max_proxy_request_bytes),
     ])
+    # A login the route would refuse (address throttled, bcrypt pool full) is answered from its head.
+    app.add_middleware(LoginGate, logins=ctx.users.logins)
     app.include_router(health.router)
     app.include_router(sktai.router)
     app.include_router(finetune.router)

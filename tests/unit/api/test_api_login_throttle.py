@@ -113,6 +113,17 @@ async def test_pool_runs_bcrypt_in_its_threads_and_checks_unknown_users_against_
     assert dummy.startswith("$2b$05$")  # same cost as real hashes, so unknown users take as long
 
 
+async def test_pool_threads_give_way_to_the_loop() -> None:
+    import os
+    import sys
+
+    pool = security.PasswordPool(workers=1, queue=0, rounds=4)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    theirs = await pool._run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    if sys.platform == "linux":  # per-thread priorities are Linux's; elsewhere both run at one priority
+        assert theirs == min(mine + security.WORKER_NICENESS, 19)
+
+
 # -- through the login route -------------------------------------------------------------------
 
 @pytest_asyncio.fixture(loop_scope="function")
@@ -194,3 +205,33 @@ async def test_a_full_pool_is_503_and_health_still_answers(small: tuple[AppConte
         gate.set()
         await busy
     assert (await _login(client, "alice", "alice-password")).status_code == 200
+
+
+async def test_the_gate_refuses_before_the_body_is_parsed(small: tuple[AppContext, httpx.AsyncClient]) -> None:
+    ctx, client = small
+    garbage = {"content": b"\xff not a form", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}
+    assert (await client.post("/api/v1/auth/token", **garbage)).status_code == 422  # the route parses it
+    for i in range(7):
+        await _login(client, f"user{i}", "guess")
+    refused = await client.post("/api/v1/auth/token", **garbage)
+    assert refused.status_code == 429 and set(refused.json()) == {"detail"}  # answered from the head alone
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert (await client.get("/healthz")).status_code == 200
+    # the gate only reads: refusals do not charge the bucket further (seven events, still the first to expire)
+    assert len(ctx.users.logins.throttle.addresses._events["127.0.0.1"]) == 7
+
+
+async def test_the_gate_answers_503_while_the_pool_is_full(small: tuple[AppContext, httpx.AsyncClient]) -> None:
+    ctx, client = small
+    gate = threading.Event()
+    busy = asyncio.create_task(ctx.users.passwords._run(gate.wait))
+    await asyncio.sleep(0)
+    try:
+        assert ctx.users.passwords.full()
+        refused = await client.post("/api/v1/auth/token", content=b"\xff",
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1"
+    finally:
+        gate.set()
+        await busy
+    assert not ctx.users.passwords.full()

@@ -96,6 +96,11 @@ class LoginThrottle:
         return cls(settings.login_failures_per_user, settings.login_failures_per_address,
                    settings.login_window_seconds)
 
+    def address_wait(self, address: str) -> int:
+        """Whole seconds until the address may try again; 0 when it may now."""
+        wait = self.addresses.retry_after(address)
+        return max(1, math.ceil(wait)) if wait > 0 else 0
+
     def admit(self, username: str, address: str) -> None:
         """Charge one attempt to both keys, or raise LoginThrottledError with the wait (unknown users alike)."""
         user = username[:MAX_KEY_CHARS]

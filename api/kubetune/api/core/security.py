@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import threading
 import time
 import weakref
@@ -18,6 +20,7 @@ import jwt
 ALGORITHM = "HS256"
 KEY_ID = "kubetune"  # marks tokens this facade issued; anything else goes to TokenReview
 BCRYPT_MAX_BYTES = 72
+WORKER_NICENESS = 10  # how much lower than the event loop's thread the hashing threads run
 T = TypeVar("T")
 
 
@@ -50,33 +53,59 @@ def verify_password(password: str, hashed: str) -> bool:
         return False
 
 
+def _yield_to_the_loop() -> None:
+    """Run this (worker) thread at a lower CPU priority than the event loop's thread.
+
+    Linux schedules threads one by one, and a thread may lower its own priority without any
+    privilege: when CPU is short, a busy hashing thread then gives way as soon as the loop has a
+    request to answer, instead of taking turns with it.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: plain priority
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + WORKER_NICENESS)
+
+
 class PasswordPool:
     """bcrypt off the event loop: `workers` threads, at most `queue` checks waiting, the rest refused at once.
 
     bcrypt releases the GIL while it hashes, so the loop keeps answering (/healthz, other routes) while
     the workers are busy; a login flood queues up to the bound and then gets PasswordPoolBusyError (503)
     instead of piling up unbounded work. The slot is held until the thread finishes, even when the
-    request was cancelled meanwhile, so the bound counts real work.
+    request was cancelled meanwhile, so the bound counts real work. The threads run at a lower
+    priority than the loop's (see _yield_to_the_loop).
     """
 
     def __init__(self, workers: int, queue: int, rounds: int) -> None:
         self.workers = workers
         self.rounds = rounds
-        self._slots = threading.BoundedSemaphore(workers + queue)
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bcrypt")
+        self._capacity = workers + queue
+        self._held = 0  # slots taken (running or queued); released from the worker thread, hence the lock
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bcrypt",
+                                            initializer=_yield_to_the_loop)
         self._dummy: str | None = None
         self._dummy_lock = threading.Lock()
         weakref.finalize(self, self._executor.shutdown, wait=False, cancel_futures=True)
 
+    def full(self) -> bool:
+        """Would a check now be refused? (read by the login gate before it parses anything)"""
+        return self._held >= self._capacity
+
+    def _release(self, _: object = None) -> None:
+        with self._lock:
+            self._held -= 1
+
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        if not self._slots.acquire(blocking=False):
-            raise PasswordPoolBusyError(retry_after=1)
+        with self._lock:
+            if self._held >= self._capacity:
+                raise PasswordPoolBusyError(retry_after=1)
+            self._held += 1
         try:
             future = self._executor.submit(fn, *args)
         except BaseException:
-            self._slots.release()
+            self._release()
             raise
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(self._release)
         return await asyncio.wrap_future(future)
 
     async def hash(self, password: str) -> str:
