@@ -8,7 +8,7 @@ import pytest
 
 from kubetune.crd import labels as lbl
 from kubetune.crd import project_roles as pr
-from kubetune.operator.builders.project_rbac import build_admin_binding, owner_of, with_owner
+from kubetune.operator.builders.project_rbac import GRANTED_OWNER, build_admin_binding, owner_grant, owner_of
 
 pytestmark = pytest.mark.unit
 
@@ -34,12 +34,16 @@ def test_admin_binding_is_deterministic_and_grants_only_the_project_admin_role()
                                     "name": "kubetune:user:alice"}]
 
 
-def test_a_new_owner_is_added_never_anyone_removed() -> None:
+def test_a_new_owner_is_added_once_never_anyone_removed() -> None:
     binding = build_admin_binding("kt-p-1", "alice")
-    assert with_owner(binding, "alice") is None
-    subjects = with_owner(binding, "bob")
-    assert subjects is not None
-    assert [s["name"] for s in subjects] == ["kubetune:user:alice", "kubetune:user:bob"]
+    assert binding["metadata"]["annotations"] == {GRANTED_OWNER: "alice"}
+    assert owner_grant(binding, "alice") is None
+    patch = owner_grant({**binding, "metadata": {**binding["metadata"], "resourceVersion": "7"}}, "bob")
+    assert patch is not None
+    assert [s["name"] for s in patch["subjects"]] == ["kubetune:user:alice", "kubetune:user:bob"]
+    assert patch["metadata"] == {"resourceVersion": "7", "annotations": {GRANTED_OWNER: "bob"}}
+    removed = {**binding, "subjects": []}  # a project admin took alice out: she is not granted again
+    assert owner_grant(removed, "alice") is None
 
 
 class _Kube:
@@ -61,8 +65,11 @@ class _Kube:
 
     def patch(self, api_version: str, kind: str, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         self.patches.append(patch)
-        self.bindings[(namespace, name)]["subjects"] = patch["subjects"]
-        return self.bindings[(namespace, name)]
+        binding = self.bindings[(namespace, name)]
+        binding["subjects"] = patch["subjects"]
+        binding["metadata"]["annotations"] = {**binding["metadata"].get("annotations", {}),
+                                              **patch["metadata"]["annotations"]}
+        return binding
 
 
 def test_the_handler_creates_once_then_only_adds_a_changed_owner() -> None:
@@ -76,5 +83,8 @@ def test_the_handler_creates_once_then_only_adds_a_changed_owner() -> None:
     subjects = kube.bindings[("kt-p-1", "kubetune-admin")]["subjects"]
     assert [s["name"] for s in subjects] == ["kubetune:user:alice", "kubetune:user:bob"]
     assert kube.patches[0]["metadata"]["resourceVersion"] == "1"  # a concurrent edit is a 409, retried
+    kube.bindings[("kt-p-1", "kubetune-admin")]["subjects"] = subjects[:1]  # an admin removed bob
+    ensure_owner_is_admin(kube, _ns({lbl.PROJECT: "p"}, {lbl.OWNER: "bob"}))  # type: ignore[arg-type]
+    assert len(kube.patches) == 1  # the next Namespace event does not bring him back
     ensure_owner_is_admin(kube, _ns({}, {lbl.OWNER: "carol"}))  # type: ignore[arg-type]
     assert len(kube.bindings) == 1

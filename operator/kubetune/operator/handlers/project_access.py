@@ -2,8 +2,8 @@
 
 The facade creates a project's Namespace (with the owner annotation) and may do nothing else in it,
 so the first binding is written here; the facade waits for it before answering. After that,
-membership is the project admins' business: an owner changed by a platform admin is added to the
-admin binding, nobody is ever removed by the operator.
+membership is the project admins' business: a new owner (set by a platform admin) is added to the
+admin binding once; nobody is ever removed, and a removed owner is not added back.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import kopf
 
 from kubetune.crd import labels as lbl
 from kubetune.crd import project_roles as pr
-from kubetune.operator.builders.project_rbac import build_admin_binding, owner_of, with_owner
+from kubetune.operator.builders.project_rbac import build_admin_binding, owner_grant, owner_of
 from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
 from kubetune.operator.kube import Kube
 
@@ -31,11 +31,9 @@ def ensure_owner_is_admin(kube: Kube, namespace: dict[str, Any]) -> None:
     current = kube.get(RBAC_V1, "RoleBinding", name, pr.binding_name("admin"))  # 409: it exists
     if current is None:
         raise kopf.TemporaryError("the admin RoleBinding vanished between create and read", delay=1)
-    subjects = with_owner(current, owner)
-    if subjects is not None:
-        kube.patch(RBAC_V1, "RoleBinding", name, pr.binding_name("admin"),
-                      {"metadata": {"resourceVersion": current["metadata"]["resourceVersion"]},
-                       "subjects": subjects})
+    patch = owner_grant(current, owner)
+    if patch is not None:  # a 409 (someone edited it meanwhile) is transient: the next event retries
+        kube.patch(RBAC_V1, "RoleBinding", name, pr.binding_name("admin"), patch)
 
 
 # An event handler, not create/update: kopf keeps its records in status.kopf, which a Namespace
