@@ -83,6 +83,10 @@ class PodIPAllocator:
                     continue
                 if self.network is not None:
                     try:
+                        # We hold the lock, so a /32 of this address on the host's lo is stale (an
+                        # agent from before the netns network, killed after we started); as a
+                        # local address it would take the traffic meant for the pod.
+                        self._del_lo_alias(address)
                         self.network.add(address)
                     except Exception:
                         os.close(self._held.pop(address)[0])

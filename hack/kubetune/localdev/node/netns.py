@@ -1,6 +1,6 @@
 """The node's pod network: a network namespace the agent creates, with every pod IP inside it.
 
-    host network namespace                       kubetune-<node>-<N>
+    host network namespace                       kubetune-pods-<N>-<node>
     ktnode<N>  (veth, no address at all)  <--->  eth0 (veth): each pod IP as a /32
     route <pod IP>/32 dev ktnode<N>              route 127.255.0.1/32 dev eth0
           src 127.255.0.1                        lo: 127.0.0.1/9
@@ -36,7 +36,9 @@ HOST_SOURCE = "127.255.0.1"  # the host's address as pods see it (loopback, so l
 POD_LINK = "eth0"
 NAMESPACE_LOOPBACK = "127.0.0.1/9"  # 127.255.0.0/16 stays outside, routed to the host
 MAX_INDEX = 1000
-_NAME = re.compile(r"^kubetune-.+-(\d+)$")
+# "pods" keeps our names apart from other kubetune namespaces (the real cluster's kubetune-node-<i>),
+# which the stale sweep must never touch.
+_NAME = re.compile(r"^kubetune-pods-(\d+)(?:-|$)")
 _HOST_LINK = re.compile(r"^ktnode(\d+)$")
 _CLONE_NEWNET = 0x40000000
 _NETNS_DIR = Path("/run/netns")
@@ -49,10 +51,10 @@ class NetworkError(RuntimeError):
 
 
 def namespace_name(node: str, index: int) -> str:
-    # The node name keeps the namespace recognisable in `ip netns list`; the index makes it unique
-    # (two test sessions may both run a node called local-node).
+    # The index makes the name unique (two test sessions may both run a node called local-node);
+    # the node name keeps it recognisable in `ip netns list`.
     safe = re.sub(r"[^a-zA-Z0-9.-]", "-", node)[:40]
-    return f"kubetune-{safe}-{index}"
+    return f"kubetune-pods-{index}-{safe}"
 
 
 def host_link(index: int) -> str:

@@ -15,14 +15,19 @@ from kubetune.localdev.node.forward import LoopbackForwarder
 
 
 def test_names_fit_the_kernel_limits_and_parse_back() -> None:
-    name = netns.namespace_name("gpu_node/with a very long name" + "x" * 100, 999)
-    assert name.startswith("kubetune-gpu-node-with-a-very-long-name") and name.endswith("-999")
+    name = netns.namespace_name("gpu_node/with a very long name-2" + "x" * 100, 999)
+    assert name.startswith("kubetune-pods-999-gpu-node-with-a-very-long-name-2")
     assert len(name) < 255 and "/" not in name and " " not in name
     assert netns.index_of(name) == 999
     assert len(netns.host_link(netns.MAX_INDEX - 1)) <= 15  # IFNAMSIZ - 1
     assert netns.index_of(netns.host_link(7), netns._HOST_LINK) == 7
     # Other projects' namespaces and links are never taken for ours.
-    assert netns.index_of("cni-1234") is None and netns.index_of("kubetune-node") is None
+    assert netns.index_of(netns.namespace_name("node-7", 3)) == 3
+    # Other namespaces and links are never taken for ours: the real cluster's worker namespaces
+    # (kubetune-node-<i>, veth ktn<i>h), CNI's, docker's.
+    for other in ("cni-1234", "kubetune-node-1", "kubetune-local-node-1", "kubetune-pods"):
+        assert netns.index_of(other) is None
+    assert netns.index_of("ktn1h", netns._HOST_LINK) is None
     assert netns.index_of("veth12", netns._HOST_LINK) is None
 
 
