@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup controlplane helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
-	images images-dev e2e-kind cluster-up cluster-down cluster-test clean
+	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster clean
 
 setup: $(STAMP) controlplane helm
 
@@ -63,19 +63,33 @@ cluster: setup
 demo: setup
 	$(BIN)/kubetune dev demo
 
-# Container images (docker or podman; neither runs on the development machines).
+# Container images from the upstream bases (python:3.11-slim-bookworm, the CUDA runtime image) and the package
+# index, for machines that reach both. BuildKit's built-in frontend (Docker 20.10+); docs/images.md.
 CONTAINER ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 REGISTRY ?= ghcr.io/kubetune
 TAG ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/kubetune/Chart.yaml)
+# The runtime's variant: cuda (the CUDA base image) or cpu (python base, no triton or GPU-only CUDA wheels).
+RUNTIME ?= cuda
+RUNTIME_ARGS_cuda :=
+RUNTIME_ARGS_cpu := --build-arg BASE_IMAGE=python:3.11-slim-bookworm --build-arg TORCH=cpu
 
 images:
 	@if [ -z "$(CONTAINER)" ]; then echo "images: needs docker or podman on PATH" >&2; exit 1; fi
-	for c in operator api; do $(CONTAINER) build -f $$c/Dockerfile -t $(REGISTRY)/$$c:$(TAG) . || exit 1; done
-	$(CONTAINER) build -f trainer-image/Dockerfile -t $(REGISTRY)/runtime:$(TAG) .
+	for c in operator api; do DOCKER_BUILDKIT=1 $(CONTAINER) build -f $$c/Dockerfile -t $(REGISTRY)/$$c:$(TAG) . || exit 1; done
+	DOCKER_BUILDKIT=1 $(CONTAINER) build -f trainer-image/Dockerfile $(RUNTIME_ARGS_$(RUNTIME)) -t $(REGISTRY)/runtime:$(TAG) .
 
-# The image names manifests/overlays/dev expects (then `kind load docker-image ...`).
+# The image names manifests/overlays/dev and hack/kind/values.yaml expect (CPU runtime; then `kind load docker-image ...`).
 images-dev:
-	$(MAKE) images REGISTRY=kubetune TAG=dev
+	$(MAKE) images REGISTRY=kubetune TAG=dev RUNTIME=cpu
+
+# The same three dev images on a machine that reaches Debian's and Python's package indexes but no container
+# registry: dockerd started if none runs, bases from Debian packages, wheels downloaded on the host, builds offline.
+images-local:
+	hack/images/build.sh
+
+# docker run of each built image (entrypoints answer, non-root, no build tools); fails when Docker is missing.
+test-images: $(STAMP) controlplane
+	KUBETUNE_IMAGE_TESTS=1 $(BIN)/pytest tests/images
 
 # For users with Docker: a kind cluster, the dev images loaded into it, `helm install` of the
 # chart, then the e2e suite against that cluster (docs/quickstart.md). KEEP_CLUSTER=1 keeps it.
@@ -93,6 +107,10 @@ cluster-down:
 # Start the real cluster, run tests/cluster against it, stop it (also when the tests fail).
 cluster-test: setup
 	hack/cluster/test.sh
+
+# The train-to-serve e2e on the real cluster: images built and imported, chart installed, tests, cluster stopped.
+e2e-cluster: setup
+	hack/cluster/e2e.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

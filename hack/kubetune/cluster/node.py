@@ -4,6 +4,7 @@ node's network namespace, as children that die with the process that started the
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import subprocess
@@ -70,6 +71,7 @@ class WorkerNode:
         if "containerd" in self._procs:
             processes.stop(self._procs.pop("containerd"), grace_seconds=10)
         self._kill_shims()
+        self._delete_pod_namespaces()
         self._unmount_under(self.paths.root)
         self.net.delete()
 
@@ -185,6 +187,16 @@ class WorkerNode:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
                 if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address.encode() in argv:
                     os.kill(int(entry.name), 9)
+
+    def _delete_pod_namespaces(self) -> None:
+        """Sandboxes killed rather than removed through the CRI leave their network namespaces
+        (/run/netns/cni-*) behind; ours are the ones with an address in this node's pod subnet."""
+        subnet = ipaddress.ip_network(self.net.pod_subnet)
+        for path in Path("/run/netns").glob("cni-*"):
+            shown = subprocess.run(["ip", "-n", path.name, "-o", "-4", "addr", "show"], capture_output=True, text=True)
+            addresses = re.findall(r"inet (\S+)/", shown.stdout)
+            if any(ipaddress.ip_address(a) in subnet for a in addresses):
+                subprocess.run(["ip", "netns", "del", path.name], capture_output=True)
 
     @staticmethod
     def _unmount_under(root: Path) -> None:
