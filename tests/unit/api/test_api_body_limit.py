@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
 from api_env import make_settings, seed_cluster
 
+from kubetune.api.cluster import INFERENCE_SERVICES
 from kubetune.api.cluster.fake import FakeCluster
 from kubetune.api.core.body_limit import BodyLimitMiddleware
 from kubetune.api.main import create_app
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.unit
 
 LIMIT = 64 * 1024
 UPLOAD_LIMIT = 256 * 1024
+PROXY_LIMIT = 128 * 1024
 CHUNK = 16 * 1024
 BOUNDARY = "kubetune-test-boundary"
 
@@ -47,11 +50,14 @@ class Reply:
 class Server:
     port: int
     store: Path
+    app: Any
+    fake: FakeCluster
 
 
 @pytest_asyncio.fixture(loop_scope="function")
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    settings = make_settings(tmp_path, max_request_bytes=LIMIT, max_upload_bytes=UPLOAD_LIMIT)
+    settings = make_settings(tmp_path, max_request_bytes=LIMIT, max_upload_bytes=UPLOAD_LIMIT,
+                             max_proxy_request_bytes=PROXY_LIMIT)
     fake = FakeCluster()
     await seed_cluster(fake, settings)
     app = create_app(settings, fake)
@@ -66,7 +72,7 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         # Answered once start-up is done (the connection waits in the backlog until then).
         assert (await exchange(port, "GET", "/healthz", {}, [], chunked=False)).status == 200
         await app.state.ctx.users.put_user("alice", "alice-password", "alice@example.com")
-        yield Server(port, tmp_path / "store")
+        yield Server(port, tmp_path / "store", app, fake)
     finally:
         uv.should_exit = True
         await task
@@ -134,7 +140,8 @@ def _zeros(total: int) -> Iterable[bytes]:
         yield block
 
 
-async def _token_with_project(port: int) -> str:
+async def _token_with_project(port: int) -> tuple[str, dict[str, Any]]:
+    """alice's token, and the project she creates (ProjectRead)."""
     form = b"username=alice&password=alice-password"
     reply = await exchange(port, "POST", "/api/v1/auth/token",
                            {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(form))},
@@ -146,7 +153,7 @@ async def _token_with_project(port: int) -> str:
                            {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                             "Content-Length": str(len(project))}, [project], chunked=False)
     assert reply.status == 201, reply.body
-    return token
+    return token, reply.json()
 
 
 def _upload_headers(token: str) -> dict[str, str]:
@@ -203,7 +210,7 @@ async def test_chunked_body_under_the_limit_reaches_authentication(server: Serve
 
 
 async def test_upload_streams_under_its_own_larger_limit(server: Server) -> None:
-    token = await _token_with_project(server.port)
+    token, _ = await _token_with_project(server.port)
     rows = b"".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}" + "x" * 200},
                                              {"role": "assistant", "content": f"a{i}"}]}).encode() + b"\n"
                     for i in range(600))
@@ -217,7 +224,7 @@ async def test_upload_streams_under_its_own_larger_limit(server: Server) -> None
 
 
 async def test_upload_over_its_limit_is_413_and_leaves_no_file(server: Server) -> None:
-    token = await _token_with_project(server.port)
+    token, _ = await _token_with_project(server.port)
     start, _ = _multipart(b"")
     chunks = [start, *_zeros(4 * UPLOAD_LIMIT)]
     reply = await exchange(server.port, "POST", "/api/finetune/upload-dataset",
@@ -226,3 +233,38 @@ async def test_upload_over_its_limit_is_413_and_leaves_no_file(server: Server) -
     assert reply.status == 413, reply.body
     assert reply.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert not [p for p in server.store.rglob("*") if p.is_file()]
+
+
+async def _ready_service(server: Server, project: dict[str, Any]) -> str:
+    """An InferenceService in alice's project, Ready, whose server echoes how many bytes it got."""
+    ctx = server.app.state.ctx
+    namespace = project["namespace"]
+    body = {"apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "echo"},
+            "spec": {"model": {"baseModel": "hf://org/model"}}}
+    with ctx.cache.subscribe() as sub:
+        await server.fake.create(INFERENCE_SERVICES, body, namespace)
+        await server.fake.patch(INFERENCE_SERVICES, "echo", {"status": {"phase": "Ready", "url": "http://echo:8000"}},
+                                namespace, "status")
+        async with asyncio.timeout(5):
+            async for change in sub.changes():
+                if change.res == INFERENCE_SERVICES and (change.object.get("status") or {}).get("phase") == "Ready":
+                    break
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"received": len(await request.aread())})
+
+    ctx.http = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
+    return f"/api/v1/inference-services/{project['key']}.echo/infer"
+
+
+async def test_the_inference_pass_through_streams_under_its_own_limit(server: Server) -> None:
+    token, project = await _token_with_project(server.port)
+    path = await _ready_service(server, project)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"}
+    fits = await exchange(server.port, "POST", path, headers, [b"x" * CHUNK] * (PROXY_LIMIT // CHUNK),
+                          chunked=True)
+    assert fits.status == 200, fits.body  # above the default limit, within the pass-through's
+    assert fits.json() == {"received": PROXY_LIMIT}
+    over = await exchange(server.port, "POST", path, headers, _zeros(64 * PROXY_LIMIT), chunked=True)
+    assert over.status == 413, over.body
+    assert over.json()["error"] == "PAYLOAD_TOO_LARGE"  # seed 002's error shape
