@@ -94,7 +94,7 @@ state = "{d / 'state'}"
 """
 
 
-def cni_conflist(net: NodeNetwork) -> dict[str, Any]:
+def cni_conflist(net: NodeNetwork, paths: NodePaths) -> dict[str, Any]:
     """A bridge inside the node's namespace; pods route everything via the bridge (their gateway),
     where kube-proxy's rules turn Service addresses into pod or relay addresses. No masquerade
     out of the node: there is nowhere to go."""
@@ -110,6 +110,8 @@ def cni_conflist(net: NodeNetwork) -> dict[str, Any]:
                 "hairpinMode": True,
                 "ipam": {
                     "type": "host-local",
+                    # Its own allocation records (not /var/lib/cni), reset with the node.
+                    "dataDir": str(paths.root / "cni-ipam"),
                     "ranges": [[{"subnet": net.pod_subnet, "gateway": net.pod_gateway}]],
                     "routes": [{"dst": "0.0.0.0/0"}],
                 },

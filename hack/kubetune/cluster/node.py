@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -51,7 +52,10 @@ class WorkerNode:
     # ---- lifecycle -------------------------------------------------------------
 
     def start(self, extra_images: list[Path]) -> None:
-        self.paths.root.mkdir(parents=True, exist_ok=True)
+        # A node starts empty: no records of containers, sandboxes or addresses from a previous run.
+        self._unmount_under(self.paths.root)
+        shutil.rmtree(self.paths.root, ignore_errors=True)
+        self.paths.root.mkdir(parents=True)
         self.paths.resolv_conf.write_text("")  # pods with dnsPolicy Default resolve nothing outside
         self.net.create()
         self.image_refs, archives = self._prepare_images()
@@ -105,7 +109,7 @@ class WorkerNode:
 
     def _start_containerd(self, sandbox_image: str) -> None:
         self.paths.containerd_config.write_text(configs.containerd_toml(self.paths, sandbox_image))
-        configs.write_json(self.paths.cni_conf_dir / "10-kubetune.conflist", configs.cni_conflist(self.net))
+        configs.write_json(self.paths.cni_conf_dir / "10-kubetune.conflist", configs.cni_conflist(self.net, self.paths))
         self._spawn("containerd", ["containerd", "--config", str(self.paths.containerd_config)])
         self._wait(lambda: subprocess.run(
             ["ctr", "--address", str(self.paths.containerd_socket), "version"],

@@ -37,10 +37,11 @@ def test_containerd_has_its_own_socket_and_root_and_the_cri_option_this_host_nee
     assert cri["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is False
 
 
-def test_cni_bridge_gives_pods_the_node_subnet_and_no_masquerade() -> None:
-    bridge = configs.cni_conflist(NodeNetwork(1))["plugins"][0]
+def test_cni_bridge_gives_pods_the_node_subnet_and_no_masquerade(tmp_path: Path) -> None:
+    bridge = configs.cni_conflist(NodeNetwork(1), NodePaths(tmp_path))["plugins"][0]
     assert bridge["type"] == "bridge" and bridge["isGateway"] and not bridge["ipMasq"]
     assert bridge["ipam"]["ranges"] == [[{"subnet": "10.245.1.0/24", "gateway": "10.245.1.1"}]]
+    assert bridge["ipam"]["dataDir"].startswith(str(tmp_path))  # allocations reset with the node
 
 
 def test_kubelet_serves_on_the_node_address_and_authenticates_the_api_server(tmp_path: Path) -> None:
