@@ -122,8 +122,13 @@ async def test_api_key_lifecycle(env: Env) -> None:
     assert (await env.client.delete("/api/v1/admin/api-keys/not-a-hash", headers=admin)).status_code == 422
 
 
-async def test_a_stale_cache_never_overwrites_a_concurrent_create(env: Env) -> None:
+async def test_a_stale_cache_never_overwrites_a_concurrent_create(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another replica added dave a moment ago; this replica's cache has not seen it yet."""
+
+    async def hash_at_once(password: str) -> str:  # the pool's thread would yield to the informer
+        return "x"
+
+    monkeypatch.setattr(env.ctx.users, "hash_password", hash_at_once)
     ns, name = env.ctx.settings.system_namespace, env.ctx.settings.users_secret
     other_replica = users_module.UserRecord.model_validate(
         {"id": 999, "username": "dave", "password_hash": "x", "created_at": "2026-01-01T00:00:00Z"})
