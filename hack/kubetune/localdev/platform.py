@@ -121,8 +121,12 @@ def _serve_api(settings: ApiSettings, cp: ControlPlane) -> Iterator[str]:
 
     from kubetune.api.cluster.kube import KubeCluster
     from kubetune.api.main import create_app
+    from kubetune.localdev.facade_identity import facade_api_client
 
-    api = client.ApiClient(client_configuration(cp.kubeconfig))
+    # The facade runs as the chart makes it: its own ServiceAccount with the chart's RBAC (it
+    # impersonates its callers), never with the control plane's admin credentials.
+    with client.ApiClient(client_configuration(cp.kubeconfig)) as admin:
+        api = facade_api_client(admin, settings.system_namespace)
     app = create_app(settings, KubeCluster(api))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -28,6 +28,7 @@ from kubetune.api.cluster.kube import KubeCluster
 from kubetune.api.core.config import Settings
 from kubetune.api.main import create_app
 from kubetune.localdev.controlplane import ControlPlane
+from kubetune.localdev.facade_identity import facade_api_client, remove_facade_binding
 from kubetune.localdev.node.agent import NodeAgent
 from kubetune.localdev.node.config import NodeConfig
 from kubetune.operator.inprocess import OperatorThread
@@ -68,12 +69,15 @@ async def journey_app(api_client: client.ApiClient, platform: Path) -> AsyncIter
                         inference_routing="pod", sse_keepalive_seconds=1, serving_key_secret=SERVING_KEY)
     cluster = KubeCluster(api_client)
     await cluster.create(NAMESPACES, {"metadata": {"name": settings.system_namespace}})
-    app = create_app(settings, cluster)
+    own = await asyncio.to_thread(facade_api_client, api_client, settings.system_namespace, tag)  # as the chart
+    app = create_app(settings, KubeCluster(own))
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://facade",
                                                                     timeout=120) as http:
         yield app, http
+    own.close()
     await cluster.delete(NAMESPACES, settings.system_namespace)
+    await asyncio.to_thread(remove_facade_binding, api_client, tag)
 
 
 async def wait_for(cache: Cache, res: Res, predicate: Callable[[dict[str, Any]], bool],
