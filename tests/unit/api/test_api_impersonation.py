@@ -145,3 +145,17 @@ def test_each_kind_of_caller_maps_to_its_kubernetes_identity() -> None:
                    groups=("system:serviceaccounts", "system:serviceaccounts:p"))
     assert identity_of(sa) == Identity("system:serviceaccount:p:ci", ("system:serviceaccounts",
                                                                       "system:serviceaccounts:p"))
+
+
+async def test_a_group_can_be_a_member(env: Env) -> None:
+    pid = env.projects["alice"]["id"]
+    assert (await env.client.get(f"/api/v1/projects/{pid}", headers=env.auth("bob"))).status_code == 403
+    added = await env.client.post(f"/api/v1/projects/{pid}/members", headers=env.auth("alice"),
+                                  json={"kind": "group", "name": "kubetune:users", "role": "viewer"})
+    assert added.status_code == 201 and added.json()["kubernetes_subject"] == "kubetune:users"
+    assert (await env.client.get(f"/api/v1/projects/{pid}", headers=env.auth("bob"))).status_code == 200
+    gone = await env.client.delete(f"/api/v1/projects/{pid}/members/kubetune:users?kind=group",
+                                   headers=env.auth("alice"))
+    assert gone.status_code == 204
+    env.ctx.authorizer.forget()
+    assert (await env.client.get(f"/api/v1/projects/{pid}", headers=env.auth("bob"))).status_code == 403
