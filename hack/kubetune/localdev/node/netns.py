@@ -1,9 +1,9 @@
 """The node's pod network: a network namespace the agent creates, with every pod IP inside it.
 
     host network namespace                       kubetune-pods-<N>-<node>
-    ktnode<N>  (veth, no address at all)  <--->  eth0 (veth): each pod IP as a /32
+    ktnode<N>  (veth, no address at all)  <--->  eth0 (veth, no address either)
     route <pod IP>/32 dev ktnode<N>              route 127.255.0.1/32 dev eth0
-          src 127.255.0.1                        lo: 127.0.0.1/9
+          src 127.255.0.1                        lo: 127.0.0.1/9 and each pod IP as a /32
 
 Nothing is added to the host's interfaces except the veth itself, which has
 no address: the host reaches a pod through a /32 route with the *loopback*
@@ -11,9 +11,12 @@ source 127.255.0.1 (local through the host's 127.0.0.0/8), so the replies go
 back into the veth, never to one of the host's real addresses.
 `route_localnet` (on our two veth ends only) lets loopback-sourced packets
 cross them. Inside the namespace, lo keeps 127.0.0.0/9 (127.0.0.1, 127.0.1.1,
-...) and 127.255.0.1 routes to the host: it is the only host address a pod can
-reach, and what it reaches there are the ports forwarded into the namespace
-(see forward.py), not the host's own loopback services.
+...) and 127.255.0.1 routes to the host through eth0 (eth0 answers ARP for the
+pod IPs on lo). The pod IPs are on lo, not eth0, because removing the last
+address of a device flushes every route through it: the route to the host
+would vanish with the last pod. 127.255.0.1 is the only host address a pod
+can reach, and what it reaches there are the ports forwarded into the
+namespace (see forward.py), not the host's own loopback services.
 
 N is the node's network index, held by an flock in `<lock dir>/netns/<N>` for
 the agent's lifetime; a namespace or veth whose index nobody holds was left by
@@ -34,6 +37,7 @@ from typing import TypeVar
 
 HOST_SOURCE = "127.255.0.1"  # the host's address as pods see it (loopback, so local on the host)
 POD_LINK = "eth0"
+ADDRESS_LINK = "lo"  # where pod IPs go inside the namespace (see the module docstring)
 NAMESPACE_LOOPBACK = "127.0.0.1/9"  # 127.255.0.0/16 stays outside, routed to the host
 MAX_INDEX = 1000
 # "pods" keeps our names apart from other kubetune namespaces (the real cluster's kubetune-node-<i>),
@@ -84,7 +88,7 @@ def setup_commands(name: str, link: str) -> list[list[str]]:
 
 def add_commands(name: str, link: str, address: str) -> list[list[str]]:
     return [
-        ["ip", "-n", name, "addr", "add", f"{address}/32", "dev", POD_LINK],
+        ["ip", "-n", name, "addr", "add", f"{address}/32", "dev", ADDRESS_LINK],
         ["ip", "route", "replace", f"{address}/32", "dev", link, "src", HOST_SOURCE],
     ]
 
@@ -92,7 +96,7 @@ def add_commands(name: str, link: str, address: str) -> list[list[str]]:
 def remove_commands(name: str, link: str, address: str) -> list[list[str]]:
     return [
         ["ip", "route", "del", f"{address}/32", "dev", link],
-        ["ip", "-n", name, "addr", "del", f"{address}/32", "dev", POD_LINK],
+        ["ip", "-n", name, "addr", "del", f"{address}/32", "dev", ADDRESS_LINK],
     ]
 
 
@@ -244,10 +248,11 @@ class PodNetwork:
 
     def addresses(self) -> list[str]:
         listing = subprocess.run(
-            ["ip", "-n", self.name, "-4", "-o", "addr", "show", "dev", POD_LINK],
+            ["ip", "-n", self.name, "-4", "-o", "addr", "show", "dev", ADDRESS_LINK],
             capture_output=True, text=True, check=False,
         ).stdout
-        return [line.split()[3].split("/")[0] for line in listing.splitlines() if " inet " in line]
+        found = [line.split()[3].split("/")[0] for line in listing.splitlines() if " inet " in line]
+        return [address for address in found if not address.startswith("127.")]
 
     def close(self) -> None:
         """Delete the veth (with its routes) and the namespace, then give the index back."""

@@ -46,11 +46,11 @@ def test_setup_keeps_127_255_out_of_the_namespace_loopback_and_routes_it_to_the_
 def test_a_pod_address_goes_into_the_namespace_and_the_host_only_routes_to_it() -> None:
     add = [" ".join(argv) for argv in netns.add_commands("kubetune-n-3", "ktnode3", "10.244.1.7")]
     assert add == [
-        "ip -n kubetune-n-3 addr add 10.244.1.7/32 dev eth0",
+        "ip -n kubetune-n-3 addr add 10.244.1.7/32 dev lo",
         "ip route replace 10.244.1.7/32 dev ktnode3 src 127.255.0.1",
     ]
     remove = [" ".join(argv) for argv in netns.remove_commands("kubetune-n-3", "ktnode3", "10.244.1.7")]
-    assert remove == ["ip route del 10.244.1.7/32 dev ktnode3", "ip -n kubetune-n-3 addr del 10.244.1.7/32 dev eth0"]
+    assert remove == ["ip route del 10.244.1.7/32 dev ktnode3", "ip -n kubetune-n-3 addr del 10.244.1.7/32 dev lo"]
 
 
 def test_network_mode_and_the_host_port_flag(monkeypatch: pytest.MonkeyPatch) -> None:
