@@ -43,7 +43,7 @@ def get_cache(ctx: ContextDep) -> Cache:
 async def get_current_user(request: Request, ctx: ContextDep,
                            token: Annotated[str | None, Depends(oauth2)]) -> Principal:
     """The caller, with the projects Kubernetes lets it see (SubjectAccessReviews, cached a few seconds)."""
-    principal = await authenticate(ctx, token)
+    principal = await authenticate(ctx, token, request.client.host if request.client else "unknown")
     names = [ns["metadata"]["name"] for ns in ctx.cache.namespaces.all()]
     cluster_wide, projects = await ctx.authorizer.visibility(principal, names)
     principal = replace(principal, projects=projects, cluster_wide=cluster_wide)

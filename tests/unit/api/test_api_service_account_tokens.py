@@ -89,3 +89,23 @@ async def test_the_audience_is_a_setting(tmp_path: Path) -> None:
         assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 401
         fake.tokens[SA_TOKEN] = _sa("kt-x", "ci", ("ci.example.com",))
         assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+
+
+async def test_an_address_sending_refused_tokens_is_throttled_before_token_review(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, token_review_failures_per_address=3)
+    fake = FakeCluster()
+    await seed_cluster(fake, settings)
+    async with running(settings, fake) as (_, client):
+        fake.tokens[SA_TOKEN] = _sa("kt-x", "default", ())  # a pod's default token: refused
+        bad = {"Authorization": f"Bearer {SA_TOKEN}"}
+        for _ in range(3):
+            assert (await client.get("/api/v1/projects", headers=bad)).status_code == 401
+        reviews = fake.calls.count(("create", "tokenreviews"))
+        refused = await client.get("/api/v1/projects", headers=bad)
+        assert refused.status_code == 429 and set(refused.json()) == {"detail"}
+        assert 1 <= int(refused.headers["Retry-After"]) <= settings.login_window_seconds
+        assert fake.calls.count(("create", "tokenreviews")) == reviews  # not asked again
+        # the facade's own tokens are checked locally and still work from that address
+        own = (await client.post("/api/v1/auth/token", data={"username": "admin", "password": "admin123"})).json()
+        me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {own['access_token']}"})
+        assert me.status_code == 200

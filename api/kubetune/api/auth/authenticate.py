@@ -24,7 +24,8 @@ def unauthorized(message: str) -> ApiError:
     return ApiError(401, message, headers=UNAUTHORIZED_HEADERS)
 
 
-async def authenticate(ctx: AppContext, token: str | None) -> Principal:
+async def authenticate(ctx: AppContext, token: str | None, address: str = "unknown") -> Principal:
+    """The caller behind `token`; `address` (the client's) counts tokens TokenReview refuses."""
     if not token:
         raise unauthorized("Not authenticated")
     if token.startswith(API_KEY_PREFIX):
@@ -45,12 +46,18 @@ async def authenticate(ctx: AppContext, token: str | None) -> Principal:
             raise unauthorized("token revoked: log in again")
         return Principal(username=user.username, is_admin=user.is_admin, user_id=user.id)
     if ctx.settings.token_review and _looks_like_jwt(token):
+        throttle = ctx.users.logins.throttle
+        wait = throttle.review_wait(address)
+        if wait:
+            raise ApiError(429, f"too many invalid tokens; try again in {wait} seconds",
+                           headers={"Retry-After": str(wait)})
         audience = ctx.settings.token_audience
         review = await ctx.own_cluster.token_review(token, audiences=(audience,))  # the facade's own act
         # Asked with audiences, the API server authenticates only tokens minted for them; check the
         # answer too, so an authenticator that ignores audiences cannot widen what is accepted.
         if review.authenticated and audience in review.audiences and review.username.startswith(SA_PREFIX):
             return Principal(username=review.username, kind="serviceaccount", groups=review.groups)
+        throttle.reviews.add(address)
     raise unauthorized("Could not validate credentials")
 
 

@@ -1,4 +1,5 @@
-"""Login throttling: failed attempts per username and per client address in a sliding window.
+"""Login throttling: failed attempts per username and per client address in a sliding window
+(and bearer tokens TokenReview refused, per client address).
 
 The counters live in this replica's memory on purpose. Kubernetes holds the platform's state, not
 rate counters: writing every failed login into an object would turn a login flood into an API
@@ -83,23 +84,33 @@ class SlidingWindow:
         return len(self._events)
 
 
+def _seconds(wait: float) -> int:
+    return max(1, math.ceil(wait)) if wait > 0 else 0
+
+
 class LoginThrottle:
     """Failed logins per username and per client address; either one over its limit refuses with 429."""
 
-    def __init__(self, per_user: int, per_address: int, window: float,
+    def __init__(self, per_user: int, per_address: int, window: float, reviews_per_address: int = 100,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.users = SlidingWindow(per_user, window, clock=clock)
         self.addresses = SlidingWindow(per_address, window, clock=clock)
+        # Bearer tokens the API server's TokenReview refused: each cost a call in the facade's own
+        # API budget, so an address that keeps sending them is refused without asking.
+        self.reviews = SlidingWindow(reviews_per_address, window, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginThrottle:
         return cls(settings.login_failures_per_user, settings.login_failures_per_address,
-                   settings.login_window_seconds)
+                   settings.login_window_seconds, settings.token_review_failures_per_address)
 
     def address_wait(self, address: str) -> int:
         """Whole seconds until the address may try again; 0 when it may now."""
-        wait = self.addresses.retry_after(address)
-        return max(1, math.ceil(wait)) if wait > 0 else 0
+        return _seconds(self.addresses.retry_after(address))
+
+    def review_wait(self, address: str) -> int:
+        """Whole seconds until the address may have a bearer token reviewed again; 0 when it may now."""
+        return _seconds(self.reviews.retry_after(address))
 
     def admit(self, username: str, address: str) -> None:
         """Charge one attempt to both keys, or raise LoginThrottledError with the wait (unknown users alike)."""

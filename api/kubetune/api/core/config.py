@@ -61,6 +61,10 @@ class Settings(BaseSettings):
                                          description="Failed logins per username in the window before 429.")
     login_failures_per_address: int = Field(default=50, ge=1, le=100000,
                                             description="Failed logins per client address in the window before 429.")
+    token_review_failures_per_address: int = Field(
+        default=100, ge=1, le=1000000,
+        description="Bearer tokens TokenReview refused per client address in the login window before 429 "
+        "(the rest are refused without asking the API server).")
     password_hash_workers: int = Field(default=2, ge=1, le=64,
                                        description="Threads that run bcrypt (kept off the event loop).")
     password_hash_queue: int = Field(default=16, ge=0, le=10000,
