@@ -9,11 +9,12 @@ Standard library only: it runs in a Dockerfile's build stage before anything is 
     python3 hack/images/pydeps.py project --python /opt/kubetune/bin/python --wheelhouse /wheelhouse
 
 `--cpu` leaves out the parts of PyPI's torch stack that only a GPU uses. PyPI's torch 2.11 is the CUDA 13 build and
-cannot drop the nvidia-* wheels wholesale: libtorch.so links libtorch_cuda.so, which links cudart, cublas(Lt),
-cudnn, cufft, cufile, curand, cusparse (+ nvJitLink), cusparseLt, nccl and nvshmem, so `import torch` fails
-without them. What no shared object of torch links, and a CPU never loads, goes: triton (GPU kernels, 641 MB),
-cusolver (dlopened by GPU linear algebra), nvrtc (GPU run-time compilation), cupti (GPU profiling), nvtx and
-cuda-bindings: about 1.2 GB of 4.4 GB. A lock lists the whole closure as name==version (installed with --no-deps).
+cannot drop the nvidia-* wheels wholesale: torch/_C links libtorch_cuda.so, whose link closure (readelf NEEDED)
+holds cudart, cublas(Lt), cudnn, cufft, cufile, cupti, curand, cusparse (+ nvJitLink), cusparseLt, nccl and
+nvshmem, so `import torch` fails without them. What no shared object of torch links, and a CPU never loads, goes:
+triton (GPU kernels, 641 MB installed), cusolver (dlopened by GPU linear algebra), nvrtc (GPU run-time
+compilation), nvtx and cuda-bindings: about 1.1 GB of 4.4 GB. A lock lists the whole closure as name==version
+(installed with --no-deps).
 """
 
 from __future__ import annotations
@@ -80,8 +81,7 @@ def _requires(item: dict[str, object]) -> list[str]:
 
 
 # Packages only a GPU uses (see the module docstring), and what becomes unreachable without them.
-CPU_DROP = frozenset({"triton", "nvidia-cusolver", "nvidia-cuda-nvrtc", "nvidia-cuda-cupti", "nvidia-nvtx",
-                      "cuda-bindings"})
+CPU_DROP = frozenset({"triton", "nvidia-cusolver", "nvidia-cuda-nvrtc", "nvidia-nvtx", "cuda-bindings"})
 
 
 def _parse(req: str) -> tuple[str, set[str], str] | None:

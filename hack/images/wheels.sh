@@ -14,7 +14,7 @@ root="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
 # The key is the dependency list (pyproject.toml) and the revision of the recipe (bump it when pydeps.py
 # or this script changes what a wheelhouse holds).
-recipe_revision=3
+recipe_revision=4
 key="$(cat "$root/pyproject.toml" <(echo "$recipe_revision") | sha256sum | cut -c1-12)"
 image="kubetune/wheelhouse:$key"
 cache_root="${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}"
