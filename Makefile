@@ -63,7 +63,7 @@ cluster: setup
 demo: setup
 	$(BIN)/kubetune dev demo
 
-# Container images from the upstream bases (python:3.11-slim-bookworm, the CUDA runtime image) and the package
+# Container images from the upstream bases (python:3.11.11-slim-bookworm, the CUDA runtime image) and the package
 # index, for machines that reach both. BuildKit's built-in frontend (Docker 20.10+); docs/images.md.
 CONTAINER ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
 REGISTRY ?= ghcr.io/kubetune
@@ -71,7 +71,7 @@ TAG ?= $(shell sed -n 's/^appVersion: "\(.*\)"/\1/p' charts/kubetune/Chart.yaml)
 # The runtime's variant: cuda (the CUDA base image) or cpu (python base, no triton or GPU-only CUDA wheels).
 RUNTIME ?= cuda
 RUNTIME_ARGS_cuda :=
-RUNTIME_ARGS_cpu := --build-arg BASE_IMAGE=python:3.11-slim-bookworm --build-arg TORCH=cpu
+RUNTIME_ARGS_cpu := --build-arg BASE_IMAGE=python:3.11.11-slim-bookworm --build-arg TORCH=cpu
 
 images:
 	@if [ -z "$(CONTAINER)" ]; then echo "images: needs docker or podman on PATH" >&2; exit 1; fi
