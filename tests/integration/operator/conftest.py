@@ -63,7 +63,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         ok = self.path in ("/readyz", "/healthz")
         if self.path == "/readyz" and KEYS:  # as kubetune-serve: not ready without its mounted keys
-            ok = os.path.isfile(KEYS) and open(KEYS).read().strip() != ""
+            files = [os.path.join(KEYS, f) for f in os.listdir(KEYS) if not f.startswith(".")] \
+                if os.path.isdir(KEYS) else [KEYS]
+            ok = any(os.path.isfile(f) and open(f).read().strip() != "" for f in files)
         self.send_response(200 if ok else 404); self.end_headers()
         self.wfile.write(os.environ.get("KUBETUNE_SERVE_MODEL_VERSION", "").encode())
     def log_message(self, *a): pass

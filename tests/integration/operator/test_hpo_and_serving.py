@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -88,9 +89,13 @@ def test_api_keys_secret_is_mounted_into_the_server(
     ready = resources.wait_phase("inferenceservices", namespace, "guarded", "Ready", timeout=180)
     assert ready["status"]["readyReplicas"] == 1
     deployment = client.AppsV1Api(api_client).read_namespaced_deployment("guarded-server", namespace)
-    assert _env(deployment)["KUBETUNE_SERVE_API_KEY_FILE"] == "/etc/kubetune/api-keys/keys"
-    (volume,) = [v for v in deployment.spec.template.spec.volumes if v.secret is not None]
-    assert volume.secret.secret_name == "serve-keys"
+    assert _env(deployment)["KUBETUNE_SERVE_API_KEY_FILE"] == "/etc/kubetune/api-keys"
+    (volume,) = [v for v in deployment.spec.template.spec.volumes if v.projected is not None]
+    # The operator's own key Secret first, then the user's keys, in one directory.
+    assert [s.secret.name for s in volume.projected.sources] == ["guarded-serving-key", "serve-keys"]
+    own = core.read_namespaced_secret("guarded-serving-key", namespace)
+    assert own.metadata.owner_references[0].name == "guarded"
+    assert base64.b64decode(own.data["api-key"]).decode().startswith("kts_")
 
 
 def test_inference_service_waits_for_its_training_then_becomes_ready(
