@@ -71,8 +71,10 @@ class LoopbackForwarder:
         while True:
             try:
                 client, _ = listener.accept()
-            except OSError:
-                return  # stopped
+            except OSError as error:
+                if not self._stopped:
+                    log.warning("forwarder of port %d stopped accepting: %s", port, error)
+                return
             try:
                 upstream = socket.create_connection((self.target_host, port), timeout=CONNECT_TIMEOUT_SECONDS)
             except OSError as error:
