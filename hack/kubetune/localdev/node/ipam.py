@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 
 def network_mode(requested: str) -> str:
     """'auto' -> 'netns' where the agent can create network namespaces (root with iproute2), else 'loopback'."""
-    if requested != "auto":
+    if requested in ("netns", "loopback"):
         return requested
+    if requested != "auto":
+        # "alias" (pod IPs on the host's lo) is gone: the host must not take pod addresses.
+        raise ValueError(f"pod network {requested!r}: use 'auto', 'netns' or 'loopback'")
     return "netns" if os.geteuid() == 0 and shutil.which("ip") else "loopback"
 
 

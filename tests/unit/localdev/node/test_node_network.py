@@ -55,6 +55,8 @@ def test_a_pod_address_goes_into_the_namespace_and_the_host_only_routes_to_it() 
 
 def test_network_mode_and_the_host_port_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ipam.network_mode("loopback") == "loopback"
+    with pytest.raises(ValueError, match="'auto', 'netns' or 'loopback'"):
+        ipam.network_mode("alias")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert ipam.network_mode("auto") == "loopback"
     monkeypatch.setattr(os, "geteuid", lambda: 0)
