@@ -7,6 +7,7 @@ Standard library only: it runs in a Dockerfile's build stage before anything is 
     # build stage: install from a wheelhouse (no index) when one is mounted, else resolve against the index
     python3 hack/images/pydeps.py install --extra operator --python /opt/kubetune/bin/python --wheelhouse /wheelhouse
     python3 hack/images/pydeps.py project --python /opt/kubetune/bin/python --wheelhouse /wheelhouse
+    /opt/kubetune/bin/python hack/images/pydeps.py stage --dist kubetune --to /stage
 
 `--cpu` leaves out the parts of PyPI's torch stack that only a GPU uses. PyPI's torch 2.11 is the CUDA 13 build and
 cannot drop the nvidia-* wheels wholesale: torch/_C links libtorch_cuda.so, whose link closure (readelf NEEDED)
@@ -20,8 +21,11 @@ compilation), nvtx and cuda-bindings: about 1.1 GB of 4.4 GB. A lock lists the w
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -161,6 +165,27 @@ def install_project(python: str, source: Path, wheelhouse: Path | None) -> None:
     subprocess.run([*cmd, str(source)], check=True)
 
 
+def stage(dist: str, to: Path) -> int:
+    """Copy an installed distribution's files to `to`, keeping their absolute paths.
+
+    Run by the venv's interpreter in a build stage: the final stage takes the dependencies' venv (a layer
+    that changes only with pyproject.toml) and then this small tree, so a source edit adds megabytes, not the
+    whole venv again.
+    """
+    copied = 0
+    for file in importlib.metadata.distribution(dist).files or []:
+        src = Path(os.path.normpath(file.locate()))
+        if not src.is_file():
+            continue
+        dst = to / src.relative_to("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+        copied += 1
+    if not copied:
+        raise SystemExit(f"pydeps: no files of {dist!r} to stage")
+    return copied
+
+
 def wheel_files(pool: Path, locks: list[Path]) -> list[str]:
     """The wheels in pool that the locks pin (a shared download folder holds other versions too)."""
     pins = {line.strip() for lock in locks for line in lock.read_text().splitlines() if line.strip()}
@@ -177,7 +202,7 @@ def wheel_files(pool: Path, locks: list[Path]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["lock", "install", "project", "files"])
+    parser.add_argument("command", choices=["lock", "install", "project", "files", "stage"])
     parser.add_argument("--extra", default="", help=f"lock, install: an extra of pyproject.toml, or {BUILD_SET!r}")
     parser.add_argument("--cpu", action="store_true", help="leave out what only a GPU uses (CPU_DROP)")
     parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))
@@ -186,8 +211,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="lock: where to write the pins (default: stdout)")
     parser.add_argument("--platform-args", action="store_true", help="lock: resolve for the images' platform")
     parser.add_argument("--pool", type=Path, help="files: the download folder")
+    parser.add_argument("--dist", default="kubetune", help="stage: the installed distribution")
+    parser.add_argument("--to", type=Path, help="stage: where its files go (absolute paths kept)")
     parser.add_argument("--locks", nargs="+", type=Path, default=[], help="files: lock files")
     args = parser.parse_args(argv)
+    if args.command == "stage":
+        print(f"pydeps: staged {stage(args.dist, args.to)} files of {args.dist} in {args.to}")
+        return
     if args.command == "files":
         print("\n".join(wheel_files(args.pool, args.locks)))
         return
