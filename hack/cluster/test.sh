@@ -10,7 +10,21 @@ export KUBETUNE_CLUSTER_DIR="${KUBETUNE_CLUSTER_DIR:-$cache_root/run/cluster}"
 
 started=0
 if [[ ! -f $KUBETUNE_CLUSTER_DIR/cluster.json ]]; then
-  "$here/up.sh" >/dev/null
+  # The operator and api images, when a running Docker has them (hack/images/build.sh), go onto
+  # the node too, and the chart tests run (tests/cluster/test_chart_*.py).
+  images=()
+  docker="$("$repo/hack/images/dockerd.sh" client 2>/dev/null || echo docker)"
+  if "$docker" image inspect kubetune/operator:dev kubetune/api:dev >/dev/null 2>&1; then
+    mkdir -p "$repo/out/cluster"
+    for image in operator api; do
+      "$docker" save "kubetune/$image:dev" -o "$repo/out/cluster/kubetune_${image}_dev.tar"
+      images+=(--image "$repo/out/cluster/kubetune_${image}_dev.tar")
+    done
+    export KUBETUNE_CLUSTER_CHART=1
+  else
+    echo "test.sh: no kubetune/{operator,api}:dev images in Docker; the chart tests are not collected" >&2
+  fi
+  "$here/up.sh" ${images[@]+"${images[@]}"} >/dev/null
   started=1
 fi
 cleanup() { if [[ $started == 1 ]]; then "$here/down.sh"; fi; }

@@ -1,7 +1,8 @@
 """Tests against the real local cluster (hack/cluster/up.sh): real kubelet, containerd, CoreDNS.
 
 Collected only when KUBETUNE_CLUSTER_STATE names the state directory of a running cluster (the one
-holding cluster.json; `make cluster-test` starts one, runs these, and stops it). Without it the
+holding cluster.json; `make cluster-test` starts one, runs these, and stops it), and the chart
+tests only when KUBETUNE_CLUSTER_CHART says the project's images are on the node. Without them the
 modules are not collected, rather than collected and skipped.
 """
 
@@ -19,7 +20,10 @@ import pytest
 from kubernetes import client, config, watch
 
 STATE_ENV = "KUBETUNE_CLUSTER_STATE"
+CHART_ENV = "KUBETUNE_CLUSTER_CHART"  # set when the operator and api images were imported into the node
 collect_ignore_glob = [] if os.environ.get(STATE_ENV) else ["test_*.py"]
+if not os.environ.get(CHART_ENV):
+    collect_ignore_glob.append("test_chart_*.py")
 
 # kube_waits (list, then watch from its resourceVersion) is shared with the integration tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
