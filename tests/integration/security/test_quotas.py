@@ -93,7 +93,9 @@ def gpu_trainer(resources: Resources) -> Iterator[str]:
         "apiVersion": "kubetune.io/v1alpha1", "kind": "Trainer", "metadata": {"name": name},
         "spec": {"image": "kubetune/runtime:test", "command": [sys.executable, "-c", TRAINER_SCRIPT],
                  "tasks": ["causal-lm"], "methods": ["lora"],
-                 "parameters": [{"name": "release", "type": "string", "default": "/nonexistent"}],
+                 "parameters": [{"name": "release", "type": "string", "default": "/nonexistent"},
+                                {"name": "learning_rate", "type": "float", "default": 1e-4, "minimum": 1e-6,
+                                 "maximum": 1e-2}],
                  "models": [{"id": "tiny", "name": "Tiny", "uri": "file:///models/tiny"}],
                  "resources": {"gpus": 1}}})
     yield name
@@ -106,13 +108,14 @@ def resources(api_client: client.ApiClient) -> Resources:
 
 
 def training(resources: Resources, op: OperatorThread, namespace: str, name: str, trainer: str,
-             release: Path) -> Obj:
+             release: Path, **spec: Any) -> Obj:
     store = op.settings.artifact_mount_path  # the project's own prefix: the only place a Training may read
     body: dict[str, Any] = {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": name},
         "spec": {"trainerRef": trainer, "baseModel": "tiny",
                  "dataset": {"uri": f"file://{store}/{namespace}/data/chat.jsonl", "format": "openai_chat_jsonl"},
                  "hyperparameters": {"extra": {"release": str(release)}}}}
+    body["spec"].update(spec)
     return resources.create("trainings", namespace, body)
 
 
@@ -149,6 +152,29 @@ def test_a_training_over_quota_is_queued_then_runs(quota_operator: OperatorThrea
     resources.wait_phase("trainings", project, "first", "Succeeded", timeout=180)
     done = resources.wait_phase("trainings", project, "second", "Succeeded", "Failed", timeout=300)
     assert done["status"]["phase"] == "Succeeded", done["status"]
+
+
+def test_hpo_trials_count_against_the_quota_one_by_one(quota_operator: OperatorThread, api_client: client.ApiClient,
+                                                       resources: Resources, project: str, gpu_trainer: str,
+                                                       tmp_path: Path) -> None:
+    core = client.CoreV1Api(api_client)
+    wait_quota(core, project, "1")
+    release = tmp_path / "release"
+    hpo = {"enabled": True, "strategy": "grid", "maxTrials": 2, "parallelTrials": 2,
+           "parameters": [{"name": "learningRate", "values": [1e-4, 2e-4]}]}
+    training(resources, quota_operator, project, "search", gpu_trainer, release, hpo=hpo)
+    trials = ("search-trial-0", "search-trial-1")
+    waiting = wait_for(resources.custom.list_namespaced_custom_object,
+                       lambda o: condition(o, "Queued").get("reason") == "QuotaExceeded",
+                       "kubetune.io", "v1alpha1", project, "trainings", label_selector=f"{lbl.HPO_PARENT}=search",
+                       timeout=180)
+    (other,) = [t for t in trials if t != waiting["metadata"]["name"]]
+    assert resources.wait_phase("trainings", project, other, "Running", timeout=180)["status"]["phase"] == "Running"
+
+    release.write_text("go")  # 2 parallel trials x 1 GPU on a 1-GPU quota: the second runs after the first
+    for trial in trials:
+        done = resources.wait_phase("trainings", project, trial, "Succeeded", "Failed", timeout=300)
+        assert done["status"]["phase"] == "Succeeded", done["status"]
 
 
 def test_an_admin_override_changes_the_enforced_quota(quota_operator: OperatorThread, api_client: client.ApiClient,
