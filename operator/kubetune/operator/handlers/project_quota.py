@@ -23,6 +23,7 @@ from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
 from kubetune.operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
+MAX_REMEMBERED = 10000
 
 
 def ensure_project_quota(rt: Runtime, namespace: str, quota: ProjectQuota) -> None:
@@ -67,7 +68,10 @@ async def job_refused_by_quota(body: kopf.Body, memo: kopf.Memo, training_views:
     message = quota_refusal(body)
     if not namespace or not job_name or message is None:
         return
+    rt.quota_refusals.pop((namespace, job_name), None)  # re-inserted last: the oldest go first below
     rt.quota_refusals[(namespace, job_name)] = (involved.get("uid"), message)
+    while len(rt.quota_refusals) > MAX_REMEMBERED:  # Jobs deleted while refused are never looked up again
+        rt.quota_refusals.pop(next(iter(rt.quota_refusals)))
     training = next((key[1] for key, jobs in list(training_jobs.items())
                      if key[0] == namespace and any(j.get("name") == job_name for j in jobs)), None)
     if training is not None:
