@@ -39,6 +39,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "LimitRange": ("limitranges", True),
     "NetworkPolicy": ("networkpolicies", True),
     "Endpoints": ("endpoints", True),
+    "EndpointSlice": ("endpointslices", True),
     **{k.kind: (k.plural, k.scope == "Namespaced") for k in ALL_KINDS},
 }
 MERGE_PATCH = "application/merge-patch+json"

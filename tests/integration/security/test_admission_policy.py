@@ -216,6 +216,17 @@ def test_the_operator_may_create_only_artifact_volume_copies(setup: Setup) -> No
     _assert_refused(lambda: core.create_persistent_volume(deleting, dry_run=DRY), message)
 
 
+def test_the_operator_patches_only_project_namespaces_and_creates_or_deletes_none(setup: Setup) -> None:
+    core = client.CoreV1Api(setup.operator)
+    message = "the operator may change only project namespaces"
+    finalizer = {"metadata": {"finalizers": ["kubetune.io/artifacts"]}}
+    assert _refusal(lambda: core.patch_namespace(setup.project, finalizer, dry_run=DRY)) is None
+    _assert_refused(lambda: core.patch_namespace(setup.other, finalizer, dry_run=DRY), message)
+    _assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"labels": {lbl.PROJECT: None}}},
+                                                 dry_run=DRY), message)
+    _assert_refused(lambda: core.delete_namespace(setup.project, dry_run=DRY), message)
+
+
 def test_the_api_deletes_and_patches_only_project_namespaces(setup: Setup) -> None:
     core = client.CoreV1Api(setup.api)
     message = "the api may create, change or delete only project namespaces"

@@ -76,12 +76,13 @@ def test_operator_holds_what_it_grants_to_each_training(render: Render) -> None:
                     assert allows(rules, group, resource, verb), (group, resource, verb)
 
 
-def test_namespaces_are_watched_never_changed(render: Render) -> None:
-    """Project Namespaces get their NetworkPolicies and first RoleBinding from the operator."""
+def test_namespaces_are_watched_and_patched_never_created_or_deleted(render: Render) -> None:
+    """Project Namespaces get their NetworkPolicies and first RoleBinding from the operator, and its
+    finalizer (patch; the admission policy keeps that to project namespaces)."""
     for values in ({}, {"operator.watchNamespaces[0]": "team-*"}):
         rules = one(render(values), "ClusterRole", "kt-kubetune-operator")["rules"]
-        assert allows(rules, "", "namespaces", "list") and allows(rules, "", "namespaces", "watch")
-        assert not any(allows(rules, "", "namespaces", verb) for verb in ("create", "patch", "update", "delete"))
+        assert all(allows(rules, "", "namespaces", verb) for verb in ("list", "watch", "patch"))
+        assert not any(allows(rules, "", "namespaces", verb) for verb in ("create", "update", "delete"))
 
 
 def test_api_roles(render: Render) -> None:

@@ -75,6 +75,8 @@ def test_the_api_server_is_discovered_from_default_kubernetes_unless_configured(
     assert ips == ["10.96.0.1", "172.18.0.2", "fd00::2"] and ports == [443, 6443]
     found = api_server_egress(network(), ips, ports)
     assert found.cidrs == ["10.96.0.1/32", "172.18.0.2/32", "fd00::2/128"] and found.ports == [443, 6443]
+    endpoint_slice = {"endpoints": [{"addresses": ["172.18.0.3"]}], "ports": [{"port": 6444}]}
+    assert kubernetes_endpoints(service, None, endpoint_slice) == (["10.96.0.1", "172.18.0.3"], [443, 6444])
     configured = network(apiServer={"cidrs": ["192.168.1.10/32"], "ports": [6443]})
     assert api_server_egress(configured, ips, ports).cidrs == ["192.168.1.10/32"]
 
@@ -98,6 +100,8 @@ class FakeKube:
             return {"spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}}
         if kind == "Endpoints":
             return {"subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"port": 6443}]}]}
+        if kind == "EndpointSlice":
+            return None
         return self.objects.get(name)
 
     def replace(self, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -134,4 +138,4 @@ def test_the_handler_puts_back_a_policy_that_differs_and_leaves_a_current_one() 
 def test_a_configured_api_server_needs_no_lookup() -> None:
     kube = FakeKube()
     ensure_project_policies(_runtime(kube), "kt-a", network(apiServer={"cidrs": ["10.0.0.1/32"]}))
-    assert not [r for r in kube.reads if r[0] in ("Service", "Endpoints")]
+    assert not [r for r in kube.reads if r[0] in ("Service", "Endpoints", "EndpointSlice")]

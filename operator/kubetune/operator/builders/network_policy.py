@@ -130,12 +130,14 @@ def build_project_policies(namespace: str, network: ProjectNetwork, api_server: 
     return [build_servers_policy(namespace, network), build_trainers_policy(namespace, network, api_server)]
 
 
-def kubernetes_endpoints(service: dict[str, Any] | None, endpoints: dict[str, Any] | None) -> tuple[
-        list[str], list[int]]:
+def kubernetes_endpoints(service: dict[str, Any] | None, endpoints: dict[str, Any] | None,
+                         endpoint_slice: dict[str, Any] | None = None) -> tuple[list[str], list[int]]:
     """Addresses and ports of the API server as default/kubernetes shows them (Service IP and endpoints).
 
     CNIs match egress after the Service's address is translated, so the endpoints are what counts;
-    the Service IP is included for those that match before.
+    the Service IP is included for those that match before. Endpoints is deprecated (1.33+), so the
+    EndpointSlice of the same name is read too; a control plane without an endpoint reconciler has
+    neither, and only the Service IP is known.
     """
     ips: list[str] = []
     ports: list[int] = []
@@ -145,4 +147,7 @@ def kubernetes_endpoints(service: dict[str, Any] | None, endpoints: dict[str, An
     for subset in (endpoints or {}).get("subsets") or []:
         ips += [a["ip"] for a in subset.get("addresses") or [] if a.get("ip")]
         ports += [p["port"] for p in subset.get("ports") or [] if p.get("port")]
+    for endpoint in (endpoint_slice or {}).get("endpoints") or []:
+        ips += [ip for ip in endpoint.get("addresses") or [] if ip]
+    ports += [p["port"] for p in (endpoint_slice or {}).get("ports") or [] if p.get("port")]
     return sorted(set(ips)), sorted(set(ports))

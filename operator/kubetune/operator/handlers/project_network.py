@@ -26,7 +26,8 @@ def api_server_addresses(rt: Runtime) -> tuple[list[str], list[int]]:
     """default/kubernetes, read only when the chart names no API server address."""
     service = rt.kube.get("v1", "Service", "default", "kubernetes")
     endpoints = rt.kube.get("v1", "Endpoints", "default", "kubernetes")
-    return kubernetes_endpoints(service, endpoints)
+    endpoint_slice = rt.kube.get("discovery.k8s.io/v1", "EndpointSlice", "default", "kubernetes")
+    return kubernetes_endpoints(service, endpoints, endpoint_slice)
 
 
 def ensure_project_policies(rt: Runtime, namespace: str, network: ProjectNetwork) -> None:
