@@ -123,3 +123,12 @@ def test_with_s3_credentials_the_operator_reads_only_that_secret_and_creates_cop
     own = one(objects, "Role", "kt-kubetune-operator")["rules"]
     assert allows(own, "", "secrets", "get", "s3-keys")
     assert not allows(own, "", "secrets", "get", "another")
+
+
+def test_operator_binds_only_the_project_admin_role_for_a_projects_owner(render: Render) -> None:
+    rules = one(render(), "ClusterRole", "kt-kubetune-operator")["rules"]
+    binds = [r for r in rules if "bind" in r["verbs"]]
+    assert binds == [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                      "resourceNames": ["kubetune-project-admin"], "verbs": ["bind"]}]
+    patched = [r for r in rules if "rolebindings" in r["resources"] and "patch" in r["verbs"]]
+    assert [r.get("resourceNames") for r in patched] == [["kubetune-admin"]]
