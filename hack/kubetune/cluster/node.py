@@ -78,6 +78,9 @@ class WorkerNode:
         self._delete_pod_namespaces()
         self._unmount_under(self.paths.root)
         self.net.delete()
+        # Images and container filesystems are gigabytes; the logs stay for a post-mortem.
+        for heavy in ("containerd", "kubelet", "images"):
+            shutil.rmtree(self.paths.root / heavy, ignore_errors=True)
 
     def alive(self) -> dict[str, bool]:
         return {name: proc.poll() is None for name, proc in self._procs.items()}

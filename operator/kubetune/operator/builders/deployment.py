@@ -86,6 +86,7 @@ def build_deployment(
     input_volumes, input_mounts = podspec.input_volumes([model.base_model, *model.adapters.values()], settings,
                                                         namespace)
     volumes, mounts = volumes + input_volumes, mounts + input_mounts
+    mounts += podspec.catalog_mounts(trusted & {model.base_model, *model.adapters.values()}, settings, namespace)
     key_volumes, key_mounts = api_keys_volume(owner, spec)
     volumes, mounts = volumes + key_volumes, mounts + key_mounts
     probe_port = settings.serve_port

@@ -32,11 +32,15 @@ def training_env(owner: Owner, trainer: TrainerSpec, settings: Settings) -> list
     return env
 
 
+def trusted_uris(spec: TrainingSpec, config: TrainRunConfig | None) -> frozenset[str]:
+    """A base model named by catalog id resolves to the admin's uri, trusted for reading."""
+    return frozenset({config.base_model}) if config is not None and "://" not in spec.base_model else frozenset()
+
+
 def reference_env(spec: TrainingSpec, config: TrainRunConfig | None, namespace: str,
                   settings: Settings) -> list[dict[str, Any]]:
     """The layout the trainer re-checks every reference against; a catalog base model is the admin's."""
-    trusted = frozenset({config.base_model}) if config is not None and "://" not in spec.base_model else frozenset()
-    return layout_env(settings.reference_layout(trusted), namespace)
+    return layout_env(settings.reference_layout(trusted_uris(spec, config)), namespace)
 
 
 def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: Settings,
@@ -55,6 +59,7 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         extra_volumes, extra_mounts = podspec.input_volumes(
             [config.base_model, config.dataset.uri], settings, namespace, writable=[config.output])
         volumes, mounts = volumes + extra_volumes, mounts + extra_mounts
+        mounts += podspec.catalog_mounts(trusted_uris(spec, config), settings, namespace)
     volumes.append({"name": CONFIG_VOLUME, "configMap": {"name": lbl.training_config_map_name(owner.name)}})
     mounts.append({"name": CONFIG_VOLUME, "mountPath": RUN_CONFIG_DIR, "readOnly": True})
     pod_labels = {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer", lbl.MANAGED_BY: lbl.MANAGER}

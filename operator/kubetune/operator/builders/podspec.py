@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 from typing import Any
 
 from kubetune.crd.base import Resources, Toleration
@@ -79,6 +80,31 @@ def artifact_volume(settings: Settings, namespace: str) -> tuple[list[dict[str, 
     mount = {"name": ARTIFACTS_VOLUME, "mountPath": f"{settings.artifact_mount_path.rstrip('/')}/{namespace}",
              "subPath": namespace}
     return [volume], [mount]
+
+
+def catalog_mounts(trusted: Iterable[str], settings: Settings, namespace: str) -> list[dict[str, Any]]:
+    """Read-only mounts of the admin's catalog models kept in the store outside every project's prefix.
+
+    The resolver trusts a Trainer catalog's uris for reading (docs/security.md), but the pod sees only
+    its project's prefix of the store: without these it would not find a model at, say,
+    ``<store>/models/<id>``. Only that one directory is mounted, read-only, at its own path.
+    """
+    if not settings.artifact_pvc:
+        return []
+    root = PurePosixPath(settings.artifact_mount_path)
+    mounts = []
+    for uri in sorted(trusted):
+        if not uri.startswith("file://"):
+            continue
+        path = PurePosixPath(uri.removeprefix("file://"))
+        if not path.is_relative_to(root) or ".." in path.parts:
+            continue
+        relative = path.relative_to(root)
+        if not relative.parts or relative.parts[0] == namespace:  # the project's prefix is mounted already
+            continue
+        mounts.append({"name": ARTIFACTS_VOLUME, "mountPath": str(path), "subPath": str(relative),
+                       "readOnly": True})
+    return mounts
 
 
 def input_volumes(uris: Iterable[str], settings: Settings, namespace: str,
