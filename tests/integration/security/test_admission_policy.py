@@ -31,7 +31,7 @@ DRY = "All"
 ENFORCED_WITHIN_SECONDS = 60
 NOTHING = f"kubetune-test-nothing-{uuid.uuid4().hex[:8]}"  # a Role that grants nothing
 WRITES = {  # what the test-only ClusterRole lets both accounts try
-    "": ["namespaces", "configmaps", "serviceaccounts", "persistentvolumes"],
+    "": ["namespaces", "configmaps", "serviceaccounts", "persistentvolumes", "resourcequotas"],
     "batch": ["jobs"], "apps": ["deployments"], "rbac.authorization.k8s.io": ["rolebindings"],
 }
 
@@ -171,6 +171,8 @@ CHILD_WRITES: dict[str, Callable[[client.ApiClient, str], Any]] = {
     "deployments": lambda c, ns: client.AppsV1Api(c).create_namespaced_deployment(ns, _deployment(), dry_run=DRY),
     "serviceaccounts": lambda c, ns: client.CoreV1Api(c).create_namespaced_service_account(
         ns, {"metadata": {"name": "trainer"}}, dry_run=DRY),
+    "resourcequotas": lambda c, ns: client.CoreV1Api(c).create_namespaced_resource_quota(
+        ns, {"metadata": {"name": "kubetune"}, "spec": {"hard": {"pods": "10"}}}, dry_run=DRY),
     "rolebindings": lambda c, ns: client.RbacAuthorizationV1Api(c).create_namespaced_role_binding(ns, {
         "metadata": {"name": "trainer"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NOTHING},

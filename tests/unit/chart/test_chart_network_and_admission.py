@@ -98,7 +98,7 @@ def test_the_operator_policy_covers_every_child_kind_it_writes(render: Render) -
     covered = {r for rule in spec["matchConstraints"]["resourceRules"] for r in rule["resources"]}
     assert {"jobs", "deployments", "serviceaccounts", "rolebindings", "roles", "secrets", "services",
             "configmaps", "persistentvolumeclaims", "persistentvolumes", "poddisruptionbudgets",
-            "networkpolicies", "namespaces"} <= covered
+            "networkpolicies", "namespaces", "resourcequotas", "limitranges"} <= covered
     namespace_rule, volume_rule, projects_rule = (v["expression"] for v in spec["validations"])
     assert "namespaceObject" in namespace_rule and "'kubetune.io/project' in" in namespace_rule
     assert "object.spec.claimRef.name == 'kt-kubetune-artifacts'" in volume_rule
