@@ -54,9 +54,9 @@ def test_operator_pod_is_locked_down_and_probed(render: Render) -> None:
         assert container[probe]["httpGet"]["port"] == "metrics"
     assert container["resources"]["limits"]["memory"] == "1Gi"
     assert pod["serviceAccountName"] == "kt-kubetune-operator"
-    # The artifact store is mounted read-only: the operator only validates Datasets.
+    # The artifact store is writable: the project and Training finalizers remove artifacts.
     mounts = {m["name"]: m for m in container["volumeMounts"]}
-    assert mounts["artifacts"]["readOnly"] is True
+    assert not mounts["artifacts"].get("readOnly", False)
 
 
 def test_operator_env_is_read_by_its_settings(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,6 +125,8 @@ def test_s3_storage_replaces_the_volume(render: Render) -> None:
     assert env_of(operator)["KUBETUNE_OPERATOR_ARTIFACT_PVC"] == ""
     # The operator copies these credentials next to each Training (pods cannot read other namespaces').
     assert env_of(operator)["KUBETUNE_OPERATOR_OBJECT_STORE_SECRET"] == "kt-kubetune-s3"
+    # The operator confines s3:// references to the same root the facade writes under.
+    assert env_of(operator)["KUBETUNE_OPERATOR_OBJECT_STORE_ROOT"] == "s3://models/team"
     assert env_of(operator)["KUBETUNE_OPERATOR_OBJECT_STORE_ENDPOINT"] == "http://minio:9000"
     for trainer in find(objects, "Trainer"):
         assert {"name": "AWS_ENDPOINT_URL", "value": "http://minio:9000"} in trainer["spec"]["env"]
