@@ -15,7 +15,6 @@ import pytest_asyncio
 from api_facade import Facade, facade
 from kubernetes import client
 
-from kubetune.api.cluster.kube import KubeCluster
 from kubetune.api.context import AppContext
 from kubetune.api.main import create_app
 
@@ -27,10 +26,10 @@ async def api(api_client: client.ApiClient, tmp_path: Path) -> AsyncIterator[Fac
 
 
 @contextlib.asynccontextmanager
-async def other_replica(api: Facade, api_client: client.ApiClient
-                        ) -> AsyncIterator[tuple[AppContext, httpx.AsyncClient]]:
-    """A second facade on the same system namespace: it learns of user changes only through its watch."""
-    app = create_app(api.ctx.settings, KubeCluster(api_client))
+async def other_replica(api: Facade) -> AsyncIterator[tuple[AppContext, httpx.AsyncClient]]:
+    """A second facade on the same system namespace, under the same limited identity as the first (the
+    chart's ServiceAccount): it learns of user changes only through its watch."""
+    app = create_app(api.ctx.settings, api.ctx.own_cluster)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://replica", timeout=30) as http:
@@ -68,7 +67,7 @@ async def test_password_change_and_recreation_revoke_tokens(api: Facade, api_cli
     assert (await api.client.get("/api/v1/auth/me", headers=api.auth(first))).status_code == 200
     assert _record(api_client, api, "carol")["token_generation"] == 0
 
-    async with other_replica(api, api_client) as (replica, replica_http):
+    async with other_replica(api) as (replica, replica_http):
         assert (await replica_http.get("/api/v1/auth/me", headers=api.auth(first))).status_code == 200
         changed = await api.client.patch("/api/v1/admin/users/carol", headers=admin,
                                          json={"password": "carol-new-pass"})
