@@ -29,8 +29,8 @@ from kubetune.api.cluster import (
 from kubetune.api.core.config import Settings
 from kubetune.api.mapping import gpu
 from kubetune.crd import labels as lbl
-from kubetune.crd.project_roles import ROLE_LABEL
 from kubetune.crd.base import API_VERSION
+from kubetune.crd.project_roles import ROLE_LABEL
 
 METRICS_COMPONENT = "api-metrics"  # ConfigMaps holding metrics created through the REST API
 
