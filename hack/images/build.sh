@@ -39,12 +39,18 @@ echo "build.sh: base $base ($((t1 - t0)) s), wheelhouse $wheelhouse ($((t2 - t1)
 build() {  # name, Dockerfile, build args...
   local name="$1" dockerfile="$2"
   shift 2
-  local ref="$registry/$name:$tag" start
+  local ref="$registry/$name:$tag" start previous
   start=$(date +%s)
+  previous="$("$docker" image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)"
   # --network none: every package comes from the base image or the wheelhouse, nothing from outside.
   DOCKER_BUILDKIT=1 nice -n 10 "$docker" build --network none --progress plain \
     --build-arg "WHEELHOUSE_IMAGE=$wheelhouse" "$@" -f "$root/$dockerfile" -t "$ref" "$root" \
     >"$log_dir/$name.log" 2>&1 || { tail -30 "$log_dir/$name.log" >&2; die "$name failed (log: $log_dir/$name.log)"; }
+  # The image this tag named before is dropped once nothing names it (4 GB a runtime rebuild otherwise).
+  if [[ -n "$previous" && "$previous" != "$("$docker" image inspect -f '{{.Id}}' "$ref")" ]] \
+     && [[ -z "$("$docker" image inspect -f '{{join .RepoTags ","}}' "$previous" 2>/dev/null)" ]]; then
+    "$docker" rmi "$previous" >/dev/null 2>&1 || true
+  fi
   local size
   size="$("$docker" image inspect -f '{{.Size}}' "$ref")"
   printf '%-28s %6d MB %5d s\n' "$ref" $((size / 1000000)) $(($(date +%s) - start))
