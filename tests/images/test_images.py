@@ -127,14 +127,20 @@ def test_api_answers_healthz_and_logs_in_on_the_control_plane(
             assert resp.status == 200 and json.loads(resp.read())["access_token"]
 
 
-def test_runtime_serves_a_tiny_model(docker: Docker, images: dict[str, str], tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny causal LM, readable by the containers' uid (mounted read-only)."""
     from kubetune.testing.tiny import make_tiny_causal_lm
 
-    model = make_tiny_causal_lm(tmp_path / "tiny")
+    model = make_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny")
     for p in [model, *model.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
+    return model
+
+
+def test_runtime_serves_a_tiny_model(docker: Docker, images: dict[str, str], tiny_model: Path) -> None:
     with docker.container(
-        "-p", "127.0.0.1::8000", "-v", f"{model}:/models/tiny:ro", images["runtime"],
+        "-p", "127.0.0.1::8000", "-v", f"{tiny_model}:/models/tiny:ro", images["runtime"],
         "kubetune-serve", "--model-uri", "file:///models/tiny", "--task", "causal-lm", "--device", "cpu",
         "--host", "0.0.0.0", "--port", "8000",
     ) as name:
@@ -149,3 +155,29 @@ def test_runtime_serves_a_tiny_model(docker: Docker, images: dict[str, str], tmp
         with urllib.request.urlopen(req, timeout=60) as resp:
             out = json.loads(resp.read())
         assert out["usage"]["completion_tokens"] >= 1
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_runtime_trains_an_adapter_on_the_cpu(
+    docker: Docker, images: dict[str, str], tiny_model: Path, tmp_path: Path, method: str
+) -> None:
+    from kubetune.testing.chat_data import memorisable_chat_jsonl
+
+    data = tmp_path / "train.jsonl"
+    data.write_text(memorisable_chat_jsonl())
+    data.chmod(0o644)
+    out = tmp_path / "out"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)  # written by uid 10001
+    result = docker.run(
+        "run", "--rm", "-v", f"{tiny_model}:/models/tiny:ro", "-v", f"{data}:/data/train.jsonl:ro",
+        "-v", f"{out}:/out", images["runtime"],
+        "kubetune-train", "--base-model", "file:///models/tiny", "--dataset", "/data/train.jsonl",
+        "--format", "openai_chat_jsonl", "--output", "file:///out", "--method", method, "--no-report",
+        "--set", "hyperparameters.maxSteps=3", "--set", "hyperparameters.batchSize=4",
+    )
+    # kubectl logs of a trainer pod shows this progress.
+    assert "step 3/3" in result.stdout + result.stderr
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+    assert (out / "adapter" / "adapter_model.safetensors").stat().st_size > 0
