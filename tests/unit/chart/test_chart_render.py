@@ -57,6 +57,9 @@ def test_operator_pod_is_locked_down_and_probed(render: Render) -> None:
     # The artifact store is writable: the project and Training finalizers remove artifacts.
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert not mounts["artifacts"].get("readOnly", False)
+    # ... and so is the claim: a read-only claim makes every mount read-only (seen on real kubelets).
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert not volumes["artifacts"]["persistentVolumeClaim"].get("readOnly", False)
 
 
 def test_operator_env_is_read_by_its_settings(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
