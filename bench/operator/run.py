@@ -78,7 +78,10 @@ class Result:
 def training_body(name: str) -> dict[str, Any]:
     return {"apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": name},
             "spec": {"trainerRef": "bench", "baseModel": "tiny", "suspend": True,
-                     "dataset": {"uri": "file:///data/chat.jsonl", "format": "openai_chat_jsonl"}}}
+                     # Inside the namespace's own prefix of the store (the operator's default mount path):
+                     # the reference resolver refuses anything else before a Job exists.
+                     "dataset": {"uri": "file:///var/lib/kubetune/artifacts/bench/data/chat.jsonl",
+                                 "format": "openai_chat_jsonl"}}}
 
 
 def namespace(kube: Kube, name: str) -> None:
