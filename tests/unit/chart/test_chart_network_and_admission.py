@@ -81,7 +81,7 @@ def test_admission_policies_match_exactly_the_platforms_service_accounts(render:
     accounts = {f"system:serviceaccount:kubetune-system:{sa['metadata']['name']}"
                 for sa in find(objects, "ServiceAccount")}
     policies = {p["metadata"]["name"]: p for p in find(objects, "ValidatingAdmissionPolicy")}
-    assert set(policies) == {"kt-kubetune-operator-scope", "kt-kubetune-api-scope"}
+    assert set(policies) == {"kt-kubetune-operator-scope", "kt-kubetune-api-scope", "kt-kubetune-project-namespaces"}
     for name, user in (("kt-kubetune-operator-scope", OPERATOR_SA), ("kt-kubetune-api-scope", API_SA)):
         spec = policies[name]["spec"]
         assert user in accounts
@@ -114,10 +114,22 @@ def test_with_an_object_store_the_operator_may_write_no_persistent_volume(render
 
 def test_the_api_policy_names_its_own_namespace_and_kube_system(render: Render) -> None:
     spec = one(render(), "ValidatingAdmissionPolicy", "kt-kubetune-api-scope")["spec"]
-    namespaces, config_maps = (v["expression"] for v in spec["validations"])
+    namespaces, config_maps, ids_only = (v["expression"] for v in spec["validations"])
+    assert "'kubetune.io/id'" in ids_only and "variables.sameSpec" in ids_only
     assert "oldObject.metadata.labels" in namespaces and "object.metadata.labels" in namespaces
     assert "request.namespace != 'kube-system'" in config_maps
     assert "request.namespace == 'kubetune-system'" in config_maps
+
+
+def test_project_namespaces_keep_their_platform_metadata_for_all_but_the_platform(render: Render) -> None:
+    spec = one(render(), "ValidatingAdmissionPolicy", "kt-kubetune-project-namespaces")["spec"]
+    project, not_platform = (c["expression"] for c in spec["matchConditions"])
+    assert "'kubetune.io/project' in oldObject.metadata.labels" in project
+    assert OPERATOR_SA in not_platform and API_SA in not_platform and "'kubetune:admins'" in not_platform
+    editable = next(v["expression"] for v in spec["variables"] if v["name"] == "editable")
+    assert editable == "['kubetune.io/display-name', 'kubetune.io/description']"
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["*"], "resources": ["namespaces"], "operations": ["UPDATE"]}]
 
 
 def test_admission_policy_can_be_switched_off(render: Render) -> None:
