@@ -129,6 +129,11 @@ class Api(Scheduling):
         default="kt-", pattern=r"^[a-z0-9][a-z0-9-]{0,15}$", description="Prefix of project Namespaces."
     )
     max_upload_bytes: int = Field(default=1 << 30, ge=1, description="Largest dataset upload.")
+    max_request_bytes: int = Field(
+        default=1 << 20, ge=1024,
+        description="Largest request body elsewhere; refused with 413 before parsing and authentication.")
+    max_proxy_request_bytes: int = Field(
+        default=64 << 20, ge=1024, description="Largest body passed through to an inference server.")
     jwt_expiry_seconds: int = Field(default=86400, ge=60, le=30 * 86400, description="Token lifetime.")
     serve_by_default: bool = Field(default=True, description="REST-submitted trainings also serve the result.")
     default_trainer: str = Field(default="lora", min_length=1, description="Trainer used when a request names none.")
