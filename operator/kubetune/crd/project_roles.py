@@ -44,6 +44,8 @@ def _viewer() -> list[Rule]:
         # The project itself: a RoleBinding in the namespace grants `get` on its own Namespace object.
         {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["events", "pods", "pods/log", "configmaps"], "verbs": _READ},
+        # The project's quota and its usage (GET /api/v1/admin/projects/{id}/quota reads them as the caller).
+        {"apiGroups": [""], "resources": ["resourcequotas", "limitranges"], "verbs": _READ},
         {"apiGroups": [RBAC_GROUP], "resources": ["rolebindings"], "verbs": _READ},  # who the members are
     ]
 

@@ -7,6 +7,7 @@ by Kubernetes when writing the override directly.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from api_facade import Facade, facade
 from kubernetes import client
 
 from kubetune.api.auth.principal import USERS_GROUP, kube_user_of
-from kubetune.crd.project_quota import OVERRIDE_KEY, REVISION_ANNOTATION, override_config_map_name
+from kubetune.crd.project_quota import OVERRIDE_KEY, QUOTA_NAME, REVISION_ANNOTATION, override_config_map_name
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +70,18 @@ async def test_admins_set_quotas_where_project_owners_cannot(api: Facade, api_cl
     for verb in ("create", "update", "patch"):
         assert not _allowed(api_client, "dora", verb, "configmaps", system)
         assert not _allowed(api_client, "dora", verb, "resourcequotas", namespace)
+
+    # What Kubernetes enforces and counts, read as the impersonated admin (the operator's ResourceQuota,
+    # written here by the test's admin client; the controller-manager fills in its status).
+    core.create_namespaced_resource_quota(namespace, {"metadata": {"name": QUOTA_NAME},
+                                                      "spec": {"hard": {"pods": "7"}}})
+    for _ in range(100):
+        read = await api.client.get(url, headers=admin)
+        assert read.status_code == 200, read.text
+        if read.json()["hard"] is not None and read.json()["used"] is not None:
+            break
+        await asyncio.sleep(0.1)  # the quota controller's first status write
+    assert read.json()["hard"] == {"pods": "7"} and read.json()["used"] == {"pods": "0"}
 
     reset = await api.client.put(url, headers=admin, json={})
     assert reset.status_code == 200 and reset.json()["overrides"] == {}
