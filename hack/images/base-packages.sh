@@ -23,6 +23,7 @@ esac
 if [ -n "$need" ]; then
   echo "base-packages.sh: installing$need" >&2
   apt-get update
+  # shellcheck disable=SC2086  # $need is a list of package names
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need
   rm -rf /var/lib/apt/lists/*
 fi

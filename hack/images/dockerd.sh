@@ -54,8 +54,7 @@ ensure() {
   # The daemon outlives this script (setsid, own session); its log stays beside the pid file.
   setsid "$dockerd" >"$state/dockerd.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if answers; then echo "dockerd.sh: dockerd started (pid $(cat "$pidfile"), log $state/dockerd.log)" >&2; return 0; fi
     kill -0 "$(cat "$pidfile")" 2>/dev/null || { tail -20 "$state/dockerd.log" >&2; rm -f "$pidfile"; die "dockerd exited"; }
     sleep 0.5
@@ -71,8 +70,7 @@ stop() {
   # Only a live process that is dockerd: a stale pid file never kills a stranger.
   if kill -0 "$pid" 2>/dev/null && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == dockerd ]]; then
     kill -TERM "$pid"
-    local i
-    for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$pid" 2>/dev/null && die "dockerd (pid $pid) still running 30 s after SIGTERM"
     echo "dockerd.sh: stopped dockerd (pid $pid)" >&2
   fi

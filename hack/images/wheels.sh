@@ -56,7 +56,9 @@ fi
 # The image's root: the locks and the wheels they pin, nothing else (never run, only mounted at /wheelhouse).
 files="$(mktemp)"
 trap 'rm -f "$files"' EXIT
-"$python" "$here/pydeps.py" files --pool "$pool" --locks "$dir"/*.txt >"$files"
-tar -c -C "$dir" $(cd "$dir" && ls ./*.txt) -C "$pool" -T "$files" \
+locks=()
+for s in "${!sets[@]}"; do locks+=("$s.txt"); done
+"$python" "$here/pydeps.py" files --pool "$pool" --locks "${locks[@]/#/$dir/}" >"$files"
+tar -c -C "$dir" "${locks[@]}" -C "$pool" -T "$files" \
   | "$docker" import --message "kubetune wheelhouse $key" - "$image" >/dev/null
 echo "$image"
