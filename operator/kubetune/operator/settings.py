@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     )
     project_quota: ProjectQuota | None = Field(
         default=None, description="ResourceQuota and LimitRange of every project Namespace (JSON); unset: none.")
+    projects_only: bool = Field(
+        default=False, description="Create children only in project Namespaces (label kubetune.io/project); "
+        "elsewhere Trainings and InferenceServices wait Pending, reason NotAProject. The chart sets it with "
+        "admissionPolicy.enabled, whose policy refuses the operator's children outside projects.")
     report_interval_seconds: float = Field(default=5.0, ge=0, description="Trainer status patch interval.")
 
     # Serving.

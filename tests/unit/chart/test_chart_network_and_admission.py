@@ -135,6 +135,9 @@ def test_project_namespaces_keep_their_platform_metadata_for_all_but_the_platfor
 def test_admission_policy_can_be_switched_off(render: Render) -> None:
     objects = render({"admissionPolicy.enabled": "false"})
     assert find(objects, "ValidatingAdmissionPolicy") == [] and find(objects, "ValidatingAdmissionPolicyBinding") == []
+    # The operator works outside projects only when no policy would refuse its children there.
+    assert _operator_env(objects)["KUBETUNE_OPERATOR_PROJECTS_ONLY"] == "false"
+    assert _operator_env(render())["KUBETUNE_OPERATOR_PROJECTS_ONLY"] == "true"
 
 
 def test_the_rendered_settings_json_is_what_the_operator_parses(render: Render) -> None:

@@ -12,6 +12,7 @@ from kubetune.operator.handlers import (  # noqa: F401 - imported for their regi
     lifecycle,
     project_access,
     project_cleanup,
+    project_namespaces,
     project_network,
     project_quota,
     trainer,

@@ -27,9 +27,11 @@ from kubetune.operator.builders.service import build_service, service_url
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel, next_model_version
 from kubetune.operator.builders.serving_key import build_serving_key_secret
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
+from kubetune.operator.handlers.project_namespaces import is_project
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
 from kubetune.operator.handlers.training_status import owner_of as training_owner
 from kubetune.operator.owner import Owner
+from kubetune.operator.projects import NOT_A_PROJECT, RECHECK_SECONDS, not_a_project
 from kubetune.operator.runtime import Runtime
 from kubetune.operator.serving_phases import ServingState, serving_state
 from kubetune.operator.validation import check_served_model
@@ -62,6 +64,7 @@ def write_serving(rt: Runtime, view: Mapping[str, Any], state: ServingState,
             cnd.make("Ready", state.phase == "Ready", state.reason, state.message, gen),
             cnd.make("Failed", state.phase == "Failed", state.reason, state.message, gen),
             cnd.make("WaitingForTraining", state.reason == "WaitingForTraining", state.reason, state.message, gen),
+            cnd.make("Pending", state.phase == "Pending", state.reason, state.message, gen),
         ],
         **(extra or {}),
     }
@@ -144,13 +147,17 @@ def ensure_serving_key(rt: Runtime, owner: Owner, spec: InferenceServiceSpec) ->
 
 
 def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, trainer_specs: Any,
-                   server_deployments: Any, server_pods: Any) -> None:
+                   server_deployments: Any, server_pods: Any, outside_project: str | None = None) -> None:
+    """`outside_project`: why the namespace cannot hold a server (projects.not_a_project), checked first."""
     namespace, name = view["namespace"], view["name"]
     try:
         spec = InferenceServiceSpec.model_validate(view["spec"])
     except ValidationError as exc:
         write_serving(rt, view, ServingState("Failed", "InvalidSpec", f"invalid spec: {exc}"))
         raise kopf.PermanentError(str(exc)) from exc
+    if outside_project:  # before any child is attempted: the API server would refuse it
+        write_serving(rt, view, ServingState("Pending", NOT_A_PROJECT, outside_project))
+        raise kopf.TemporaryError(outside_project, delay=RECHECK_SECONDS)
     with rt.locks.hold(("isvc", namespace, name)):
         model = served_model(rt, view, spec, training_views, trainer_specs)
         trusted = admin_uris(trainer_specs)
@@ -220,12 +227,13 @@ def ensure_serving(rt: Runtime, training: Mapping[str, Any]) -> None:
 @kopf.on.resume(*resource(INFERENCE_SERVICE), registry=REGISTRY)
 @kopf.on.create(*resource(INFERENCE_SERVICE), registry=REGISTRY)
 @kopf.on.update(*resource(INFERENCE_SERVICE), field="spec", registry=REGISTRY)
-def isvc_reconcile(body: kopf.Body, memo: kopf.Memo, training_views: Any, trainer_specs: Any,
-                   server_deployments: Any, server_pods: Any, **_: Any) -> None:
+def isvc_reconcile(namespace: str, body: kopf.Body, memo: kopf.Memo, training_views: Any, trainer_specs: Any,
+                   server_deployments: Any, server_pods: Any, project_namespaces: Any, **_: Any) -> None:
     rt = runtime_of(memo)
     view = isvc_view_of(body)
+    outside = not_a_project(namespace, is_project(project_namespaces, namespace), rt.settings.projects_only)
     guarded("InferenceService", rt, lambda: reconcile_isvc(
-        rt, view, training_views, trainer_specs, server_deployments, server_pods))
+        rt, view, training_views, trainer_specs, server_deployments, server_pods, outside))
 
 
 @kopf.on.event(*resource(INFERENCE_SERVICE), registry=REGISTRY)

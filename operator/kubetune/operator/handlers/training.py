@@ -24,6 +24,7 @@ from kubetune.operator.handlers import hpo
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.indexes import training_view
 from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
+from kubetune.operator.handlers.project_namespaces import is_project
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
 from kubetune.operator.handlers.training_status import (
     TERMINAL,
@@ -35,6 +36,7 @@ from kubetune.operator.handlers.training_status import (
 from kubetune.operator.kube import ApiError
 from kubetune.operator.observed import job_view
 from kubetune.operator.phases import TrainingState, training_state
+from kubetune.operator.projects import NOT_A_PROJECT, RECHECK_SECONDS, not_a_project
 from kubetune.operator.runtime import Runtime
 from kubetune.operator.validation import catalog_uris, check_references, validate_training
 
@@ -122,8 +124,11 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
 
 def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, dataset_views: Any,
                        training_jobs: Any, training_pods: Any, trials_by_parent: Any, training_views: Any,
-                       spec_changed: bool = False, into: Staged = None) -> None:
-    """Validate against the Trainer, then make sure the children exist and status says where things are."""
+                       spec_changed: bool = False, into: Staged = None, outside_project: str | None = None) -> None:
+    """Validate against the Trainer, then make sure the children exist and status says where things are.
+
+    `outside_project`: why the namespace cannot hold children (projects.not_a_project), checked first.
+    """
     namespace, name = view["namespace"], view["name"]
     try:
         spec = TrainingSpec.model_validate(view["spec"])
@@ -133,6 +138,8 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
     if base.get("phase") in TERMINAL and base.get("jobName"):
         return  # a finished run keeps its result; serving is handled on its status events
     # (A spec that failed validation never got a Job: a corrected spec is validated again.)
+    if outside_project:  # before anything is looked up or created: the API server would refuse it
+        raise wait(rt, view, NOT_A_PROJECT, outside_project, RECHECK_SECONDS, into)
     found = one(trainer_specs, spec.trainer_ref)
     if found is None:
         raise wait(rt, view, "TrainerNotFound", f"Trainer {spec.trainer_ref} does not exist (yet)", 15, into)
@@ -163,13 +170,15 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
 @kopf.on.update(*resource(TRAINING), field="spec", registry=REGISTRY)
 def training_reconcile(namespace: str, name: str, body: kopf.Body, memo: kopf.Memo, reason: kopf.Reason,
                        patch: kopf.Patch, trainer_specs: Any, dataset_views: Any, training_jobs: Any,
-                       training_pods: Any, trials_by_parent: Any, training_views: Any, **_: Any) -> None:
+                       training_pods: Any, trials_by_parent: Any, training_views: Any, project_namespaces: Any,
+                       **_: Any) -> None:
     rt = runtime_of(memo)
     view = training_view(body)
     spec_changed = reason == kopf.Reason.UPDATE
+    outside = not_a_project(namespace, is_project(project_namespaces, namespace), rt.settings.projects_only)
     guarded("Training", rt, lambda: reconcile_training(
         rt, view, trainer_specs, dataset_views, training_jobs, training_pods, trials_by_parent, training_views,
-        spec_changed, into=patch))
+        spec_changed, into=patch, outside_project=outside))
 
 
 @kopf.on.event(*resource(TRAINING), registry=REGISTRY)
