@@ -3,7 +3,8 @@
 #
 #   hack/images/dockerd.sh ensure   # install docker.io (and debootstrap) when missing, start dockerd if none answers
 #   hack/images/dockerd.sh stop     # stop the dockerd that `ensure` started; a daemon started by anyone else is left alone
-#   hack/images/dockerd.sh client   # print the docker client to build with (one that runs BuildKit without buildx)
+#   hack/images/dockerd.sh client   # print the docker client to build with (one that runs BuildKit without buildx);
+#                                   # installs nothing: it fails naming what is missing
 #
 # `ensure` writes dockerd's pid to $KUBETUNE_CACHE/dockerd/dockerd.pid only when it started the daemon itself,
 # and `stop` acts on nothing else, so a developer's own daemon survives the project's scripts.
@@ -26,7 +27,7 @@ client() {
     v="$("$c" --version 2>/dev/null | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')"
     if [[ -n "$v" && "$v" -le 22 ]]; then echo "$c"; return 0; fi
   done
-  die "no docker client that builds with BuildKit: install docker.io (Debian) or the buildx plugin"
+  die "no docker client that builds with BuildKit: install docker.io (hack/images/dockerd.sh ensure) or the buildx plugin"
 }
 
 install_missing() {
@@ -80,6 +81,6 @@ stop() {
 case "${1:-}" in
   ensure) ensure ;;
   stop) stop ;;
-  client) install_missing; client ;;
+  client) client ;;
   *) die "usage: $0 ensure|stop|client" ;;
 esac
