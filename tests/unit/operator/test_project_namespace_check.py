@@ -112,3 +112,13 @@ def test_a_project_goes_on_past_the_check() -> None:
         reconcile_training(rt, _view(training_doc()), {}, {}, {}, {}, {}, {}, outside_project=None)  # type: ignore[arg-type]
     [(_, fields)] = rt.status.writes
     assert next(c for c in fields["conditions"] if c["type"] == "Pending")["reason"] == "TrainerNotFound"
+
+
+def test_a_training_started_while_its_namespace_was_a_project_keeps_going() -> None:
+    rt = _runtime()
+    message = not_a_project("plain", False, projects_only=True)
+    jobs = {("plain", "run"): [{"name": "run-train", "suspend": False}]}
+    with pytest.raises(kopf.TemporaryError):  # past the project check, to the Trainer lookup
+        reconcile_training(rt, _view(training_doc()), {}, {}, jobs, {}, {}, {}, outside_project=message)  # type: ignore[arg-type]
+    [(_, fields)] = rt.status.writes
+    assert next(c for c in fields["conditions"] if c["type"] == "Pending")["reason"] == "TrainerNotFound"

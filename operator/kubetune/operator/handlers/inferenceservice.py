@@ -155,7 +155,7 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
     except ValidationError as exc:
         write_serving(rt, view, ServingState("Failed", "InvalidSpec", f"invalid spec: {exc}"))
         raise kopf.PermanentError(str(exc)) from exc
-    if outside_project:  # before any child is attempted: the API server would refuse it
+    if outside_project and one(server_deployments, (namespace, name)) is None:  # before any child is attempted
         write_serving(rt, view, ServingState("Pending", NOT_A_PROJECT, outside_project))
         raise kopf.TemporaryError(outside_project, delay=RECHECK_SECONDS)
     with rt.locks.hold(("isvc", namespace, name)):

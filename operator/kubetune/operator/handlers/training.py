@@ -138,7 +138,9 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
     if base.get("phase") in TERMINAL and base.get("jobName"):
         return  # a finished run keeps its result; serving is handled on its status events
     # (A spec that failed validation never got a Job: a corrected spec is validated again.)
-    if outside_project:  # before anything is looked up or created: the API server would refuse it
+    started = base.get("jobName") or base.get("trials") or one(training_jobs, (namespace, name)) is not None
+    if outside_project and not started:  # before anything is looked up or created: the API server would refuse it
+        # (One that started while its namespace was a project keeps its phase from its children.)
         raise wait(rt, view, NOT_A_PROJECT, outside_project, RECHECK_SECONDS, into)
     found = one(trainer_specs, spec.trainer_ref)
     if found is None:
