@@ -1,5 +1,6 @@
 """`python -m kubetune.cluster up [--state-dir DIR] [--image TAR ...]`: start the real local
-cluster, write DIR/cluster.json when it is ready, run until SIGTERM or SIGINT, then stop it all."""
+cluster, write DIR/cluster.json when it is ready, run until SIGTERM or SIGINT, then stop it all.
+`python -m kubetune.cluster cleanup [--state-dir DIR]`: what down.sh runs after a killed supervisor."""
 
 from __future__ import annotations
 
@@ -47,14 +48,27 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cleanup(args: argparse.Namespace) -> int:
+    """What a killed supervisor leaves on the host (its children die with it; shims, containers,
+    namespaces and mounts do not). Idempotent: after an orderly stop there is nothing to do."""
+    from kubetune.cluster.configs import NodePaths
+    from kubetune.cluster.netns import NodeNetwork
+    from kubetune.cluster.node import release_host_state
+
+    release_host_state(NodeNetwork(1), NodePaths(args.state_dir / "node-1"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubetune.cluster")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="start the cluster and run until SIGTERM")
     p.add_argument("--state-dir", type=Path, default=default_state_dir())
     p.add_argument("--image", action="append", default=[], help="an image archive to import into the node")
+    c = sub.add_parser("cleanup", help="release what a killed cluster left on the host")
+    c.add_argument("--state-dir", type=Path, default=default_state_dir())
     args = parser.parse_args(argv)
-    return up(args)
+    return up(args) if args.command == "up" else cleanup(args)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import ipaddress
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -52,8 +53,9 @@ class WorkerNode:
     # ---- lifecycle -------------------------------------------------------------
 
     def start(self, extra_images: list[Path]) -> None:
-        # A node starts empty: no records of containers, sandboxes or addresses from a previous run.
-        self._unmount_under(self.paths.root)
+        # A node starts empty: nothing left by a previous run that was killed, no records of its
+        # containers, sandboxes or addresses.
+        release_host_state(self.net, self.paths)
         shutil.rmtree(self.paths.root, ignore_errors=True)
         self.paths.root.mkdir(parents=True)
         self.paths.resolv_conf.write_text("")  # pods with dnsPolicy Default resolve nothing outside
@@ -74,13 +76,7 @@ class WorkerNode:
         self._remove_containers()
         if "containerd" in self._procs:
             processes.stop(self._procs.pop("containerd"), grace_seconds=10)
-        self._kill_shims()
-        self._delete_pod_namespaces()
-        self._unmount_under(self.paths.root)
-        self.net.delete()
-        # Images and container filesystems are gigabytes; the logs stay for a post-mortem.
-        for heavy in ("containerd", "kubelet", "images"):
-            shutil.rmtree(self.paths.root / heavy, ignore_errors=True)
+        release_host_state(self.net, self.paths)
 
     def alive(self) -> dict[str, bool]:
         return {name: proc.poll() is None for name, proc in self._procs.items()}
@@ -183,33 +179,55 @@ class WorkerNode:
             self._ctr("tasks", "kill", "--signal", "SIGKILL", task)
             self._ctr("tasks", "delete", "--force", task)
 
-    def _kill_shims(self) -> None:
-        """Shims outlive containerd by design; stop the ones our containerd started (found by its
-        socket on their command line), by pid."""
-        address = str(self.paths.containerd_socket)
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-                if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address.encode() in argv:
-                    os.kill(int(entry.name), 9)
 
-    def _delete_pod_namespaces(self) -> None:
-        """Sandboxes killed rather than removed through the CRI leave their network namespaces
-        (/run/netns/cni-*) behind; ours are the ones with an address in this node's pod subnet."""
-        subnet = ipaddress.ip_network(self.net.pod_subnet)
-        for path in Path("/run/netns").glob("cni-*"):
-            shown = subprocess.run(["ip", "-n", path.name, "-o", "-4", "addr", "show"], capture_output=True, text=True)
-            addresses = re.findall(r"inet (\S+)/", shown.stdout)
-            if any(ipaddress.ip_address(a) in subnet for a in addresses):
-                subprocess.run(["ip", "netns", "del", path.name], capture_output=True)
+def release_host_state(net: NodeNetwork, paths: NodePaths) -> None:
+    """What outlives a node's processes on the host: shims and their containers, pod network
+    namespaces, mounts, the node's namespace, and gigabytes of images. Also what down.sh runs when
+    the supervisor was killed before it could stop the node itself."""
+    _kill_shims(paths)
+    _delete_pod_namespaces(net)
+    _unmount_under(paths.root)
+    net.delete()
+    # Images and container filesystems are gigabytes; the logs stay for a post-mortem.
+    for heavy in ("containerd", "kubelet", "images"):
+        shutil.rmtree(paths.root / heavy, ignore_errors=True)
 
-    @staticmethod
-    def _unmount_under(root: Path) -> None:
-        mounts = Path("/proc/self/mounts").read_text().splitlines()
-        points = [m.split()[1] for m in mounts if len(m.split()) > 1]
-        prefix = str(root.resolve())
-        for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
-            subprocess.run(["umount", "-l", re.sub(r"\\040", " ", point)], capture_output=True)
 
+def _kill_shims(paths: NodePaths) -> None:
+    """Shims outlive containerd by design, and the containers outlive a killed shim: stop the shims
+    our containerd started (found by its socket on their command line) and their children (each
+    container's first process), by pid."""
+    address = str(paths.containerd_socket).encode()
+    parents: dict[int, int] = {}
+    shims: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if argv and argv[0].endswith(b"containerd-shim-runc-v2") and address in argv:
+                shims.append(int(entry.name))
+    for pid in [p for p, parent in parents.items() if parent in shims] + shims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _delete_pod_namespaces(net: NodeNetwork) -> None:
+    """Sandboxes killed rather than removed through the CRI leave their network namespaces
+    (/run/netns/cni-*) behind; ours are the ones with an address in this node's pod subnet."""
+    subnet = ipaddress.ip_network(net.pod_subnet)
+    for path in Path("/run/netns").glob("cni-*"):
+        shown = subprocess.run(["ip", "-n", path.name, "-o", "-4", "addr", "show"], capture_output=True, text=True)
+        addresses = re.findall(r"inet (\S+)/", shown.stdout)
+        if any(ipaddress.ip_address(a) in subnet for a in addresses):
+            subprocess.run(["ip", "netns", "del", path.name], capture_output=True)
+
+
+def _unmount_under(root: Path) -> None:
+    mounts = Path("/proc/self/mounts").read_text().splitlines()
+    points = [m.split()[1] for m in mounts if len(m.split()) > 1]
+    prefix = str(root.resolve())
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", re.sub(r"\\040", " ", point)], capture_output=True)
