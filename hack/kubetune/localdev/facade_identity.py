@@ -95,9 +95,17 @@ def facade_api_client(api: client.ApiClient, system_namespace: str, binding_suff
     role_binding["metadata"]["namespace"] = system_namespace
     role_binding["subjects"] = subject
     _apply(rbac, role_binding)
-    request = core.create_namespaced_service_account_token(
-        SERVICE_ACCOUNT, system_namespace, {"spec": {"expirationSeconds": token_seconds}})
+    return service_account_client(api, system_namespace, SERVICE_ACCOUNT, token_seconds)
+
+
+def service_account_client(api: client.ApiClient, namespace: str, service_account: str,
+                           token_seconds: int = 3600) -> client.ApiClient:
+    """An ApiClient for api's server (same host and CA) authenticated only by a fresh token of
+    namespace/service_account, so its requests carry that account's rights and nothing of api's."""
+    request = client.CoreV1Api(api).create_namespaced_service_account_token(
+        service_account, namespace, {"spec": {"expirationSeconds": token_seconds}})
     admin_cfg = api.configuration
+    # A new Configuration, not a copy: a kubeconfig loader's refresh hook on the copy would put the admin back.
     cfg = client.Configuration(host=admin_cfg.host)
     cfg.ssl_ca_cert = admin_cfg.ssl_ca_cert
     cfg.verify_ssl = admin_cfg.verify_ssl

@@ -12,23 +12,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from threading import Event
 from typing import Any
 
 import pytest
 import yaml
+from admission_checks import assert_refused, refusal, until_enforced
 from kube_waits import wait_for
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from kubetune.chart.helm import helm_path, template
 from kubetune.crd import labels as lbl
-from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.controlplane import ControlPlane
+from kubetune.localdev.facade_identity import service_account_client
 
 pytestmark = pytest.mark.integration
 DRY = "All"
-ENFORCED_WITHIN_SECONDS = 60
 NOTHING = f"kubetune-test-nothing-{uuid.uuid4().hex[:8]}"  # a Role that grants nothing
 WRITES = {  # what the test-only ClusterRole lets both accounts try
     "": ["namespaces", "configmaps", "serviceaccounts", "persistentvolumes", "resourcequotas"],
@@ -47,18 +45,6 @@ class Setup:
     claim: str
 
 
-def _token_client(cp: ControlPlane, admin: client.ApiClient, namespace: str, sa: str) -> client.ApiClient:
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[],
-                                                                               expiration_seconds=3600))
-    token = client.CoreV1Api(admin).create_namespaced_service_account_token(sa, namespace, request).status.token
-    admin_cfg = client_configuration(cp.kubeconfig)
-    cfg = client.Configuration()  # not a copy: the kubeconfig loader's refresh hook would put the admin back
-    cfg.host, cfg.ssl_ca_cert, cfg.verify_ssl = admin_cfg.host, admin_cfg.ssl_ca_cert, admin_cfg.verify_ssl
-    cfg.api_key = {"BearerToken": token}
-    cfg.api_key_prefix = {"BearerToken": "Bearer"}
-    return client.ApiClient(cfg)
-
-
 def _create(admin: client.ApiClient, doc: dict[str, Any]) -> None:
     admission = client.AdmissionregistrationV1Api(admin)
     if doc["kind"] == "ServiceAccount":
@@ -67,26 +53,6 @@ def _create(admin: client.ApiClient, doc: dict[str, Any]) -> None:
         admission.create_validating_admission_policy(doc)
     else:
         admission.create_validating_admission_policy_binding(doc)
-
-
-def _refusal(call: Callable[[], Any]) -> ApiException | None:
-    try:
-        call()
-    except ApiException as exc:
-        return exc
-    return None
-
-
-def _until_enforced(probe: Callable[[], Any]) -> None:
-    """The admission plugin loads policies through its own informer and shows no readiness: probe a write
-    the policy must refuse (a dry run) until it is refused, within a bound."""
-    pause = Event()
-    for _ in range(ENFORCED_WITHIN_SECONDS * 5):
-        refused = _refusal(probe)
-        if refused is not None and refused.status == 403 and "kubetune:" in (refused.body or ""):
-            return
-        pause.wait(0.2)
-    raise TimeoutError("the admission policies were not enforced in time")
 
 
 @pytest.fixture(scope="module")
@@ -122,12 +88,12 @@ def setup(control_plane: ControlPlane, api_client: client.ApiClient) -> Iterator
     for name in policies:  # type-checked by the API server
         wait_for(admission.list_validating_admission_policy, lambda o: (o.get("status") or {}).get(
             "observedGeneration") == o["metadata"]["generation"], field_selector=f"metadata.name={name}")
-    operator = _token_client(control_plane, api_client, system, accounts["operator"])
-    api = _token_client(control_plane, api_client, system, accounts["api"])
+    operator = service_account_client(api_client, system, accounts["operator"])
+    api = service_account_client(api_client, system, accounts["api"])
     claim = f"{release}-kubetune-artifacts"
     state = Setup(release, system, project, other, operator, api, claim)
-    _until_enforced(lambda: client.BatchV1Api(operator).create_namespaced_job(other, _job(), dry_run=DRY))
-    _until_enforced(lambda: client.CoreV1Api(api).delete_namespace(other, dry_run=DRY))
+    until_enforced(lambda: client.BatchV1Api(operator).create_namespaced_job(other, _job(), dry_run=DRY))
+    until_enforced(lambda: client.CoreV1Api(api).delete_namespace(other, dry_run=DRY))
     yield state
     operator.close()
     api.close()
@@ -180,75 +146,67 @@ CHILD_WRITES: dict[str, Callable[[client.ApiClient, str], Any]] = {
 }
 
 
-def _assert_refused(call: Callable[[], Any], message: str) -> None:
-    refused = _refusal(call)
-    assert refused is not None, "the write was allowed"
-    assert refused.status == 403, refused.body
-    assert message in (refused.body or ""), refused.body
-    assert "ValidatingAdmissionPolicy" in (refused.body or ""), refused.body
-
-
 @pytest.mark.parametrize("resource", sorted(CHILD_WRITES))
 def test_the_operator_writes_children_only_in_project_namespaces(setup: Setup, resource: str) -> None:
     write = CHILD_WRITES[resource]
-    _assert_refused(lambda: write(setup.operator, setup.other),
-                    f"the operator may write {resource} only in project namespaces")
-    _assert_refused(lambda: write(setup.operator, "kube-system"), "kube-system is not one")
-    assert _refusal(lambda: write(setup.operator, setup.project)) is None
+    assert_refused(lambda: write(setup.operator, setup.other),
+                   f"the operator may write {resource} only in project namespaces")
+    assert_refused(lambda: write(setup.operator, "kube-system"), "kube-system is not one")
+    assert refusal(lambda: write(setup.operator, setup.project)) is None
 
 
 def test_the_policy_leaves_other_accounts_to_their_rbac(setup: Setup, api_client: client.ApiClient) -> None:
-    assert _refusal(lambda: CHILD_WRITES["jobs"](api_client, setup.other)) is None
+    assert refusal(lambda: CHILD_WRITES["jobs"](api_client, setup.other)) is None
 
 
 def test_the_operator_may_create_only_artifact_volume_copies(setup: Setup) -> None:
     core = client.CoreV1Api(setup.operator)
     copy_labels = {lbl.MANAGED_BY: lbl.MANAGER, lbl.COMPONENT: "artifacts"}
     copy = _volume(f"pv-abc-{setup.project}", setup.project, setup.claim, copy_labels)
-    assert _refusal(lambda: core.create_persistent_volume(copy, dry_run=DRY)) is None
+    assert refusal(lambda: core.create_persistent_volume(copy, dry_run=DRY)) is None
     message = "may write PersistentVolumes only as copies of the artifact volume"
     host_root = _volume(f"steal-{setup.project}", setup.project, setup.claim, source={"hostPath": {"path": "/"}})
-    _assert_refused(lambda: core.create_persistent_volume(host_root, dry_run=DRY), message)  # no labels
+    assert_refused(lambda: core.create_persistent_volume(host_root, dry_run=DRY), message)  # no labels
     other_claim = _volume(f"pv-abc-{setup.project}", setup.project, "someone-elses-claim", copy_labels)
-    _assert_refused(lambda: core.create_persistent_volume(other_claim, dry_run=DRY), message)
+    assert_refused(lambda: core.create_persistent_volume(other_claim, dry_run=DRY), message)
     misnamed = _volume("pv-abc-elsewhere", setup.project, setup.claim, copy_labels)
-    _assert_refused(lambda: core.create_persistent_volume(misnamed, dry_run=DRY), message)
+    assert_refused(lambda: core.create_persistent_volume(misnamed, dry_run=DRY), message)
     deleting = _volume(f"pv-abc-{setup.project}", setup.project, setup.claim, copy_labels)
     deleting["spec"]["persistentVolumeReclaimPolicy"] = "Delete"
-    _assert_refused(lambda: core.create_persistent_volume(deleting, dry_run=DRY), message)
+    assert_refused(lambda: core.create_persistent_volume(deleting, dry_run=DRY), message)
 
 
 def test_the_operator_patches_only_project_namespaces_and_creates_or_deletes_none(setup: Setup) -> None:
     core = client.CoreV1Api(setup.operator)
     message = "the operator may change only project namespaces"
     finalizer = {"metadata": {"finalizers": ["kubetune.io/artifacts"]}}
-    assert _refusal(lambda: core.patch_namespace(setup.project, finalizer, dry_run=DRY)) is None
-    _assert_refused(lambda: core.patch_namespace(setup.other, finalizer, dry_run=DRY), message)
-    _assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"labels": {lbl.PROJECT: None}}},
-                                                 dry_run=DRY), message)
-    _assert_refused(lambda: core.delete_namespace(setup.project, dry_run=DRY), message)
+    assert refusal(lambda: core.patch_namespace(setup.project, finalizer, dry_run=DRY)) is None
+    assert_refused(lambda: core.patch_namespace(setup.other, finalizer, dry_run=DRY), message)
+    assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"labels": {lbl.PROJECT: None}}},
+                                                dry_run=DRY), message)
+    assert_refused(lambda: core.delete_namespace(setup.project, dry_run=DRY), message)
 
 
 def test_the_api_deletes_and_patches_only_project_namespaces(setup: Setup) -> None:
     core = client.CoreV1Api(setup.api)
     message = "the api may create, change or delete only project namespaces"
-    _assert_refused(lambda: core.delete_namespace(setup.other, dry_run=DRY), message)
-    _assert_refused(lambda: core.delete_namespace(setup.system, dry_run=DRY), message)  # its own, too
-    _assert_refused(lambda: core.patch_namespace(setup.other, {"metadata": {"annotations": {"x": "y"}}},
-                                                 dry_run=DRY), message)
+    assert_refused(lambda: core.delete_namespace(setup.other, dry_run=DRY), message)
+    assert_refused(lambda: core.delete_namespace(setup.system, dry_run=DRY), message)  # its own, too
+    assert_refused(lambda: core.patch_namespace(setup.other, {"metadata": {"annotations": {"x": "y"}}},
+                                                dry_run=DRY), message)
     # Labelling a namespace as a project would make it the api's to delete: that is a change to a non-project.
-    _assert_refused(lambda: core.patch_namespace(setup.other, {"metadata": {"labels": {lbl.PROJECT: "mine"}}},
-                                                 dry_run=DRY), message)
-    _assert_refused(lambda: core.create_namespace({"metadata": {"name": f"plain-{setup.release}"}}, dry_run=DRY),
-                    message)
-    assert _refusal(lambda: core.patch_namespace(setup.project, {"metadata": {"annotations": {lbl.NUMERIC_ID: "7"}}},
-                                                 dry_run=DRY)) is None  # its one change (test_project_namespace_policy)
-    assert _refusal(lambda: core.delete_namespace(setup.project, dry_run=DRY)) is None
-    assert _refusal(lambda: core.create_namespace(
+    assert_refused(lambda: core.patch_namespace(setup.other, {"metadata": {"labels": {lbl.PROJECT: "mine"}}},
+                                                dry_run=DRY), message)
+    assert_refused(lambda: core.create_namespace({"metadata": {"name": f"plain-{setup.release}"}}, dry_run=DRY),
+                   message)
+    assert refusal(lambda: core.patch_namespace(setup.project, {"metadata": {"annotations": {lbl.NUMERIC_ID: "7"}}},
+                                                dry_run=DRY)) is None  # its one change (test_project_namespace_policy)
+    assert refusal(lambda: core.delete_namespace(setup.project, dry_run=DRY)) is None
+    assert refusal(lambda: core.create_namespace(
         {"metadata": {"name": f"new-{setup.release}", "labels": {lbl.PROJECT: "new"}}}, dry_run=DRY)) is None
     # Nor may it strip the label from a project (making it a namespace nobody governs).
-    _assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"labels": {lbl.PROJECT: None}}},
-                                                 dry_run=DRY), message)
+    assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"labels": {lbl.PROJECT: None}}},
+                                                dry_run=DRY), message)
 
 
 def test_the_api_writes_no_config_map_in_kube_system(setup: Setup) -> None:
@@ -257,10 +215,10 @@ def test_the_api_writes_no_config_map_in_kube_system(setup: Setup) -> None:
     def config_map(ns: str) -> Callable[[], Any]:
         return lambda: core.create_namespaced_config_map(ns, {"metadata": {"name": "kubetune-ids"}}, dry_run=DRY)
 
-    _assert_refused(config_map("kube-system"), "the api may write ConfigMaps only in project namespaces")
-    _assert_refused(config_map(setup.other), "not in " + setup.other)
-    assert _refusal(config_map(setup.project)) is None
-    assert _refusal(config_map(setup.system)) is None  # its own ids and counters
+    assert_refused(config_map("kube-system"), "the api may write ConfigMaps only in project namespaces")
+    assert_refused(config_map(setup.other), "not in " + setup.other)
+    assert refusal(config_map(setup.project)) is None
+    assert refusal(config_map(setup.system)) is None  # its own ids and counters
 
 
 def test_the_control_plane_serves_admission_policies(api_client: client.ApiClient) -> None:

@@ -12,29 +12,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from threading import Event
 from typing import Any
 
 import pytest
 import yaml
+from admission_checks import POLICY, assert_refused, impersonating, refusal, until_enforced
 from kube_waits import wait_for
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from kubetune.chart.helm import helm_path, template
 from kubetune.crd import labels as lbl
 from kubetune.crd import project_roles as pr
 from kubetune.crd.project_quota import REVISION_ANNOTATION
-from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.controlplane import ControlPlane
-from kubetune.localdev.facade_identity import apply_project_roles
+from kubetune.localdev.facade_identity import apply_project_roles, service_account_client
 from kubetune.operator.cleanup import PROJECT_FINALIZER
 
 pytestmark = pytest.mark.integration
 DRY = "All"
-ENFORCED_WITHIN_SECONDS = 60
 PSA = "pod-security.kubernetes.io/enforce"
-POLICY = "ValidatingAdmissionPolicy"
 
 
 @dataclass
@@ -43,55 +39,6 @@ class Setup:
     alice: client.ApiClient  # kubetune:user:alice, the project's admin
     root: client.ApiClient  # a platform admin (group kubetune:admins)
     facade: client.ApiClient  # the facade's ServiceAccount token
-
-
-def _impersonating(cp: ControlPlane, user: str, group: str) -> client.ApiClient:
-    api = client.ApiClient(client_configuration(cp.kubeconfig))
-    api.set_default_header("Impersonate-User", user)
-    api.set_default_header("Impersonate-Group", group)
-    return api
-
-
-def _token_client(cp: ControlPlane, admin: client.ApiClient, namespace: str, sa: str) -> client.ApiClient:
-    request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[],
-                                                                               expiration_seconds=3600))
-    token = client.CoreV1Api(admin).create_namespaced_service_account_token(sa, namespace, request).status.token
-    admin_cfg = client_configuration(cp.kubeconfig)
-    cfg = client.Configuration()  # not a copy: the kubeconfig loader's refresh hook would put the admin back
-    cfg.host, cfg.ssl_ca_cert, cfg.verify_ssl = admin_cfg.host, admin_cfg.ssl_ca_cert, admin_cfg.verify_ssl
-    cfg.api_key = {"BearerToken": token}
-    cfg.api_key_prefix = {"BearerToken": "Bearer"}
-    return client.ApiClient(cfg)
-
-
-def _refusal(call: Callable[[], Any]) -> ApiException | None:
-    try:
-        call()
-    except ApiException as exc:
-        return exc
-    return None
-
-
-def _assert_refused(call: Callable[[], Any], *messages: str) -> None:
-    refused = _refusal(call)
-    assert refused is not None, "the write was allowed"
-    assert refused.status == 403, refused.body
-    body = refused.body or ""
-    assert POLICY in body, body
-    for message in messages:
-        assert message in body, body
-
-
-def _until_enforced(probe: Callable[[], Any]) -> None:
-    """The admission plugin loads policies through its own informer and shows no readiness: probe a
-    write the policy must refuse (a dry run) until it is refused, within a bound."""
-    pause = Event()
-    for _ in range(ENFORCED_WITHIN_SECONDS * 5):
-        refused = _refusal(probe)
-        if refused is not None and refused.status == 403 and "kubetune:" in (refused.body or ""):
-            return
-        pause.wait(0.2)
-    raise TimeoutError("the admission policies were not enforced in time")
 
 
 def _training(name: str) -> dict[str, Any]:
@@ -137,13 +84,13 @@ def setup(control_plane: ControlPlane, api_client: client.ApiClient) -> Iterator
             "observedGeneration") == o["metadata"]["generation"], field_selector=f"metadata.name={name}")
         checked = admission.read_validating_admission_policy(name).status
         assert not (checked.type_checking and checked.type_checking.expression_warnings), checked
-    state = Setup(project, _impersonating(control_plane, pr.USER_PREFIX + "alice", "kubetune:users"),
-                  _impersonating(control_plane, pr.USER_PREFIX + "root", pr.ADMINS_GROUP),
-                  _token_client(control_plane, api_client, system, accounts["api"]))
+    state = Setup(project, impersonating(control_plane, pr.USER_PREFIX + "alice", "kubetune:users"),
+                  impersonating(control_plane, pr.USER_PREFIX + "root", pr.ADMINS_GROUP),
+                  service_account_client(api_client, system, accounts["api"]))
     alice_core = client.CoreV1Api(state.alice)
-    _until_enforced(lambda: alice_core.patch_namespace(project, {"metadata": {"labels": {PSA: "privileged"}}},
-                                                       dry_run=DRY))
-    _until_enforced(lambda: client.CoreV1Api(state.facade).patch_namespace(
+    until_enforced(lambda: alice_core.patch_namespace(project, {"metadata": {"labels": {PSA: "privileged"}}},
+                                                      dry_run=DRY))
+    until_enforced(lambda: client.CoreV1Api(state.facade).patch_namespace(
         project, {"metadata": {"annotations": {lbl.OWNER: "mallory"}}}, dry_run=DRY))
     yield state
     for api in (state.alice, state.root, state.facade):
@@ -176,8 +123,8 @@ def _annotations(changes: dict[str, str | None]) -> dict[str, Any]:
 def test_a_project_admin_may_not_change_the_namespaces_labels(setup: Setup, patch: dict[str, Any],
                                                               named: str) -> None:
     core = client.CoreV1Api(setup.alice)
-    _assert_refused(lambda: core.patch_namespace(setup.project, patch, dry_run=DRY),
-                    "belong to the platform", named)
+    assert_refused(lambda: core.patch_namespace(setup.project, patch, dry_run=DRY),
+                   "belong to the platform", named)
 
 
 @pytest.mark.parametrize("changes", [
@@ -191,15 +138,15 @@ def test_a_project_admin_may_not_change_the_platforms_annotations(setup: Setup, 
                                                                   ) -> None:
     core = client.CoreV1Api(setup.alice)
     [key] = changes
-    _assert_refused(lambda: core.patch_namespace(setup.project, _annotations(changes), dry_run=DRY),
-                    "may change only the annotations kubetune.io/display-name, kubetune.io/description", key)
+    assert_refused(lambda: core.patch_namespace(setup.project, _annotations(changes), dry_run=DRY),
+                   "may change only the annotations kubetune.io/display-name, kubetune.io/description", key)
 
 
 def test_a_project_admin_may_not_drop_the_cleanup_finalizer(setup: Setup, api_client: client.ApiClient) -> None:
     client.CoreV1Api(api_client).patch_namespace(setup.project, {"metadata": {"finalizers": [PROJECT_FINALIZER]}})
     core = client.CoreV1Api(setup.alice)
-    _assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"finalizers": None}}, dry_run=DRY),
-                    "the finalizers and owners of project namespace")
+    assert_refused(lambda: core.patch_namespace(setup.project, {"metadata": {"finalizers": None}}, dry_run=DRY),
+                   "the finalizers and owners of project namespace")
     client.CoreV1Api(api_client).patch_namespace(setup.project, {"metadata": {"finalizers": None}})
 
 
@@ -217,7 +164,7 @@ def test_a_platform_admin_may_change_them(setup: Setup) -> None:
     core = client.CoreV1Api(setup.root)
     for patch in (_labels(**{PSA: "restricted"}), _annotations({REVISION_ANNOTATION: "2", lbl.OWNER: "bob"}),
                   _labels(**{lbl.PROJECT: None})):
-        assert _refusal(lambda: core.patch_namespace(setup.project, patch, dry_run=DRY)) is None  # noqa: B023
+        assert refusal(lambda: core.patch_namespace(setup.project, patch, dry_run=DRY)) is None  # noqa: B023
 
 
 def test_the_facade_may_only_add_the_numeric_id(setup: Setup, api_client: client.ApiClient) -> None:
@@ -227,7 +174,7 @@ def test_the_facade_may_only_add_the_numeric_id(setup: Setup, api_client: client
                   _annotations({lbl.DESCRIPTION: "x"}), _labels(**{PSA: "privileged"}),
                   _annotations({lbl.NUMERIC_ID: "7"}),  # an id once given never changes
                   {"metadata": {"finalizers": ["example.com/stuck"]}}):
-        _assert_refused(lambda: facade.patch_namespace(setup.project, patch, dry_run=DRY), message)  # noqa: B023
+        assert_refused(lambda: facade.patch_namespace(setup.project, patch, dry_run=DRY), message)  # noqa: B023
 
     custom_admin, custom = client.CustomObjectsApi(api_client), client.CustomObjectsApi(setup.facade)
     name = f"tr-{uuid.uuid4().hex[:6]}"
@@ -237,16 +184,16 @@ def test_the_facade_may_only_add_the_numeric_id(setup: Setup, api_client: client
         return lambda: custom.patch_namespaced_custom_object("kubetune.io", "v1alpha1", setup.project, "trainings",
                                                              name, body, dry_run=DRY)
 
-    _assert_refused(patch_training({"spec": {"baseModel": "other"}}), message, f"trainings {name}")
-    _assert_refused(patch_training(_annotations({lbl.OWNER: "mallory"})), message)
-    _assert_refused(patch_training(_labels(**{lbl.PROJECT: "elsewhere"})), message)
-    assert _refusal(patch_training(_annotations({lbl.NUMERIC_ID: "42"}))) is None
+    assert_refused(patch_training({"spec": {"baseModel": "other"}}), message, f"trainings {name}")
+    assert_refused(patch_training(_annotations({lbl.OWNER: "mallory"})), message)
+    assert_refused(patch_training(_labels(**{lbl.PROJECT: "elsewhere"})), message)
+    assert refusal(patch_training(_annotations({lbl.NUMERIC_ID: "42"}))) is None
     custom_admin.delete_namespaced_custom_object("kubetune.io", "v1alpha1", setup.project, "trainings", name)
 
     plain = f"{setup.project}-unnumbered"
     client.CoreV1Api(api_client).create_namespace({"metadata": {"name": plain, "labels": {lbl.PROJECT: plain}}})
     try:
-        assert _refusal(lambda: facade.patch_namespace(plain, _annotations({lbl.NUMERIC_ID: "43"}),
-                                                       dry_run=DRY)) is None
+        assert refusal(lambda: facade.patch_namespace(plain, _annotations({lbl.NUMERIC_ID: "43"}),
+                                                      dry_run=DRY)) is None
     finally:
         client.CoreV1Api(api_client).delete_namespace(plain)
