@@ -1,4 +1,5 @@
-"""Shared by the handlers: the registry, resource coordinates, the runtime in memo, index lookups."""
+"""Shared by the handlers: the registry, resource coordinates, the runtime in memo, index lookups,
+the platform's own objects in project Namespaces."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 import kopf
 
 from kubetune.crd.kinds import Kind
-from kubetune.operator.kube import ApiError
+from kubetune.operator.kube import ApiError, Kube
 from kubetune.operator.runtime import Runtime
 
 REGISTRY = kopf.OperatorRegistry()
@@ -61,3 +62,14 @@ def guarded(kind: str, rt: Runtime, fn: Callable[[], T]) -> T:
     """Run one reconciliation with metrics and error mapping."""
     with rt.metrics.reconcile(kind), api_errors():
         return fn()
+
+
+def keep_spec(kube: Kube, obj: Mapping[str, Any]) -> None:
+    """Create obj, or put its spec back where the stored one differs (the chart's settings or an
+    administrator's override changed, or someone edited it): for objects whose spec is the platform's word."""
+    if kube.create(obj) is not None:
+        return
+    meta = obj["metadata"]
+    current = kube.get(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])  # 409: it exists
+    if current is not None and current.get("spec") != obj["spec"]:
+        kube.replace({**obj, "metadata": {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}})

@@ -12,13 +12,12 @@ import kopf
 
 from kubetune.crd import labels as lbl
 from kubetune.operator.builders.network_policy import (
-    NETWORKING_V1,
     ProjectNetwork,
     api_server_egress,
     build_project_policies,
     kubernetes_endpoints,
 )
-from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
+from kubetune.operator.handlers.common import REGISTRY, guarded, keep_spec, runtime_of
 from kubetune.operator.runtime import Runtime
 
 
@@ -37,14 +36,7 @@ def ensure_project_policies(rt: Runtime, namespace: str, network: ProjectNetwork
         addresses = api_server_addresses(rt)
     api_server = api_server_egress(network, *addresses)
     for policy in build_project_policies(namespace, network, api_server):
-        if rt.kube.create(policy) is not None:
-            continue
-        name = policy["metadata"]["name"]
-        current = rt.kube.get(NETWORKING_V1, "NetworkPolicy", namespace, name)  # 409: it exists
-        if current is not None and current.get("spec") != policy["spec"]:
-            # The chart's settings changed (or someone edited it): put back what the platform says.
-            rt.kube.replace({**policy, "metadata": {**policy["metadata"],
-                                                    "resourceVersion": current["metadata"]["resourceVersion"]}})
+        keep_spec(rt.kube, policy)
 
 
 # An event handler, as for the project's RoleBindings (handlers/project_access.py): a Namespace has no

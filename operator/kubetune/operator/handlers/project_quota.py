@@ -19,7 +19,7 @@ import kopf
 from kubetune.crd import labels as lbl
 from kubetune.operator.builders.quota import ProjectQuota, override_config_map_name, project_objects, quota_refusal
 from kubetune.operator.handlers.children import flow_up
-from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
+from kubetune.operator.handlers.common import REGISTRY, guarded, keep_spec, runtime_of
 from kubetune.operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,7 @@ def ensure_project_quota(rt: Runtime, namespace: str, quota: ProjectQuota) -> No
     if warning:
         log.warning("project %s: %s", namespace, warning)
     for obj in objects:
-        if rt.kube.create(obj) is not None:
-            continue
-        meta = obj["metadata"]
-        current = rt.kube.get("v1", obj["kind"], meta["namespace"], meta["name"])  # 409: it exists
-        if current is not None and current.get("spec") != obj["spec"]:
-            # An administrator's override or the chart's values changed: the platform's word is kept.
-            rt.kube.replace({**obj, "metadata": {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}})
+        keep_spec(rt.kube, obj)
 
 
 # An event handler, as for the project's RoleBindings and NetworkPolicies: a Namespace has no status
