@@ -35,19 +35,23 @@ def override_config_map_name(namespace: str) -> str:
     return f"kubetune-quota-{namespace}"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+class QuotaFields(BaseModel):
+    """The limits a project's quota may set, once for both spellings: snake_case here (the facade's REST
+    body, api/kubetune/api/schemas/quota.py), camelCase in QuotaLimits (the chart's JSON and the ConfigMap)."""
 
-
-class QuotaLimits(_Model):
-    """The hard limits of one project; null leaves a resource unlimited."""
-
+    model_config = ConfigDict(extra="forbid")
     gpus: int | None = Field(default=None, ge=0, le=100000, description="GPUs requested at once (nvidia.com/gpu).")
     pods: int | None = Field(default=None, ge=0, le=100000, description="Pods at once (training and serving).")
     cpu: Quantity | None = Field(default=None, description="CPU requested at once, e.g. 64.")
     memory: Quantity | None = Field(default=None, description="Memory requested at once, e.g. 256Gi.")
     storage: Quantity | None = Field(default=None, description="Storage requested by PVCs, e.g. 1Ti.")
     persistent_volume_claims: int | None = Field(default=None, ge=0, le=100000, description="PVCs.")
+
+
+class QuotaLimits(QuotaFields):
+    """The hard limits of one project; null leaves a resource unlimited."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     def hard(self) -> dict[str, str]:
         """The ResourceQuota's spec.hard."""

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from kubetune.crd.base import Quantity
+from kubetune.crd.project_quota import QuotaFields
 
 
-class ProjectQuotaUpdate(BaseModel):
+class ProjectQuotaUpdate(QuotaFields):
     """The project's limits, replacing earlier ones; a field left out keeps the chart's default, null lifts it."""
-
-    model_config = ConfigDict(extra="forbid")
-    gpus: int | None = Field(default=None, ge=0, le=100000, description="GPUs requested at once.")
-    pods: int | None = Field(default=None, ge=0, le=100000, description="Pods at once, training and serving.")
-    cpu: Quantity | None = Field(default=None, description="CPU requested at once, e.g. 64.")
-    memory: Quantity | None = Field(default=None, description="Memory requested at once, e.g. 256Gi.")
-    storage: Quantity | None = Field(default=None, description="Storage requested by PVCs, e.g. 1Ti.")
-    persistent_volume_claims: int | None = Field(default=None, ge=0, le=100000, description="PVCs.")
 
 
 class ProjectQuotaRead(BaseModel):
