@@ -64,6 +64,12 @@ def guarded(kind: str, rt: Runtime, fn: Callable[[], T]) -> T:
         return fn()
 
 
+def standing(type: str | None, body: Mapping[str, Any]) -> bool:
+    """A Namespace event worth reconciling: not its deletion, nor while it terminates (the API server
+    refuses new objects in a terminating namespace, and the namespace controller removes the rest)."""
+    return type != "DELETED" and (body.get("status") or {}).get("phase") != "Terminating"
+
+
 def keep_spec(kube: Kube, obj: Mapping[str, Any]) -> None:
     """Create obj, or put its spec back where the stored one differs (the chart's settings or an
     administrator's override changed, or someone edited it): for objects whose spec is the platform's word."""

@@ -15,7 +15,7 @@ import kopf
 from kubetune.crd import labels as lbl
 from kubetune.crd import project_roles as pr
 from kubetune.operator.builders.project_rbac import build_admin_binding, owner_grant, owner_of
-from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
+from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of, standing
 from kubetune.operator.kube import Kube
 
 RBAC_V1 = "rbac.authorization.k8s.io/v1"
@@ -42,6 +42,6 @@ def ensure_owner_is_admin(kube: Kube, namespace: dict[str, Any]) -> None:
 @kopf.on.event("", "v1", "namespaces", labels={lbl.PROJECT: kopf.PRESENT}, registry=REGISTRY)
 def project_owner_access(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = runtime_of(memo)
-    if type == "DELETED" or (body.get("status") or {}).get("phase") == "Terminating":
+    if not standing(type, body):
         return
     guarded("Namespace", rt, lambda: ensure_owner_is_admin(rt.kube, dict(body)))

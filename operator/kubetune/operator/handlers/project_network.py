@@ -17,7 +17,7 @@ from kubetune.operator.builders.network_policy import (
     build_project_policies,
     kubernetes_endpoints,
 )
-from kubetune.operator.handlers.common import REGISTRY, guarded, keep_spec, runtime_of
+from kubetune.operator.handlers.common import REGISTRY, guarded, keep_spec, runtime_of, standing
 from kubetune.operator.runtime import Runtime
 
 
@@ -46,7 +46,7 @@ def ensure_project_policies(rt: Runtime, namespace: str, network: ProjectNetwork
 def project_network_policies(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = runtime_of(memo)
     network = rt.settings.project_network
-    if network is None or type == "DELETED" or (body.get("status") or {}).get("phase") == "Terminating":
+    if network is None or not standing(type, body):
         return
     name = body["metadata"]["name"]
     guarded("Namespace", rt, lambda: ensure_project_policies(rt, name, network))

@@ -19,7 +19,7 @@ import kopf
 from kubetune.crd import labels as lbl
 from kubetune.operator.builders.quota import ProjectQuota, override_config_map_name, project_objects, quota_refusal
 from kubetune.operator.handlers.children import flow_up
-from kubetune.operator.handlers.common import REGISTRY, guarded, keep_spec, runtime_of
+from kubetune.operator.handlers.common import REGISTRY, guarded, keep_spec, runtime_of, standing
 from kubetune.operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def ensure_project_quota(rt: Runtime, namespace: str, quota: ProjectQuota) -> No
 def project_quota(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     rt = runtime_of(memo)
     quota = rt.settings.project_quota
-    if quota is None or type == "DELETED" or (body.get("status") or {}).get("phase") == "Terminating":
+    if quota is None or not standing(type, body):
         return
     name = body["metadata"]["name"]
     guarded("Namespace", rt, lambda: ensure_project_quota(rt, name, quota))
