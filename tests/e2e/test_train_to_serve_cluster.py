@@ -7,12 +7,14 @@ checks, on the chart's own default `lora` Trainer, real kubelets and the images 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cluster_resilience import wait_training, write_project_dataset
 from cluster_target import (
     HYPERPARAMETERS,
     MODEL_ID,
@@ -78,3 +80,56 @@ def test_dataset_to_served_model(target: ClusterTarget, api: client.ApiClient, t
             httpx.delete(f"{target.api_url}/api/v1/projects/{project['id']}",
                          headers={"Authorization": f"Bearer {target.admin_token()}"}, timeout=60)
             release_artifact_claim(target, api, project["namespace"])
+
+
+def test_training_survives_its_operator_and_its_pod_being_deleted(target: ClusterTarget,
+                                                                  api: client.ApiClient) -> None:
+    """Deleting the operator pod mid-training loses nothing, and deleting the training pod makes the
+    Job start another that resumes from the last checkpoint (the trainer's Resumed event)."""
+    write_tiny_model(target, api)
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    project = f"e2e-resilience-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=project, labels={"kubetune.io/project": project})))
+    try:
+        dataset = write_project_dataset(target, api, project)
+        custom.create_namespaced_custom_object(GROUP, VERSION, project, "trainings", {
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Training",
+            "metadata": {"name": "resilient", "labels": {"kubetune.io/project": project}},
+            "spec": {"trainerRef": "lora", "task": "causal-lm", "method": "lora", "baseModel": MODEL_ID,
+                     "dataset": {"uri": dataset, "format": "openai_chat_jsonl"},
+                     # Long enough (batch size 1, about a minute) to be interrupted twice.
+                     "hyperparameters": {"maxSeqLength": 256, "epochs": 100, "batchSize": 1, "maxSteps": 800,
+                                         "saveSteps": 20},
+                     "backoffLimit": 3},
+        })
+
+        def step(obj: dict[str, Any]) -> int:
+            return int(((obj.get("status") or {}).get("progress") or {}).get("step") or 0)
+
+        wait_training(api, project, "resilient", lambda o: step(o) >= 25)  # a checkpoint exists
+        operators = core.list_namespaced_pod(target.namespace,
+                                             label_selector="app.kubernetes.io/component=operator").items
+        for pod in operators:
+            core.delete_namespaced_pod(pod.metadata.name, target.namespace)
+        before = step(custom.get_namespaced_custom_object(GROUP, VERSION, project, "trainings", "resilient"))
+        wait_training(api, project, "resilient", lambda o: step(o) > before)  # progress still reported
+
+        trainer_pods = core.list_namespaced_pod(project, label_selector="kubetune.io/training=resilient").items
+        assert len(trainer_pods) == 1
+        core.delete_namespaced_pod(trainer_pods[0].metadata.name, project)
+        done = wait_training(api, project, "resilient",
+                             lambda o: (o.get("status") or {}).get("phase") == "Succeeded", timeout=900)
+        assert step(done) > before
+        # The run finished in a new pod, which resumed from a checkpoint rather than from step 0.
+        finished = core.list_namespaced_pod(project, label_selector="kubetune.io/training=resilient").items
+        assert finished and trainer_pods[0].metadata.name not in {p.metadata.name for p in finished}
+        events = core.list_namespaced_event(project, field_selector="involvedObject.name=resilient").items
+        resumed = [e.message for e in events if e.reason == "Resumed"]
+        assert resumed and resumed[0].startswith("from step"), [(e.reason, e.message) for e in events]
+        new_operators = core.list_namespaced_pod(target.namespace,
+                                                 label_selector="app.kubernetes.io/component=operator").items
+        assert {p.metadata.name for p in new_operators}.isdisjoint({p.metadata.name for p in operators})
+    finally:
+        core.delete_namespace(project, propagation_policy="Background")
+        release_artifact_claim(target, api, project)
