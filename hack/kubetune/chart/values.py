@@ -13,6 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from kubetune.crd.project_quota import MAX_QUOTA_COUNT
+
 Quantity = str
 K8sMap = dict[str, str]
 # Pod-spec pieces passed through verbatim (their own schema is the API server's).
@@ -309,12 +311,13 @@ class AdmissionPolicy(ValuesModel):
 
 
 class ProjectQuotaLimits(ValuesModel):
-    gpus: int | None = Field(default=8, ge=0, description="GPUs requested at once (requests.nvidia.com/gpu).")
-    pods: int | None = Field(default=50, ge=0, description="Pods at once, training and serving.")
+    gpus: int | None = Field(default=8, ge=0, le=MAX_QUOTA_COUNT,
+                             description="GPUs requested at once (requests.nvidia.com/gpu).")
+    pods: int | None = Field(default=50, ge=0, le=MAX_QUOTA_COUNT, description="Pods at once, training and serving.")
     cpu: Quantity | None = Field(default="64", description="CPU requested at once (requests.cpu).")
     memory: Quantity | None = Field(default="512Gi", description="Memory requested at once (requests.memory).")
     storage: Quantity | None = Field(default="1Ti", description="Storage requested by PVCs (requests.storage).")
-    persistent_volume_claims: int | None = Field(default=20, ge=0, description="PVCs.")
+    persistent_volume_claims: int | None = Field(default=20, ge=0, le=MAX_QUOTA_COUNT, description="PVCs.")
 
 
 class ProjectDefaultRequests(ValuesModel):

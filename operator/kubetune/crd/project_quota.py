@@ -35,17 +35,22 @@ def override_config_map_name(namespace: str) -> str:
     return f"kubetune-quota-{namespace}"
 
 
+# The largest count a quota may name (GPUs, pods, PVCs); the chart's values share it.
+MAX_QUOTA_COUNT = 100_000
+
+
 class QuotaFields(BaseModel):
     """The limits a project's quota may set, once for both spellings: snake_case here (the facade's REST
     body, api/kubetune/api/schemas/quota.py), camelCase in QuotaLimits (the chart's JSON and the ConfigMap)."""
 
     model_config = ConfigDict(extra="forbid")
-    gpus: int | None = Field(default=None, ge=0, le=100000, description="GPUs requested at once (nvidia.com/gpu).")
-    pods: int | None = Field(default=None, ge=0, le=100000, description="Pods at once (training and serving).")
+    gpus: int | None = Field(default=None, ge=0, le=MAX_QUOTA_COUNT,
+                             description="GPUs requested at once (nvidia.com/gpu).")
+    pods: int | None = Field(default=None, ge=0, le=MAX_QUOTA_COUNT, description="Pods at once (training and serving).")
     cpu: Quantity | None = Field(default=None, description="CPU requested at once, e.g. 64.")
     memory: Quantity | None = Field(default=None, description="Memory requested at once, e.g. 256Gi.")
     storage: Quantity | None = Field(default=None, description="Storage requested by PVCs, e.g. 1Ti.")
-    persistent_volume_claims: int | None = Field(default=None, ge=0, le=100000, description="PVCs.")
+    persistent_volume_claims: int | None = Field(default=None, ge=0, le=MAX_QUOTA_COUNT, description="PVCs.")
 
 
 class QuotaLimits(QuotaFields):
