@@ -41,12 +41,21 @@ cleanup() {
   if [[ "${STARTED:-0}" == 1 && "$KEEP_CLUSTER" != 1 ]]; then
     "$here/down.sh" || true
   fi
+  # A dockerd this run started goes with it (stop acts only on a daemon the project's scripts started).
+  if [[ "${DOCKERD_WAS_RUNNING:-1}" == 0 ]]; then
+    "$repo/hack/images/dockerd.sh" stop || true
+  fi
   exit "$status"
 }
 trap cleanup EXIT
 
 mkdir -p "$WORK_DIR"
 t0=$(date +%s)
+DOCKERD_WAS_RUNNING=0
+if client="$("$repo/hack/images/dockerd.sh" client 2>/dev/null)" && "$client" info >/dev/null 2>&1; then
+  DOCKERD_WAS_RUNNING=1
+fi
+"$repo/hack/images/dockerd.sh" ensure
 if [[ "$SKIP_BUILD" != 1 ]]; then
   log "building ${IMAGES[*]} (hack/images/build.sh)"
   KEEP_DOCKERD=1 "$repo/hack/images/build.sh"
