@@ -1,4 +1,5 @@
-"""A Training with artifactPolicy Delete: a finalizer, and its artifacts removed before it goes.
+"""A Training with artifactPolicy Delete: a finalizer, and its artifacts removed before it goes
+(its output directory in the file store, or every object under its s3:// output prefix).
 
 An event handler with its own finalizer rather than kopf.on.delete: kopf would put its finalizer on
 every Training (Keep ones included) and hold their deletion whenever the operator is down.
@@ -6,7 +7,6 @@ every Training (Keep ones included) and hold their deletion whenever the operato
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -16,6 +16,8 @@ from kubetune.crd.kinds import TRAINING
 from kubetune.crd.references import project_root
 from kubetune.operator.cleanup import TRAINING_FINALIZER, finalizer_patch, remove_tree, training_artifacts
 from kubetune.operator.handlers.common import REGISTRY, guarded, resource, runtime_of
+from kubetune.operator.handlers.store_cleanup import remove_objects, run_with_retry
+from kubetune.operator.object_cleanup import training_objects
 from kubetune.operator.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,10 @@ def reconcile_training_artifacts(rt: Runtime, body: dict[str, Any]) -> None:
         root = project_root(layout, namespace)
         if directory is not None and root is not None and remove_tree(directory, root):
             log.info("removed the artifacts of Training %s/%s (%s)", namespace, name, directory)
+        objects = training_objects(namespace, output, layout)
+        if objects is not None:
+            count = remove_objects(rt, objects, body)
+            log.info("removed %d object(s) of Training %s/%s (%s)", count, namespace, name, objects.uri)
         patch = finalizer_patch(meta, TRAINING_FINALIZER, present=False)
     else:
         patch = finalizer_patch(meta, TRAINING_FINALIZER, present=wants)
@@ -53,5 +59,8 @@ async def training_artifacts_finalizer(type: str, body: kopf.Body, memo: kopf.Me
     if has == wants and not (has and meta.get("deletionTimestamp")):
         return
     rt = runtime_of(memo)
-    snapshot = dict(body)
-    await asyncio.to_thread(guarded, "TrainingArtifacts", rt, lambda: reconcile_training_artifacts(rt, snapshot))
+    namespace, name = meta["namespace"], meta["name"]
+    await run_with_retry(rt, (TRAINING.kind, namespace, name),
+                         lambda: rt.kube.get(TRAINING.api_version, TRAINING.kind, namespace, name),
+                         lambda b: guarded("TrainingArtifacts", rt, lambda: reconcile_training_artifacts(rt, b)),
+                         dict(body))
