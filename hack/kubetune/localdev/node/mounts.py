@@ -110,19 +110,32 @@ def service_account_kubeconfig(server: str, table: Mapping[str, str]) -> dict[st
     }
 
 
-def rewrite_value(text: str, table: Mapping[str, str]) -> str:
+def rewrite_value(text: str, table: Mapping[str, str], root: Path | None = None) -> str:
     """A path under a mount, alone or as `--flag=PATH`, rewritten to its host path; anything else unchanged.
 
     Lets unmodified programs find their mounts when the pod passes the paths
     as arguments or env values (`--config /etc/kubetune/run.json`). Paths
-    inside longer strings (a shell script) are left alone.
+    inside longer strings (a shell script) are left alone. With the container's
+    `root`, a directory that only holds mounts (`/mnt/pvc` above `/mnt/pvc/<claim>`)
+    maps to its copy under the root, where each mount is a symlink.
     """
     if text.startswith("/"):
-        return paths.rewrite(text, table)
+        return _host_path(text, table, root)
     flag, equals, value = text.partition("=")
     if equals and flag.startswith("-") and value.startswith("/"):
-        return f"{flag}={paths.rewrite(value, table)}"
+        return f"{flag}={_host_path(value, table, root)}"
     return text
+
+
+def _host_path(path: str, table: Mapping[str, str], root: Path | None) -> str:
+    mapped = paths.rewrite(path, table)
+    if mapped != path or root is None:
+        return mapped
+    parent = PurePosixPath(path)
+    # Not "/" itself: a HOME=/ or a cwd of / means the host's, not the container root.
+    if parent != PurePosixPath("/") and any(parent in PurePosixPath(mount).parents for mount in table):
+        return str(root / path.lstrip("/"))
+    return path
 
 
 def working_dir(container: Mapping[str, Any], fs: ContainerFs) -> Path:

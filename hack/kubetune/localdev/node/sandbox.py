@@ -159,7 +159,7 @@ class Sandbox:
         if kubeconfig.exists():
             env["KUBECONFIG"] = str(kubeconfig)
         spec_env = envvars.container_env(container, self.pod, self.facts, self.sources())
-        env.update({name: mounts.rewrite_value(value, fs.table) for name, value in spec_env.items()})
+        env.update({name: mounts.rewrite_value(value, fs.table, fs.root) for name, value in spec_env.items()})
         return env
 
     def command(self, container: Mapping[str, Any], env: Mapping[str, str]) -> list[str]:

@@ -27,6 +27,9 @@ def training_env(owner: Owner, trainer: TrainerSpec, settings: Settings) -> list
         {"name": "KUBETUNE_TRAINING_NAMESPACE", "value": owner.namespace or ""},
         {"name": "KUBETUNE_TRAINING_NAME", "value": owner.name},
         {"name": "KUBETUNE_RUN_CONFIG", "value": RUN_CONFIG_PATH},
+        # Where the pod's pvc:// inputs are mounted (input_volumes); said here rather than left to the
+        # image's default, so that any runtime (and the local node, which maps it) finds them.
+        {"name": "KUBETUNE_PVC_ROOT", "value": podspec.PVC_ROOT},
         {"name": "KUBETUNE_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
     return env

@@ -108,6 +108,21 @@ def test_arguments_and_env_values_naming_mounted_paths_are_rewritten() -> None:
     assert mounts.rewrite_value("key=/etc/kubetune/x", table) == "key=/etc/kubetune/x"
 
 
+def test_a_directory_holding_mounts_maps_into_the_container_root(tmp_path: Path) -> None:
+    """KUBETUNE_PVC_ROOT=/mnt/pvc above /mnt/pvc/<claim>: the program finds each claim under it."""
+    claim = tmp_path / "claim"
+    claim.mkdir()
+    (claim / "data.jsonl").write_text("{}\n")
+    table = {"/mnt/pvc/support-data": str(claim), "/etc/kubetune": str(tmp_path / "run")}
+    fs = mounts.build_root(tmp_path / "c", table, tmp_path / "term")
+    mapped = mounts.rewrite_value("/mnt/pvc", table, fs.root)
+    assert mapped == str(fs.root / "mnt" / "pvc")
+    assert (Path(mapped) / "support-data" / "data.jsonl").read_text() == "{}\n"
+    assert mounts.rewrite_value("/mnt/pvc", table) == "/mnt/pvc"  # without the root: as before
+    assert mounts.rewrite_value("/mnt/other", table, fs.root) == "/mnt/other"  # holds no mount
+    assert mounts.rewrite_value("/", table, fs.root) == "/"  # nor the filesystem root
+
+
 def test_service_account_kubeconfig_points_at_the_mounted_token_and_ca() -> None:
     table = {paths.SERVICE_ACCOUNT_DIR: "/h/sa", "/etc/kubetune": "/h/run"}
     kubeconfig = mounts.service_account_kubeconfig("https://127.0.0.1:6443", table)
