@@ -31,7 +31,27 @@ def test_examples_validate_and_round_trip(doc: dict[str, Any]) -> None:
     # What we would send back is what the user wrote (no defaults injected into the wire form).
     again = kind.spec.model_validate(spec.model_dump(by_alias=True, exclude_none=True, mode="json"))
     assert again == spec
-    assert (doc["metadata"].get("namespace") is None) == (kind.scope == "Cluster")
+    # `kubectl apply -n <project> -f manifests/examples/` puts them in any project namespace.
+    assert "namespace" not in doc["metadata"]
+
+
+def test_example_trainer_keeps_the_chart_defaults() -> None:
+    """The example Trainer is cluster-scoped: named like a chart default, applying it would replace that one."""
+    trainer = next(doc for doc in _examples() if doc["kind"] == "Trainer")
+    assert trainer["metadata"]["name"] not in {"lora", "qlora", "full"}
+
+
+def test_example_training_uses_the_example_trainer_and_dataset() -> None:
+    docs = {doc["kind"]: doc for doc in _examples()}
+    training = docs["Training"]["spec"]
+    trainer = docs["Trainer"]
+    assert training["trainerRef"] == trainer["metadata"]["name"]
+    assert training["baseModel"] in {m["id"] for m in trainer["spec"]["models"]}
+    assert training["dataset"]["ref"]["name"] == docs["Dataset"]["metadata"]["name"]
+    assert docs["InferenceService"]["spec"]["trainingRef"]["name"] == docs["Training"]["metadata"]["name"]
+    declared = {p["name"] for p in trainer["spec"]["parameters"]}
+    used = {"".join("_" + c.lower() if c.isupper() else c for c in key) for key in training["hyperparameters"]}
+    assert used <= declared, used - declared
 
 
 def _training(**overrides: Any) -> dict[str, Any]:
