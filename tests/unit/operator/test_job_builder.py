@@ -142,3 +142,5 @@ def test_pvc_inputs_are_mounted_read_only_and_the_store_only_with_the_project_pr
     env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     got = layout_from_env(env)
     assert got is not None and got[1] == "team-a" and got[0].artifact_claim == "artifacts"
+    # The runtime looks for pvc://NAME where the claims are mounted, told rather than left to the image.
+    assert env["KUBETUNE_PVC_ROOT"] == "/mnt/pvc"

@@ -49,6 +49,7 @@ def test_deployment_configures_kubetune_serve_through_env(settings: Settings) ->
     assert env["KUBETUNE_SERVE_CACHE_TTL_SECONDS"] == "60"
     assert env["KUBETUNE_SERVE_MODEL_VERSION"] == "v3"
     assert env["KUBETUNE_SERVE_PORT"] == "8080"
+    assert env["KUBETUNE_SERVE_PVC_MOUNT_ROOT"] == "/mnt/pvc"  # where input_volumes mounts pvc:// claims
     host = next(e for e in container["env"] if e["name"] == "KUBETUNE_SERVE_HOST")
     assert host["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 8080}

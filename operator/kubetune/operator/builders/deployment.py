@@ -46,6 +46,8 @@ def serve_env(
         "CACHE_TTL_SECONDS": str(cache.ttl_seconds),
         "CACHE_MAX_ENTRIES": str(cache.max_entries),
         "PORT": str(settings.serve_port),
+        # Where input_volumes mounts pvc:// models and adapters; explicit, as for the trainer (job.py).
+        "PVC_MOUNT_ROOT": podspec.PVC_ROOT,
     }
     env: list[dict[str, Any]] = [{"name": f"KUBETUNE_SERVE_{k}", "value": v} for k, v in values.items()]
     if spec.auth == "apiKey":
