@@ -121,9 +121,12 @@ def test_training_survives_its_operator_and_its_pod_being_deleted(target: Cluste
         done = wait_training(api, project, "resilient",
                              lambda o: (o.get("status") or {}).get("phase") == "Succeeded", timeout=900)
         assert step(done) > before
-        # The run finished in a new pod, which resumed from a checkpoint rather than from step 0.
-        finished = core.list_namespaced_pod(project, label_selector="kubetune.io/training=resilient").items
-        assert finished and trainer_pods[0].metadata.name not in {p.metadata.name for p in finished}
+        # The Job made a second pod for the deleted one (read from the Job controller's Events: a finished
+        # Job's pods may already be gone), and that pod resumed from a checkpoint rather than from step 0.
+        job = (done.get("status") or {}).get("jobName")
+        job_events = core.list_namespaced_event(project, field_selector=f"involvedObject.name={job}").items
+        created = {e.message.removeprefix("Created pod: ") for e in job_events if e.reason == "SuccessfulCreate"}
+        assert trainer_pods[0].metadata.name in created and len(created) >= 2, created
         events = core.list_namespaced_event(project, field_selector="involvedObject.name=resilient").items
         resumed = [e.message for e in events if e.reason == "Resumed"]
         assert resumed and resumed[0].startswith("from step"), [(e.reason, e.message) for e in events]
