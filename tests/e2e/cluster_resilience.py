@@ -4,11 +4,10 @@ store by a Job on the runtime image, and waits on a Training's status (list, the
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from cluster_target import RUNTIME_UID, ClusterTarget, _wait_job
+from cluster_target import ClusterTarget, run_store_job
 from kubernetes import client, watch
 
 from kubetune.crd import GROUP, VERSION
@@ -22,24 +21,7 @@ def write_project_dataset(target: ClusterTarget, api: client.ApiClient, project:
     script = ("import os; from kubetune.testing.chat_data import memorisable_chat_jsonl; "
               f"os.makedirs(os.path.dirname({path!r}), exist_ok=True); "
               f"open({path!r}, 'w').write(memorisable_chat_jsonl())")
-    name = f"e2e-dataset-{uuid.uuid4().hex[:6]}"
-    job: Obj = {
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "namespace": target.namespace},
-        "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 600, "template": {"spec": {
-            "restartPolicy": "Never",
-            "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
-                                "fsGroup": RUNTIME_UID},
-            "containers": [{
-                "name": "dataset", "image": target.runtime_image, "imagePullPolicy": "IfNotPresent",
-                "command": ["python", "-c", script],
-                "volumeMounts": [{"name": "artifacts", "mountPath": target.artifact_mount}],
-            }],
-            "volumes": [{"name": "artifacts", "persistentVolumeClaim": {"claimName": target.artifact_claim}}],
-        }}},
-    }
-    client.BatchV1Api(api).create_namespaced_job(target.namespace, job)
-    _wait_job(api, target.namespace, name, timeout)
+    run_store_job(target, api, "e2e-dataset", script, timeout=timeout)
     return f"file://{path}"
 
 

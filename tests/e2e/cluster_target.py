@@ -76,10 +76,11 @@ def _wait_job(api: client.ApiClient, namespace: str, name: str, timeout: int) ->
     raise TimeoutError(f"Job {namespace}/{name} did not finish in {timeout}s")
 
 
-def write_tiny_model(target: ClusterTarget, api: client.ApiClient, timeout: int = 600) -> None:
-    """Build the tiny model into the artifact store with a Job on the runtime image."""
-    name = f"e2e-tiny-model-{uuid.uuid4().hex[:6]}"
-    script = f"from kubetune.testing.tiny import make_tiny_causal_lm; make_tiny_causal_lm({target.model_dir!r})"
+def run_store_job(target: ClusterTarget, api: client.ApiClient, prefix: str, script: str,
+                  env: dict[str, str] | None = None, timeout: int = 600) -> None:
+    """Run a Python script on the runtime image, as the runtime's user, with the artifact store mounted
+    where the platform's pods see it; returns when its Job succeeded."""
+    name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     job: dict[str, Any] = {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": name, "namespace": target.namespace},
@@ -88,9 +89,9 @@ def write_tiny_model(target: ClusterTarget, api: client.ApiClient, timeout: int 
             "securityContext": {"runAsNonRoot": True, "runAsUser": RUNTIME_UID, "runAsGroup": RUNTIME_UID,
                                 "fsGroup": RUNTIME_UID},
             "containers": [{
-                "name": "tiny-model", "image": target.runtime_image, "imagePullPolicy": "IfNotPresent",
+                "name": prefix, "image": target.runtime_image, "imagePullPolicy": "IfNotPresent",
                 "command": ["python", "-c", script],
-                "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}],
+                "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
                 "volumeMounts": [{"name": "artifacts", "mountPath": target.artifact_mount}],
             }],
             "volumes": [{"name": "artifacts", "persistentVolumeClaim": {"claimName": target.artifact_claim}}],
@@ -98,6 +99,12 @@ def write_tiny_model(target: ClusterTarget, api: client.ApiClient, timeout: int 
     }
     client.BatchV1Api(api).create_namespaced_job(target.namespace, job)
     _wait_job(api, target.namespace, name, timeout)
+
+
+def write_tiny_model(target: ClusterTarget, api: client.ApiClient, timeout: int = 600) -> None:
+    """Build the tiny model into the artifact store with a Job on the runtime image."""
+    script = f"from kubetune.testing.tiny import make_tiny_causal_lm; make_tiny_causal_lm({target.model_dir!r})"
+    run_store_job(target, api, "e2e-tiny-model", script, env={"HF_HUB_OFFLINE": "1"}, timeout=timeout)
 
 
 def release_artifact_claim(target: ClusterTarget, api: client.ApiClient, namespace: str) -> None:
