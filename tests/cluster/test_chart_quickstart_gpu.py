@@ -89,7 +89,8 @@ def test_training_on_the_gpu_trainer_waits_for_gpus(release: subprocess.Complete
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "trainings", training)
     def settled(obj: dict[str, Any]) -> bool:
         status = obj.get("status") or {}
-        waiting = status.get("phase") == "Queued" and "unschedulable" in (status.get("message") or "")
+        # No node offers the quickstart's GPU product: Queued, saying so (reason WaitingForGPUs).
+        waiting = status.get("phase") == "Queued" and "waiting for GPUs" in (status.get("message") or "")
         return waiting or status.get("phase") == "Failed"
 
     queued = wait_for(custom.list_namespaced_custom_object, settled, GROUP, VERSION, namespace, "trainings",

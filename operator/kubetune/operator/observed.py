@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubetune.operator.builders.podspec import GPU_PRODUCT_LABEL
+
 
 def _conditions(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
@@ -51,6 +53,8 @@ def pod_view(body: Mapping[str, Any]) -> dict[str, Any]:
         "reason": status.get("reason") or "",
         "message": (status.get("message") or "")[-1024:],
         "node": (body.get("spec") or {}).get("nodeName"),
+        # The GPU product the pod asked for: a selector no node matches means "no such GPUs", not a typo.
+        "gpuProduct": ((body.get("spec") or {}).get("nodeSelector") or {}).get(GPU_PRODUCT_LABEL),
         "conditions": _conditions(status),
         "ready": bool(first.get("ready")),
         "restarts": int(first.get("restartCount") or 0),

@@ -69,6 +69,9 @@ def waiting_state(pod: Mapping[str, Any]) -> TrainingState | None:
             message = cond.get("message") or "no node fits the pod"
             if any(h in message for h in GPU_HINTS):
                 return TrainingState("Queued", "WaitingForGPUs", f"waiting for GPUs: {message}")
+            if pod.get("gpuProduct") and "affinity/selector" in message:
+                return TrainingState("Queued", "WaitingForGPUs",
+                                     f"waiting for GPUs: no node offers {pod['gpuProduct']}: {message}")
             reason = cond.get("reason") or "Unschedulable"
             return TrainingState("Queued", reason, f"unschedulable: {message}")
     waiting = pod["state"].get("waiting")

@@ -93,6 +93,18 @@ def test_unschedulable_pods_say_why(message: str, reason: str, expect: str) -> N
     assert state.message.startswith(expect) and message in state.message
 
 
+def test_a_gpu_product_no_node_offers_is_waiting_for_gpus() -> None:
+    """The Trainer's GPU product node selector matches no node: the scheduler says "affinity/selector",
+    the user needs to hear that no node has those GPUs."""
+    message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector."
+    unscheduled = pod(node=None, conditions=[{"type": "PodScheduled", "status": "False",
+                                              "reason": "Unschedulable", "message": message}])
+    unscheduled["gpuProduct"] = "NVIDIA-H100-80GB-HBM3"
+    state = training_state(job(active=1), [unscheduled])
+    assert (state.phase, state.reason) == ("Queued", "WaitingForGPUs")
+    assert "no node offers NVIDIA-H100-80GB-HBM3" in state.message and message in state.message
+
+
 def test_pulling_the_image_is_queued() -> None:
     creating = pod(state={"waiting": {"reason": "ContainerCreating"}})
     state = training_state(job(active=1), [creating])
