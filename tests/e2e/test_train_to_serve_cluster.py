@@ -98,8 +98,9 @@ def test_training_survives_its_operator_and_its_pod_being_deleted(target: Cluste
             "metadata": {"name": "resilient", "labels": {"kubetune.io/project": project}},
             "spec": {"trainerRef": "lora", "task": "causal-lm", "method": "lora", "baseModel": MODEL_ID,
                      "dataset": {"uri": dataset, "format": "openai_chat_jsonl"},
-                     # Long enough (batch size 1, about a minute) to be interrupted twice.
-                     "hyperparameters": {"maxSeqLength": 256, "epochs": 100, "batchSize": 1, "maxSteps": 800,
+                     # 2,000 steps of batch size 1: about a minute on a quiet 2-core machine, so both pods go
+                     # while it runs (800 steps took 22 s, and the trainer was deleted after it had finished).
+                     "hyperparameters": {"maxSeqLength": 256, "epochs": 100, "batchSize": 1, "maxSteps": 2000,
                                          "saveSteps": 20},
                      "backoffLimit": 3},
         })
@@ -107,17 +108,16 @@ def test_training_survives_its_operator_and_its_pod_being_deleted(target: Cluste
         def step(obj: dict[str, Any]) -> int:
             return int(((obj.get("status") or {}).get("progress") or {}).get("step") or 0)
 
-        wait_training(api, project, "resilient", lambda o: step(o) >= 25)  # a checkpoint exists
+        # As soon as a checkpoint exists, take away the operator and the trainer pod together.
+        running = wait_training(api, project, "resilient", lambda o: step(o) >= 25)
         operators = core.list_namespaced_pod(target.namespace,
                                              label_selector="app.kubernetes.io/component=operator").items
+        trainer_pods = core.list_namespaced_pod(project, label_selector="kubetune.io/training=resilient").items
+        assert len(trainer_pods) == 1 and trainer_pods[0].status.phase == "Running", trainer_pods
         for pod in operators:
             core.delete_namespaced_pod(pod.metadata.name, target.namespace)
-        before = step(custom.get_namespaced_custom_object(GROUP, VERSION, project, "trainings", "resilient"))
-        wait_training(api, project, "resilient", lambda o: step(o) > before)  # progress still reported
-
-        trainer_pods = core.list_namespaced_pod(project, label_selector="kubetune.io/training=resilient").items
-        assert len(trainer_pods) == 1
         core.delete_namespaced_pod(trainer_pods[0].metadata.name, project)
+        before = step(running)
         done = wait_training(api, project, "resilient",
                              lambda o: (o.get("status") or {}).get("phase") == "Succeeded", timeout=900)
         assert step(done) > before
