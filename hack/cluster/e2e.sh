@@ -74,6 +74,8 @@ t1=$(date +%s)
 log "starting the cluster"
 STARTED=1
 info="$("$here/up.sh" "${archives[@]}")"
+# containerd holds the images now; the archives (4.8 GB with the runtime) only cost disk.
+rm -f "$WORK_DIR"/*.tar
 t2=$(date +%s)
 kubeconfig="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubeconfig"])' <<<"$info")"
 kubectl_bin="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubectl"])' <<<"$info")"

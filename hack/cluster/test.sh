@@ -26,6 +26,7 @@ if [[ ! -f $KUBETUNE_CLUSTER_DIR/cluster.json ]]; then
   fi
   "$here/up.sh" ${images[@]+"${images[@]}"} >/dev/null
   started=1
+  rm -f "$repo"/out/cluster/kubetune_*_dev.tar  # imported into containerd; only disk now
 fi
 cleanup() { if [[ $started == 1 ]]; then "$here/down.sh"; fi; }
 trap cleanup EXIT
