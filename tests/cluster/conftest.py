@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config, watch
+from kubernetes import client, config
 
 STATE_ENV = "KUBETUNE_CLUSTER_STATE"
 CHART_ENV = "KUBETUNE_CLUSTER_CHART"  # set when the operator and api images were imported into the node
@@ -43,15 +42,8 @@ def api(cluster_info: dict[str, Any]) -> Iterator[client.ApiClient]:
 
 @pytest.fixture
 def namespace(api: client.ApiClient) -> Iterator[str]:
-    core = client.CoreV1Api(api)
-    name = f"c-{uuid.uuid4().hex[:10]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    w = watch.Watch()
-    for event in w.stream(core.list_namespaced_service_account, name, timeout_seconds=60):
-        if event["object"].metadata.name == "default":
-            w.stop()
-            break
-    else:
-        raise TimeoutError(f"no default ServiceAccount in {name}")
+    from kube_waits import create_namespace  # importable once the integration folder is on sys.path
+
+    name = create_namespace(api, "c")
     yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    client.CoreV1Api(api).delete_namespace(name, propagation_policy="Background")

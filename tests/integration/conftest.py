@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client
 
 from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.controlplane import ControlPlane
@@ -32,15 +31,9 @@ def api_client(control_plane: ControlPlane) -> Iterator[client.ApiClient]:
 @pytest.fixture
 def namespace(api_client: client.ApiClient) -> Iterator[str]:
     """A fresh namespace whose default ServiceAccount exists (pods need it)."""
-    core = client.CoreV1Api(api_client)
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    w = watch.Watch()
-    for event in w.stream(core.list_namespaced_service_account, name, timeout_seconds=60):
-        if event["object"].metadata.name == "default":
-            w.stop()
-            break
-    else:
-        raise TimeoutError(f"no default ServiceAccount in {name}")
+    # Imported here: tests load this file as a plugin too (tests.integration.conftest), with no sys.path entry.
+    from kube_waits import create_namespace
+
+    name = create_namespace(api_client, "t")
     yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    client.CoreV1Api(api_client).delete_namespace(name, propagation_policy="Background")

@@ -6,10 +6,11 @@ Shared by every integration test folder (pytest puts this folder on sys.path for
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes import watch
+from kubernetes import client, watch
 
 WAIT_SECONDS = 120
 Obj = dict[str, Any]
@@ -56,3 +57,16 @@ def wait_gone(list_call: Callable[..., Any], name: str, *args: Any, timeout: int
         if event["type"] == "DELETED":
             return
     raise TimeoutError(f"{name} still exists after {timeout}s")
+
+
+def create_namespace(api: client.ApiClient, prefix: str) -> str:
+    """A fresh namespace whose default ServiceAccount exists (pods need it); returns its name."""
+    core = client.CoreV1Api(api)
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    w = watch.Watch()
+    for event in w.stream(core.list_namespaced_service_account, name, timeout_seconds=60):
+        if event["object"].metadata.name == "default":
+            w.stop()
+            return name
+    raise TimeoutError(f"no default ServiceAccount in {name}")
