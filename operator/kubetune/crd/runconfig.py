@@ -15,7 +15,7 @@ from pydantic import Field
 
 from kubetune.crd.base import CamelModel
 from kubetune.crd.trainer import ParamValue
-from kubetune.crd.vocab import DatasetFormat, DataStrategy, Method, Scheduler, Task
+from kubetune.crd.vocab import DatasetFormat, DataStrategy, DpoLoss, Method, Objective, Scheduler, Task
 
 RUN_CONFIG_DIR = "/etc/kubetune"
 RUN_CONFIG_FILE = "run.json"
@@ -66,6 +66,9 @@ class RunHyperparameters(CamelModel):
     save_steps: int | None = Field(default=None, ge=1)
     save_total_limit: int = Field(default=2, ge=1)
     logging_steps: int = Field(default=1, ge=1)
+    beta: float = Field(default=0.1, gt=0)
+    label_smoothing: float = Field(default=0.0, ge=0, le=0.5)
+    dpo_loss: DpoLoss = "sigmoid"
     extra: dict[str, ParamValue] = Field(default_factory=dict)
 
 
@@ -77,18 +80,51 @@ class Reporting(CamelModel):
     history_points: int = Field(default=500, ge=10, le=600, description="Bound of status.history.")
 
 
+DistributedStrategy = Literal["ddp", "fsdp"]
+MixedPrecision = Literal["bf16", "no", "auto"]
+
+
+class RunDistributed(CamelModel):
+    """How many processes train together, and how they share the model (resolved by the operator).
+
+    The world is nodes * processes_per_node processes started by torchrun; one
+    process and one node is the plain single-process run.
+    """
+
+    strategy: DistributedStrategy = Field(
+        default="ddp", description="ddp replicates the model (LoRA/QLoRA); fsdp shards it with FSDP2 (full)."
+    )
+    processes_per_node: int = Field(default=1, ge=1, le=64, description="Processes per pod (one per GPU).")
+    nodes: int = Field(default=1, ge=1, le=256, description="Pods that train together.")
+    activation_checkpointing: bool = Field(default=False, description="Recompute activations in backward.")
+    cpu_offload: bool = Field(default=False, description="FSDP: keep sharded parameters on the CPU.")
+    mixed_precision: MixedPrecision = Field(
+        default="auto", description="bf16 compute where the device has it (auto), always (bf16) or never (no)."
+    )
+    rendezvous_timeout_seconds: int = Field(
+        default=600, ge=10, le=86400, description="How long torchrun waits for every node to join."
+    )
+
+    @property
+    def world_size(self) -> int:
+        """Processes in the whole job."""
+        return self.nodes * self.processes_per_node
+
+
 class TrainRunConfig(CamelModel):
     """Everything `kubetune-train` needs, and nothing it must look up elsewhere."""
 
     training: TrainingIdentity | None = Field(default=None, description="Report into this Training.")
     task: Task = "causal-lm"
     method: Method = "lora"
+    objective: Objective = "supervised"
     base_model: str = Field(description="Resolved base model location.")
     dataset: RunDataset
     hyperparameters: RunHyperparameters = Field(default_factory=RunHyperparameters)
     output: str = Field(description="Where checkpoints, adapter, model card and metric log go.")
     resume: Literal["latest", "none"] | int = Field(default="latest", description="Checkpoint to resume.")
     reporting: Reporting = Field(default_factory=Reporting)
+    distributed: RunDistributed = Field(default_factory=RunDistributed, description="Processes and sharding.")
 
     @classmethod
     def load(cls, path: str | Path) -> TrainRunConfig:
