@@ -52,6 +52,12 @@ Quantity = Annotated[
 # Where models, datasets and artifacts live. Credentials never go in a uri.
 URI_PATTERN = r"^(hf|pvc|s3|file)://[^\s@]+$"
 Uri = Annotated[str, Field(pattern=URI_PATTERN, max_length=1024)]
+# Another Training of the same namespace as a model: its final output, or one of its listed checkpoints
+# (kubetune.crd.references resolves it; the chain waits for that Training to succeed).
+TRAINING_URI_PATTERN = r"^training://[a-z0-9]([-a-z0-9]*[a-z0-9])?(/checkpoints/[0-9]{1,12})?$"
+ModelUri = Annotated[
+    str, Field(pattern=f"{URI_PATTERN}|{TRAINING_URI_PATTERN}", max_length=1024)
+]
 
 DNS1123 = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ObjectName = Annotated[str, Field(pattern=DNS1123, min_length=1, max_length=63)]

@@ -6,7 +6,16 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, Resources, SecretKeyRef, Uri, operator_bookkeeping
+from kubetune.crd.base import (
+    CamelModel,
+    Condition,
+    LocalObjectRef,
+    ModelUri,
+    Resources,
+    SecretKeyRef,
+    Uri,
+    operator_bookkeeping,
+)
 from kubetune.crd.bounds import MAX_CONDITIONS
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.vocab import InferencePhase, Task
@@ -24,7 +33,10 @@ class Adapter(CamelModel):
 class ModelSource(CamelModel):
     """A base model and optional adapters."""
 
-    base_model: Uri = Field(description="Base model location.")
+    base_model: ModelUri = Field(
+        description="Base model location, or a Training of this namespace: training://<name> (its output) or "
+        "training://<name>/checkpoints/<step> (one of its listed checkpoints)."
+    )
     adapters: list[Adapter] = Field(default_factory=list, max_length=16, description="LoRA adapters.")
 
 

@@ -147,6 +147,21 @@ TRAINING = Kind(
             "self.spec.hyperparameters == oldSelf.spec.hyperparameters)",
             "task, method, baseModel and hyperparameters are immutable once the training has started",
         ),
+        Rule(
+            "spec",
+            "!has(self.dataset.format) || ((has(self.objective) && self.objective == 'dpo') == "
+            "(self.dataset.format in ['openai-dpo', 'preference']))",
+            "objective dpo needs a preference dataset (openai-dpo or preference), and preference formats "
+            "need objective dpo",
+            ".objective",
+        ),
+        Rule(
+            "",
+            "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
+            "(has(self.spec.objective) ? self.spec.objective : 'supervised') == "
+            "(has(oldSelf.spec.objective) ? oldSelf.spec.objective : 'supervised')",
+            "objective is immutable once the training has started",
+        ),
     ),
 )
 

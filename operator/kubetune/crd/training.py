@@ -8,10 +8,30 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from kubetune.crd import bounds
-from kubetune.crd.base import CamelModel, Condition, LocalObjectRef, ObjectName, Resources, Uri, operator_bookkeeping
+from kubetune.crd.base import (
+    TRAINING_URI_PATTERN,
+    URI_PATTERN,
+    CamelModel,
+    Condition,
+    LocalObjectRef,
+    ObjectName,
+    Resources,
+    Uri,
+    operator_bookkeeping,
+)
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.trainer import ParamValue
-from kubetune.crd.vocab import DatasetFormat, DataStrategy, Method, Scheduler, Task, TrainingPhase
+from kubetune.crd.vocab import (
+    PREFERENCE_FORMATS,
+    DatasetFormat,
+    DataStrategy,
+    DpoLoss,
+    Method,
+    Objective,
+    Scheduler,
+    Task,
+    TrainingPhase,
+)
 
 
 class Hyperparameters(CamelModel):
@@ -43,6 +63,17 @@ class Hyperparameters(CamelModel):
     save_steps: int | None = Field(default=None, ge=1, description="Checkpoint every N optimizer steps.")
     save_total_limit: int | None = Field(default=None, ge=1, le=100, description="Checkpoints kept.")
     logging_steps: int | None = Field(default=None, ge=1, description="Report metrics every N steps.")
+    beta: float | None = Field(
+        default=None, gt=0, le=100,
+        description="DPO temperature: how far the policy may move from the reference (objective dpo; default 0.1).",
+    )
+    label_smoothing: float | None = Field(
+        default=None, ge=0, le=0.5,
+        description="DPO label smoothing: assumed share of flipped preference labels (conservative DPO; sigmoid loss).",
+    )
+    dpo_loss: DpoLoss | None = Field(
+        default=None, description="DPO loss: sigmoid (the paper's) or ipo (squared margin, less overfitting)."
+    )
     extra: dict[str, ParamValue] | None = Field(
         default=None, max_length=bounds.MAX_PARAMETERS,
         description="Runtime-specific parameters declared by the Trainer (their names are the Trainer's).",
@@ -136,11 +167,18 @@ class TrainingSpec(CamelModel):
     trainer_ref: ObjectName = Field(description="Name of the cluster-scoped Trainer to run with.")
     task: Task = Field(default="causal-lm", description="What the model learns.")
     method: Method = Field(default="lora", description="lora, qlora or full fine-tuning.")
+    objective: Objective = Field(
+        default="supervised",
+        description="supervised: next-token loss on completions. dpo: Direct Preference Optimization on "
+        "preference pairs (formats openai-dpo or preference); the reference model is the frozen base.",
+    )
     base_model: str = Field(
         min_length=1,
         max_length=1024,
-        pattern=r"^([a-z0-9][a-z0-9._-]*|(hf|pvc|s3|file)://[^\s@]+)$",
-        description="A model id from the Trainer's catalog, or a uri (hf://, pvc://, s3://, file://).",
+        pattern=rf"^[a-z0-9][a-z0-9._-]*$|{URI_PATTERN}|{TRAINING_URI_PATTERN}",
+        description="A model id from the Trainer's catalog, a uri (hf://, pvc://, s3://, file://), or another "
+        "Training of this namespace: training://<name> (its output; this Training waits until it succeeds) "
+        "or training://<name>/checkpoints/<step> (one of its listed checkpoints).",
     )
     dataset: DatasetSource = Field(description="Training data.")
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters, description="Hyperparameters.")
@@ -162,6 +200,18 @@ class TrainingSpec(CamelModel):
     )
     display_name: str | None = Field(default=None, max_length=256, description="Human-readable name.")
     description: str | None = Field(default=None, max_length=4096, description="What this run is for.")
+
+    @model_validator(mode="after")
+    def _objective_fits_format(self) -> TrainingSpec:
+        # Only a format given here can be checked now; one taken from a Dataset is checked by the operator.
+        fmt = self.dataset.format
+        if fmt is None:
+            return self
+        if self.objective == "dpo" and fmt not in PREFERENCE_FORMATS:
+            raise ValueError(f"objective dpo needs a preference dataset (openai-dpo or preference), not {fmt}")
+        if self.objective == "supervised" and fmt in PREFERENCE_FORMATS:
+            raise ValueError(f"dataset format {fmt} holds preference pairs: use objective dpo")
+        return self
 
 
 class Progress(CamelModel):

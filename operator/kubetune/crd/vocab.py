@@ -22,7 +22,12 @@ DatasetFormat = Literal[
     "prompt_completion",
     "text_classification",
     "image_classification",
+    "openai-dpo",
+    "preference",
 ]
+# What a causal-lm Training optimises: next-token loss on completions, or DPO on preference pairs.
+Objective = Literal["supervised", "dpo"]
+DpoLoss = Literal["sigmoid", "ipo"]
 DataStrategy = Literal[
     "final_only",
     "two_message_cot",
@@ -30,6 +35,9 @@ DataStrategy = Literal[
     "final_and_intermediate_r1_compatible",
 ]
 Scheduler = Literal["linear", "cosine", "constant", "constant_with_warmup"]
+
+# Preference pairs (prompt, chosen, rejected): the only formats the dpo objective learns from.
+PREFERENCE_FORMATS = frozenset({"openai-dpo", "preference"})
 
 # The dataset formats each task can learn from (the rest are for export only).
 TASK_FORMATS: dict[str, frozenset[str]] = {
@@ -41,4 +49,5 @@ TASK_FORMATS: dict[str, frozenset[str]] = {
 
 TASKS: tuple[str, ...] = get_args(Task)
 METHODS: tuple[str, ...] = get_args(Method)
+OBJECTIVES: tuple[str, ...] = get_args(Objective)
 TERMINAL_TRAINING_PHASES = frozenset({"Succeeded", "Failed"})
