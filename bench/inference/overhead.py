@@ -37,7 +37,7 @@ def serve(port: int, batch: int, http: str, loop: str) -> None:
     import uvicorn
 
     from kubetune.serve.app import create_app
-    from kubetune.serve.runtime.base import ModelRuntime, Score
+    from kubetune.serve.engines.base import ModelRuntime, Score
     from kubetune.serve.settings import ServeSettings
 
     class InstantRuntime(ModelRuntime):

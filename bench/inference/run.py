@@ -109,7 +109,7 @@ def build_decoder(directory: Path) -> tuple[Path, int]:
 
 
 def load_encoder_runtime(model_dir: Path, device: str) -> Any:
-    from kubetune.serve.runtime.loader import load_runtime
+    from kubetune.serve.engines.loader import load_runtime
     from kubetune.serve.settings import ServeSettings
 
     return load_runtime(ServeSettings(model_uri=str(model_dir), task="sequence-classification", device=device))

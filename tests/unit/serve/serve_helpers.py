@@ -12,7 +12,7 @@ import httpx
 
 from kubetune.serve.app import create_app
 from kubetune.serve.engine import InferenceEngine
-from kubetune.serve.runtime.base import (
+from kubetune.serve.engines.base import (
     Generation,
     GenerationRequest,
     ModelRuntime,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from serve_helpers import FakeLM, serve
 
-from kubetune.serve.runtime.base import Generation, GenerationRequest, Sampling
+from kubetune.serve.engines.base import Generation, GenerationRequest, Sampling
 from kubetune.serve.settings import ServeSettings
 from kubetune.serve.sse import parse_sse
 

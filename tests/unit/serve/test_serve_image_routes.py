@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from serve_helpers import serve
 
-from kubetune.serve.runtime.loader import load_runtime
+from kubetune.serve.engines.loader import load_runtime
 from kubetune.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.unit

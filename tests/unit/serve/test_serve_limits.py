@@ -10,7 +10,7 @@ import pytest
 import torch
 from serve_helpers import FakeRuntime, serve
 
-from kubetune.serve.runtime.base import ModelRuntime
+from kubetune.serve.engines.base import ModelRuntime
 from kubetune.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.unit

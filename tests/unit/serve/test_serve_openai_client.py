@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from kubetune.serve.app import create_app
-from kubetune.serve.runtime.loader import load_runtime
+from kubetune.serve.engines.loader import load_runtime
 from kubetune.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.unit

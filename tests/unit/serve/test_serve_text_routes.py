@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from serve_helpers import serve
 
-from kubetune.serve.runtime.loader import load_runtime
+from kubetune.serve.engines.loader import load_runtime
 from kubetune.serve.settings import ServeSettings
 from kubetune.serve.sse import parse_sse
 

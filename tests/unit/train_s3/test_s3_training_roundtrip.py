@@ -103,7 +103,7 @@ def test_the_inference_server_loads_base_and_adapter_from_the_bucket(
 ) -> None:
     from safetensors.torch import load
 
-    from kubetune.serve.runtime.loader import load_runtime
+    from kubetune.serve.engines.loader import load_runtime
     from kubetune.serve.settings import ServeSettings
 
     settings = ServeSettings(

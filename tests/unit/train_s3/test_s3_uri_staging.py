@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from s3_endpoint import S3Endpoint
 
-from kubetune.serve.runtime.loader import ModelLoadError, resolve_uri
+from kubetune.serve.engines.loader import ModelLoadError, resolve_uri
 from kubetune.serve.settings import ServeSettings
 from kubetune.train import uris
 

@@ -24,7 +24,7 @@ DESCRIPTION = (
 def create_app(settings: ServeSettings, loader: Loader | None = None) -> FastAPI:
     """Build the app; the model starts loading when the app starts (its lifespan), in the background."""
     if loader is None:
-        from kubetune.serve.runtime.loader import load_runtime
+        from kubetune.serve.engines.loader import load_runtime
 
         loader = load_runtime
     engine = InferenceEngine(settings, loader)

@@ -24,9 +24,7 @@ from kubetune.serve.admission import Admission, AdmissionRejectedError
 from kubetune.serve.batcher import DynamicBatcher
 from kubetune.serve.cache import ResultCache, cache_key
 from kubetune.serve.devices import is_out_of_memory
-from kubetune.serve.errors import ApiError, unsupported_task
-from kubetune.serve.metrics import ServeMetrics
-from kubetune.serve.runtime.base import (
+from kubetune.serve.engines.base import (
     Generation,
     GenerationRequest,
     ImageClass,
@@ -36,6 +34,8 @@ from kubetune.serve.runtime.base import (
     Score,
     UnsupportedTaskError,
 )
+from kubetune.serve.errors import ApiError, unsupported_task
+from kubetune.serve.metrics import ServeMetrics
 from kubetune.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)

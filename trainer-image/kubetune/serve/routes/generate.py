@@ -8,8 +8,8 @@ import uuid
 from fastapi import APIRouter
 
 from kubetune.serve.deps import Engine
+from kubetune.serve.engines.base import GenerationRequest, Sampling
 from kubetune.serve.routes.infer import ERRORS
-from kubetune.serve.runtime.base import GenerationRequest, Sampling
 from kubetune.serve.schemas import GenerateRequest, GenerateResponse, Usage
 
 router = APIRouter(tags=["generation"])

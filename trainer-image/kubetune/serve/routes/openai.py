@@ -16,10 +16,10 @@ from fastapi import APIRouter
 
 from kubetune.serve.deps import Engine
 from kubetune.serve.engine import InferenceEngine
+from kubetune.serve.engines.base import Generation, GenerationRequest, NoChatTemplateError, Sampling
 from kubetune.serve.errors import ApiError, bad_request, error_body
 from kubetune.serve.openai_schemas import ChatCompletionRequest, CompletionRequest, _OpenAIRequest
 from kubetune.serve.routes.infer import ERRORS
-from kubetune.serve.runtime.base import Generation, GenerationRequest, NoChatTemplateError, Sampling
 from kubetune.serve.sse import sse_data, sse_response
 from kubetune.serve.stops import StopScanner, cut_at_stop
 

@@ -14,9 +14,9 @@ from fastapi.responses import StreamingResponse
 from kubetune.serve.deps import Engine
 from kubetune.serve.devices import format_gigabytes, gpu_memory_used_bytes
 from kubetune.serve.engine import InferenceEngine, iso_utc
+from kubetune.serve.engines.base import Generation, GenerationRequest, Sampling
 from kubetune.serve.errors import ApiError, error_body
 from kubetune.serve.routes.infer import ERRORS, TEXT_TASKS
-from kubetune.serve.runtime.base import Generation, GenerationRequest, Sampling
 from kubetune.serve.schemas import StreamInferRequest
 from kubetune.serve.sse import sse_data, sse_response
 

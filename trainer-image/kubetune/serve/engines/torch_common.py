@@ -1,12 +1,27 @@
-"""Pieces shared by the torch runtimes: adapter selection, padding, probabilities."""
+"""Pieces shared by the torch runtimes: adapters (attaching, selecting), padding, probabilities."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
+
+
+def attach_adapters(model: Any, adapters: dict[str, Path]) -> Any:
+    """Wrap ``model`` in a PeftModel holding every adapter under its name."""
+    if not adapters:
+        return model
+    from peft import PeftModel
+
+    names = list(adapters)
+    peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
+    for name in names[1:]:
+        peft_model.load_adapter(str(adapters[name]), adapter_name=name)
+    peft_model.set_adapter(names[0])
+    return peft_model
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
-from kubetune.serve.runtime.base import (
+from kubetune.serve.engines.base import (
     Generation,
     GenerationRequest,
     ModelRuntime,
@@ -23,8 +23,7 @@ from kubetune.serve.runtime.base import (
     Sampling,
     Score,
 )
-from kubetune.serve.runtime.loader import attach_adapters
-from kubetune.serve.runtime.torch_common import adapter_scope, mean_score, pad, token_log_probs
+from kubetune.serve.engines.torch_common import adapter_scope, attach_adapters, mean_score, pad, token_log_probs
 
 
 class _TextStreamer(BaseStreamer):

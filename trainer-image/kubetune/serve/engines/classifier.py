@@ -7,9 +7,8 @@ from typing import Any
 
 import torch
 
-from kubetune.serve.runtime.base import ModelRuntime, Score
-from kubetune.serve.runtime.loader import attach_adapters
-from kubetune.serve.runtime.torch_common import adapter_scope
+from kubetune.serve.engines.base import ModelRuntime, Score
+from kubetune.serve.engines.torch_common import adapter_scope, attach_adapters
 
 # Labels that name the "positive" class of a binary classifier, whose probability is the score.
 POSITIVE_LABELS = frozenset({"positive", "pos", "yes", "true", "good", "relevant", "1", "label_1"})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kubetune.serve.runtime.loader import ModelLoadError, load_runtime, resolve_uri
+from kubetune.serve.engines.loader import ModelLoadError, load_runtime, resolve_uri
 from kubetune.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.unit

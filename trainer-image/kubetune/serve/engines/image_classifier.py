@@ -7,9 +7,8 @@ from typing import Any
 
 import torch
 
-from kubetune.serve.runtime.base import ImageClass, ModelRuntime
-from kubetune.serve.runtime.loader import attach_adapters
-from kubetune.serve.runtime.torch_common import adapter_scope
+from kubetune.serve.engines.base import ImageClass, ModelRuntime
+from kubetune.serve.engines.torch_common import adapter_scope, attach_adapters
 
 
 class ImageClassifierRuntime(ModelRuntime):

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from kubetune.serve.runtime.base import ModelRuntime
+from kubetune.serve.engines.base import ModelRuntime
 from kubetune.serve.settings import ServeSettings
 from kubetune.train import uris
 
@@ -48,20 +48,6 @@ def pick_dtype(setting: str, device: str) -> Any:
     return torch.float32
 
 
-def attach_adapters(model: Any, adapters: dict[str, Path]) -> Any:
-    """Wrap ``model`` in a PeftModel holding every adapter under its name."""
-    if not adapters:
-        return model
-    from peft import PeftModel
-
-    names = list(adapters)
-    peft_model = PeftModel.from_pretrained(model, str(adapters[names[0]]), adapter_name=names[0])
-    for name in names[1:]:
-        peft_model.load_adapter(str(adapters[name]), adapter_name=name)
-    peft_model.set_adapter(names[0])
-    return peft_model
-
-
 def load_runtime(settings: ServeSettings) -> ModelRuntime:
     """Load what the settings describe; raises ModelLoadError with a clear message."""
     base = resolve_uri(settings.model_uri, settings)
@@ -71,14 +57,14 @@ def load_runtime(settings: ServeSettings) -> ModelRuntime:
     log.info("loading %s model from %s on %s (%s), adapters %s", settings.task, base, device, dtype, list(adapters))
     try:
         if settings.task == "causal-lm":
-            from kubetune.serve.runtime.causal_lm import CausalLMRuntime
+            from kubetune.serve.engines.causal_lm import CausalLMRuntime
 
             return CausalLMRuntime.load(base, adapters, device, dtype, settings.max_input_tokens)
         if settings.task == "sequence-classification":
-            from kubetune.serve.runtime.classifier import SequenceClassifierRuntime
+            from kubetune.serve.engines.classifier import SequenceClassifierRuntime
 
             return SequenceClassifierRuntime.load(base, adapters, device, dtype, settings.max_input_tokens)
-        from kubetune.serve.runtime.image_classifier import ImageClassifierRuntime
+        from kubetune.serve.engines.image_classifier import ImageClassifierRuntime
 
         return ImageClassifierRuntime.load(base, adapters, device, dtype)
     except (OSError, ValueError, KeyError) as error:

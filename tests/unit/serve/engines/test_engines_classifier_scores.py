@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from kubetune.serve.runtime.classifier import positive_index, scores_from_logits
+from kubetune.serve.engines.classifier import positive_index, scores_from_logits
 
 pytestmark = pytest.mark.unit
 
