@@ -23,6 +23,8 @@ DETECT_SAMPLE = 20
 
 # Detection order: the most specific shapes first, so that a tool-call file is not called plain chat.
 DETECTION_ORDER = (
+    "openai-dpo",
+    "preference",
     "openai_chat_toolcall_jsonl",
     "openai_chat_json_schema_jsonl",
     "openai_chat_jsonl",

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-from kubetune.crd.vocab import TASK_FORMATS
+from kubetune.crd.vocab import PREFERENCE_FORMATS, TASK_FORMATS
 from kubetune.formats import CHAT_WRITERS, STRATEGIES, DatasetError, format_lines, read_records
 
 pytestmark = pytest.mark.unit
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = GOLDEN / "inputs"
-CHAT_INPUTS = sorted(TASK_FORMATS["causal-lm"])  # every format a causal LM learns from
+# Every chat format a causal LM learns from (preference pairs are not chats: they export to nothing here).
+CHAT_INPUTS = sorted(TASK_FORMATS["causal-lm"] - PREFERENCE_FORMATS)
 
 
 def _export(input_format: str, strategy: str, output_format: str) -> Any:

@@ -14,6 +14,7 @@ from kubetune.formats.records import (
     Example,
     ImageExample,
     Message,
+    PreferenceExample,
     Rendered,
     ToolCall,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "Example",
     "ImageExample",
     "Message",
+    "PreferenceExample",
     "Rendered",
     "ToolCall",
     "format_file",

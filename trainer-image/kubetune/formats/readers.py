@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetune.formats.errors import DatasetError
+from kubetune.formats.preference import PREFERENCE_PARSERS  # it imports this module's helpers late
 from kubetune.formats.records import (
     ChatExample,
     ClassificationExample,
@@ -243,6 +244,7 @@ PARSERS: dict[str, Callable[[dict[str, Any]], Example]] = {
     "prompt_completion": parse_prompt_completion,
     "text_classification": parse_text_classification,
     "image_classification": parse_image_classification,
+    **PREFERENCE_PARSERS,
 }
 
 

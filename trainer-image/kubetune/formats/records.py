@@ -68,4 +68,19 @@ class Rendered:
     tools: tuple[dict[str, Any], ...] = field(default=())
 
 
-Example = ChatExample | ClassificationExample | ImageExample
+@dataclass(frozen=True)
+class PreferenceExample:
+    """The shared conversation (ending with the turn the answers reply to) and the two answers."""
+
+    messages: tuple[Message, ...]
+    chosen: Message
+    rejected: Message
+    system: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+
+    def chat(self, answer: Message) -> ChatExample:
+        """The conversation completed by one answer (``chosen`` or ``rejected``)."""
+        return ChatExample(messages=(*self.messages, answer), system=self.system, tools=self.tools)
+
+
+Example = ChatExample | ClassificationExample | ImageExample | PreferenceExample

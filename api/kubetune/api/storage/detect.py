@@ -12,6 +12,11 @@ HEAD_LINES = 50
 
 
 def _format_of(record: dict[str, Any]) -> str | None:
+    # Preference pairs first: their prompt may be chat messages, which would pass for a chat file.
+    if "preferred_output" in record or "non_preferred_output" in record:
+        return "openai-dpo"
+    if "chosen" in record or "rejected" in record:
+        return "preference"
     if "messages" in record:
         messages = record["messages"]
         if isinstance(messages, list) and any(isinstance(m, dict) and m.get("tool_calls") for m in messages):
