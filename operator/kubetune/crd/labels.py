@@ -30,6 +30,7 @@ DISPLAY_NAME = f"{PREFIX}/display-name"  # on project Namespaces: the name users
 MODEL_FINGERPRINT = f"{PREFIX}/model-fingerprint"  # on server Deployments: hash of what they serve
 SPEC_HASH = f"{PREFIX}/spec-hash"  # on server Deployments: hash of the manifest last applied
 STORAGE_KEY = f"{PREFIX}/storage-key"  # on Datasets uploaded through the API: their key under the project
+ATTEMPTS_BEFORE = f"{PREFIX}/attempts-before"  # on a recreated training Job: attempts of the Jobs before it
 
 
 def _short(name: str, suffix: str, limit: int = 63) -> str:

@@ -17,6 +17,7 @@ from kubetune.crd.base import (
     Uri,
     operator_bookkeeping,
 )
+from kubetune.crd.distributed import HubTokenRef
 from kubetune.crd.vocab import Method, Task
 
 ParamValue = float | int | str | bool
@@ -98,6 +99,9 @@ class TrainerSpec(CamelModel):
     priority_class_name: DnsSubdomain | None = Field(
         default=None, description="PriorityClass for training pods."
     )
+    hf_token_secret: HubTokenRef | None = Field(
+        default=None, description="Secret key (in each Training's namespace) with a Hugging Face token, "
+        "for gated or private catalog models; a Training's own hfTokenSecret wins.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> TrainerSpec:

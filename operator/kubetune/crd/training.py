@@ -19,6 +19,7 @@ from kubetune.crd.base import (
     Uri,
     operator_bookkeeping,
 )
+from kubetune.crd.distributed import DistributedSpec, HubTokenRef
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.trainer import ParamValue
 from kubetune.crd.vocab import (
@@ -183,6 +184,16 @@ class TrainingSpec(CamelModel):
     dataset: DatasetSource = Field(description="Training data.")
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters, description="Hyperparameters.")
     resources: Resources | None = Field(default=None, description="Overrides the Trainer's defaults.")
+    nodes: int = Field(
+        default=1, ge=1, le=64,
+        description="Pods that train together (an Indexed Job with a headless Service for rendezvous); "
+        "each gets the resources above. All of them run or none: one failing restarts the group.",
+    )
+    distributed: DistributedSpec | None = Field(
+        default=None, description="Processes per pod and the sharding strategy (torchrun); unset: defaults.")
+    hf_token_secret: HubTokenRef | None = Field(
+        default=None, description="Secret key with a Hugging Face token for gated or private models; "
+        "overrides the Trainer's. Passed as a secretKeyRef, never in plain env.")
     suspend: bool = Field(default=False, description="Stop (true) or run (false) the training.")
     resume_from: ResumeFrom | None = Field(default=None, description="Checkpoint to resume from.")
     hpo: HPOSpec | None = Field(default=None, description="Hyperparameter search.")

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         "unset: s3:// references are refused.",
     )
     allow_hub: bool = Field(default=True, description="Accept hf:// model references (downloads from the hub).")
+    # One model cache (HF_HOME) shared by attempts, trials and replicas, so that weights download once.
+    model_cache_pvc: str | None = Field(
+        default=None, description="PVC (ReadWriteMany) mounted at model_cache_mount_path in training pods; "
+        "wins over model_cache_host_path.")
+    model_cache_host_path: str | None = Field(
+        default=None, description="Node-local directory mounted there instead (each node keeps its own copy).")
+    model_cache_mount_path: str = Field(
+        default="/var/cache/kubetune/huggingface", description="HF_HOME of training pods when a cache is set.")
     default_backoff_limit: int = Field(default=2, ge=0, description="Pod retries before a Training fails.")
     default_ttl_seconds_after_finished: int | None = Field(
         default=None,

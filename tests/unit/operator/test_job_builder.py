@@ -27,7 +27,7 @@ def test_job_runs_the_trainer_image_with_the_mounted_config(
     assert container["command"] == ["kubetune-train", "--config", "/etc/kubetune/run.json"]
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     # Only the project's own prefix of the store (subPath), never the whole volume.
-    assert mounts == {"/etc/kubetune": "run-config", "/mnt/artifacts/team-a": "artifacts"}
+    assert mounts == {"/etc/kubetune": "run-config", "/mnt/artifacts/team-a": "artifacts", "/dev/shm": "dshm"}
     assert {m.get("subPath") for m in container["volumeMounts"] if m["name"] == "artifacts"} == {"team-a"}
     volumes = {v["name"]: v for v in _pod(job)["volumes"]}
     assert volumes["run-config"]["configMap"]["name"] == "run-1-run"
@@ -94,7 +94,7 @@ def test_job_defaults_come_from_settings(owner: Owner, training: TrainingSpec, t
     assert job["spec"]["backoffLimit"] == 1
     assert job["spec"]["ttlSecondsAfterFinished"] == 30
     assert "activeDeadlineSeconds" not in job["spec"]
-    assert [v["name"] for v in _pod(job)["volumes"]] == ["run-config"]
+    assert [v["name"] for v in _pod(job)["volumes"]] == ["run-config", "dshm"]
 
 
 def test_job_is_owned_and_labelled(

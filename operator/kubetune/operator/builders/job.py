@@ -9,7 +9,7 @@ from kubetune.crd.references import layout_env
 from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH, TrainRunConfig
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
-from kubetune.operator.builders import podspec
+from kubetune.operator.builders import distributed, hub, podspec
 from kubetune.operator.builders.storage import storage_env
 from kubetune.operator.owner import Owner, child_metadata
 from kubetune.operator.settings import Settings
@@ -21,7 +21,7 @@ TERMINATION_LOG = "/dev/termination-log"
 
 def training_env(owner: Owner, trainer: TrainerSpec, settings: Settings) -> list[dict[str, Any]]:
     """The Trainer's env first, then what kubetune sets (later entries win in Kubernetes)."""
-    env: list[dict[str, Any]] = [e.to_wire() for e in trainer.env]
+    env: list[dict[str, Any]] = hub.without_token([e.to_wire() for e in trainer.env])
     env += storage_env(owner, settings)
     env += [
         {"name": "KUBETUNE_TRAINING_NAMESPACE", "value": owner.namespace or ""},
@@ -46,8 +46,13 @@ def reference_env(spec: TrainingSpec, config: TrainRunConfig | None, namespace: 
     return layout_env(settings.reference_layout(trusted_uris(spec, config)), namespace)
 
 
+def backoff_limit(spec: TrainingSpec, settings: Settings) -> int:
+    """Failed attempts allowed before the Training fails (pods of one Job, or groups of pods)."""
+    return spec.backoff_limit if spec.backoff_limit is not None else settings.default_backoff_limit
+
+
 def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: Settings,
-              config: TrainRunConfig | None = None) -> dict[str, Any]:
+              config: TrainRunConfig | None = None, attempts_before: int = 0) -> dict[str, Any]:
     """The Job manifest. spec.suspend maps to Job.spec.suspend: stop keeps the Job and its checkpoints.
 
     The pod mounts its project's prefix of the store and, read-only, the PVCs its run config reads.
@@ -65,13 +70,20 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         mounts += podspec.catalog_mounts(trusted_uris(spec, config), settings, namespace)
     volumes.append({"name": CONFIG_VOLUME, "configMap": {"name": lbl.training_config_map_name(owner.name)}})
     mounts.append({"name": CONFIG_VOLUME, "mountPath": RUN_CONFIG_DIR, "readOnly": True})
+    job_name = lbl.training_job_name(owner.name)
+    spread = config.distributed if config is not None else distributed.resolve(spec, gpus)
+    shm, shm_mount = distributed.shm_volume(spread, spec.distributed.shm_size if spec.distributed else None)
+    cache_volumes, cache_mounts, cache_env = hub.model_cache(settings)
+    volumes += [shm, *cache_volumes]
+    mounts += [shm_mount, *cache_mounts]
     pod_labels = {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer", lbl.MANAGED_BY: lbl.MANAGER}
     container: dict[str, Any] = {
         "name": TRAINER_CONTAINER,
         "image": trainer.image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": [*trainer.command, "--config", RUN_CONFIG_PATH],
-        "env": [*training_env(owner, trainer, settings), *reference_env(spec, config, namespace, settings)],
+        "env": [*training_env(owner, trainer, settings), *reference_env(spec, config, namespace, settings),
+                *distributed.env(job_name, namespace, spread), *cache_env, *hub.token_env(spec, trainer)],
         "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -90,13 +102,12 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         "volumes": volumes,
         **podspec.scheduling(gpus, gpu_product, trainer.tolerations, trainer.priority_class_name),
     }
+    if distributed.gang(spread):
+        pod_spec["subdomain"] = job_name  # with the headless Service: pod i is <job>-i.<job>
     job_spec: dict[str, Any] = {
         "suspend": spec.suspend,
-        "backoffLimit": spec.backoff_limit
-        if spec.backoff_limit is not None
-        else settings.default_backoff_limit,
-        "completions": 1,
-        "parallelism": 1,
+        **distributed.job_shape(job_name, spread, backoff_limit(spec, settings)),
+        "podFailurePolicy": distributed.pod_failure_policy(TRAINER_CONTAINER),
         # A replacement pod starts only once the failed one is gone: never two holding the GPUs.
         "podReplacementPolicy": "Failed",
         "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
@@ -108,11 +119,7 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         ttl = settings.default_ttl_seconds_after_finished
     if ttl is not None:
         job_spec["ttlSecondsAfterFinished"] = ttl
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": child_metadata(
-            owner, lbl.training_job_name(owner.name), {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer"}
-        ),
-        "spec": job_spec,
-    }
+    metadata = child_metadata(owner, job_name, {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer"})
+    if attempts_before:  # a group restart: the attempts of the Jobs before this one (handlers/gang.py)
+        metadata.setdefault("annotations", {})[lbl.ATTEMPTS_BEFORE] = str(attempts_before)
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}

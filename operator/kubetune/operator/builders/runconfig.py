@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from kubetune.crd import labels as lbl
 from kubetune.crd.dataset import DatasetSpec
-from kubetune.crd.runconfig import Reporting, RunDataset, TrainingIdentity, TrainRunConfig
+from kubetune.crd.runconfig import Reporting, RunDataset, RunDistributed, TrainingIdentity, TrainRunConfig
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
+from kubetune.operator.builders import distributed, podspec
 from kubetune.operator.builders.hyperparameters import resolve
 from kubetune.operator.settings import Settings
 
@@ -47,6 +49,18 @@ def resolve_dataset(spec: TrainingSpec, dataset: DatasetSpec | None) -> RunDatas
     )
 
 
+def resolve_distributed(name: str, spec: TrainingSpec, trainer: TrainerSpec) -> RunDistributed:
+    """Processes and strategy settled against the pod's GPUs (the Trainer's default unless overridden)."""
+    defaults = trainer.resources
+    gpus = podspec.merged_resources(spec.resources, defaults.gpus, None, None, None)[0]
+    try:
+        resolved = distributed.resolve(spec, gpus)
+        distributed.check_names(lbl.training_job_name(name), spec.nodes)
+    except distributed.DistributedError as exc:
+        raise ResolutionError(str(exc)) from exc
+    return resolved
+
+
 def build_run_config(
     *,
     namespace: str,
@@ -74,4 +88,5 @@ def build_run_config(
         output=spec.output or settings.default_output(namespace, name),
         resume=resume,  # "latest" | "none" | a step, checked by the model
         reporting=Reporting(interval_seconds=settings.report_interval_seconds),
+        distributed=resolve_distributed(name, spec, trainer),
     )
