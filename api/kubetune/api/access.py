@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from kubetune.api.auth.principal import Principal
 from kubetune.api.cache import Cache, Store
+from kubetune.api.core import chosen_project
 from kubetune.api.core.errors import ApiError
 from kubetune.api.mapping import meta
 from kubetune.api.mapping.meta import Obj, is_number
@@ -70,12 +71,24 @@ def by_uid(cache: Cache, store: Store, principal: Principal, uid: str, what: str
 
 
 def default_project(cache: Cache, principal: Principal, explicit: str | None, prefix: str) -> Obj:
-    """The project a request without one means: the explicit ref, else the caller's only project."""
+    """The project a request without one means: the explicit ref, else the caller's only project, else the
+    caller's default project (set at their first project, changed with PUT /api/v1/auth/me/default-project).
+
+    The project used is named in the response's X-Kubetune-Project header (core/chosen_project.py).
+    """
     if explicit:
-        return project(cache, principal, explicit, prefix)
-    mine = projects(cache, principal)
-    if len(mine) == 1:
-        return mine[0]
-    if not mine:
-        raise ApiError(422, "no project: create one first (POST /api/v1/projects) or pass project_id")
-    raise ApiError(422, "several projects are accessible: pass project_id")
+        chosen = project(cache, principal, explicit, prefix)
+    else:
+        mine = projects(cache, principal)
+        if not mine:
+            raise ApiError(422, "no project: create one first (POST /api/v1/projects) or pass project_id")
+        preferred = [ns for ns in mine if meta.name(ns) == principal.default_project]
+        if len(mine) == 1:
+            chosen = mine[0]
+        elif preferred:
+            chosen = preferred[0]
+        else:
+            raise ApiError(422, "several projects are accessible: pass project_id, or set a default project "
+                                "(PUT /api/v1/auth/me/default-project)")
+    chosen_project.record(project_key(chosen))
+    return chosen

@@ -21,6 +21,7 @@ from kubetune.api.cluster import Cluster
 from kubetune.api.context import AppContext
 from kubetune.api.core import errors
 from kubetune.api.core.body_limit import BodyLimitMiddleware
+from kubetune.api.core.chosen_project import ChosenProjectHeader
 from kubetune.api.core.config import Settings
 from kubetune.api.routes import admin, admin_quota, aitems, finetune, health, inference_proxy, sktai
 from kubetune.api.routes.platform import router as platform_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     ])
     # A login the route would refuse (address throttled, bcrypt pool full) is answered from its head.
     app.add_middleware(LoginGate, logins=ctx.users.logins)
+    app.add_middleware(ChosenProjectHeader)
     app.include_router(health.router)
     app.include_router(sktai.router)
     app.include_router(finetune.router)

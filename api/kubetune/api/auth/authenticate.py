@@ -33,7 +33,8 @@ async def authenticate(ctx: AppContext, token: str | None, address: str = "unkno
         if key is None:
             raise unauthorized("invalid API key")
         return Principal(username=f"apikey:{key.name}", kind="apikey", is_admin=key.is_admin,
-                         namespaces=frozenset(key.namespaces))
+                         namespaces=frozenset(key.namespaces),
+                         default_project=key.namespaces[0] if key.namespaces else "")
     if is_own_token(token):
         try:
             claims = verify_token(token, ctx.settings.jwt_secret.get_secret_value())
@@ -44,7 +45,8 @@ async def authenticate(ctx: AppContext, token: str | None, address: str = "unkno
             raise unauthorized("user unknown or inactive")
         if user.id != claims.user_id or user.token_generation != claims.generation:
             raise unauthorized("token revoked: log in again")
-        return Principal(username=user.username, is_admin=user.is_admin, user_id=user.id)
+        return Principal(username=user.username, is_admin=user.is_admin, user_id=user.id,
+                         default_project=user.default_project)
     if ctx.settings.token_review and _looks_like_jwt(token):
         throttle = ctx.users.logins.throttle
         wait = throttle.review_wait(address)

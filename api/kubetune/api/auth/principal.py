@@ -36,6 +36,7 @@ class Principal:
     groups: tuple[str, ...] = ()  # a service account's groups, as its TokenReview gave them
     projects: frozenset[str] = field(default_factory=frozenset)  # visible project namespaces (SAR-decided)
     cluster_wide: bool = False  # may read namespaces cluster-wide (platform admins): every namespace is visible
+    default_project: str = ""  # namespace a request without a project falls back to when several are visible
 
     @property
     def kube_user(self) -> str:

@@ -47,6 +47,7 @@ class UserRecord(BaseModel):
     is_admin: bool = False
     created_at: datetime
     token_generation: int = Field(default=0, ge=0)  # tokens carry it; moving it on revokes them
+    default_project: str = ""  # namespace used by routes whose seed has no project parameter
 
 
 class ApiKeyRecord(BaseModel):
@@ -175,7 +176,8 @@ class UserStore:
         return record
 
     async def update_user(self, username: str, *, password: str | None = None, email: str | None = None,
-                          is_active: bool | None = None, is_admin: bool | None = None) -> UserRecord:
+                          is_active: bool | None = None, is_admin: bool | None = None,
+                          default_project: str | None = None) -> UserRecord:
         hashed = await self.hash_password(password) if password is not None else None
         updated: list[UserRecord] = []
 
@@ -184,7 +186,7 @@ class UserStore:
             if current is None:
                 raise ApiError(404, f"user {username!r} not found")
             fields: dict[str, object] = {"password_hash": hashed, "email": email, "is_active": is_active,
-                                         "is_admin": is_admin}
+                                         "is_admin": is_admin, "default_project": default_project}
             if hashed is not None or is_active is False:  # a new password or a deactivation revokes tokens
                 fields["token_generation"] = current.token_generation + 1
             record = current.model_copy(update={k: v for k, v in fields.items() if v is not None})

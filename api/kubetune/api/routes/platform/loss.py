@@ -20,8 +20,18 @@ router = APIRouter()
 MAX_LOG_LINES = 200_000
 
 
+def _by_experiment_name(mine: list[Obj], ref: str) -> Obj | None:
+    """A Training by its object name, else by the experiment name it was submitted with (spec.displayName,
+    which seed 003's submit sets while the object is named `<name>-<suffix>`). Several matches in the caller's
+    projects: the newest, as a client that reuses a name means its latest run."""
+    named = [t for t in mine if meta.name(t) == ref] or [
+        t for t in mine if (meta.spec(t).get("displayName") or "") == ref]
+    return max(named, key=meta.created) if named else None
+
+
 def find_training(ctx: AppContext, user: Principal, ref: str | None) -> Obj:
-    """By numeric id, uid, `namespace/name` or name; without a ref, the caller's newest Training with a curve."""
+    """By numeric id, uid, `namespace/name`, name or experiment name; without a ref, the caller's newest
+    Training with a curve."""
     cache = ctx.cache
     if ref is None:
         mine = [t for t in access.visible(cache, user, cache.trainings.all()) if meta.status(t).get("history")]
@@ -33,8 +43,7 @@ def find_training(ctx: AppContext, user: Principal, ref: str | None) -> Obj:
         namespace, _, name = ref.partition("/")
         found = cache.trainings.get(name, namespace)
     if found is None:
-        named = [t for t in access.visible(cache, user, cache.trainings.all()) if meta.name(t) == ref]
-        found = named[0] if len(named) == 1 else None
+        found = _by_experiment_name(access.visible(cache, user, cache.trainings.all()), ref)
     if found is None:
         raise ApiError(404, f"experiment {ref!r} not found")
     access.check_namespace(cache, user, meta.namespace(found))

@@ -23,7 +23,7 @@ from kubetune.crd import labels as lbl
 router = APIRouter()
 
 
-def _read(ctx: AppContext, ns: Obj) -> ProjectRead:
+def project_read(ctx: AppContext, ns: Obj) -> ProjectRead:
     owner = ctx.users.get(meta.annotations_of(ns).get(lbl.OWNER, ""))
     return m.project(ns, owner.id if owner else None)
 
@@ -32,7 +32,7 @@ def _read(ctx: AppContext, ns: Obj) -> ProjectRead:
 async def list_projects(ctx: ContextDep, user: CurrentUser, skip: Annotated[int, Query(ge=0)] = 0,
                         limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ProjectList:
     mine = sorted(access.projects(ctx.cache, user), key=lambda ns: (meta.numeric_id(ns), meta.name(ns)))
-    return ProjectList(total=len(mine), projects=[_read(ctx, ns) for ns in window(mine, skip, limit)])
+    return ProjectList(total=len(mine), projects=[project_read(ctx, ns) for ns in window(mine, skip, limit)])
 
 
 @router.post("/projects", response_model=ProjectRead, status_code=201, operation_id="platform_create_project")
@@ -60,7 +60,16 @@ async def create_project(ctx: ContextDep, user: CurrentUser, body: ProjectCreate
         raise ApiError(503, "the project's admin RoleBinding was not created in time: is the operator running?"
                        ) from None
     ctx.authorizer.forget(identity_of(user))
-    return _read(ctx, ns)
+    await _default_to_first(ctx, user, name)
+    return project_read(ctx, ns)
+
+
+async def _default_to_first(ctx: AppContext, user: Principal, namespace: str) -> None:
+    """A user's first project (or the first after their default was deleted) becomes their default."""
+    record = ctx.users.get(user.username)
+    if record is None or (record.default_project and ctx.cache.namespaces.get(record.default_project)):
+        return
+    await ctx.users.update_user(user.username, default_project=namespace)
 
 
 def _project(ctx: AppContext, user: Principal, project_id: int) -> Obj:
@@ -69,7 +78,7 @@ def _project(ctx: AppContext, user: Principal, project_id: int) -> Obj:
 
 @router.get("/projects/{id}", response_model=ProjectRead, operation_id="platform_get_project")
 async def get_project(ctx: ContextDep, user: CurrentUser, id: int) -> ProjectRead:
-    return _read(ctx, _project(ctx, user, id))
+    return project_read(ctx, _project(ctx, user, id))
 
 
 @router.put("/projects/{id}", response_model=ProjectRead, operation_id="platform_update_project")
@@ -91,7 +100,7 @@ async def update_project(ctx: ContextDep, user: CurrentUser, id: int, body: Proj
     if ann:
         ns = ctx.cache.remember(NAMESPACES, await ctx.cluster.patch(
             NAMESPACES, meta.name(ns), {"metadata": {"annotations": ann}}))
-    return _read(ctx, ns)
+    return project_read(ctx, ns)
 
 
 @router.delete("/projects/{id}", status_code=204, response_class=Response, operation_id="platform_delete_project")
