@@ -74,7 +74,7 @@ async def test_streams_are_refused_up_front_when_full() -> None:
         response = await client.post("/v1/completions", json={"prompt": "x", "stream": True})
         engine.admission.active = 0
     assert response.status_code == 429
-    assert response.json()["error"] == "TOO_MANY_REQUESTS"
+    assert response.json()["error"]["code"] == "too_many_requests"  # OpenAI's shape under /v1
 
 
 class StallingLM(FakeLM):

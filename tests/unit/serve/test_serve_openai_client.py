@@ -95,3 +95,24 @@ def test_wrong_key_and_unknown_model(base_url: str, client: openai.OpenAI) -> No
         openai.OpenAI(base_url=base_url, api_key="wrong", max_retries=0).models.list()
     with pytest.raises(openai.NotFoundError):
         client.completions.create(model="missing", prompt="x", max_tokens=2)
+
+
+def test_a_seed_makes_sampling_repeatable_on_the_real_model(client: openai.OpenAI) -> None:
+    def sample(seed: int) -> list[str]:
+        reply = client.completions.create(model="tiny", prompt="Once upon", max_tokens=8, temperature=1.5,
+                                          n=2, seed=seed)
+        return [choice.text for choice in reply.choices]
+
+    first = sample(11)
+    assert sample(11) == first
+    assert any(sample(seed) != first for seed in (12, 13, 14))  # the seed is what fixed it
+
+
+def test_tools_are_refused_by_name_not_ignored(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "hi"}],
+            tools=[{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}],
+        )
+    assert caught.value.param == "tools"
+    assert "tool-call parser" in caught.value.message

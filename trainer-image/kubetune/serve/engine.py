@@ -274,7 +274,11 @@ class InferenceEngine:
         identities = [
             [adapter, r.prompt, r.max_new_tokens, r.add_special_tokens] if sampling.greedy else None for r in requests
         ]
-        return await self._cached_batch("generate", ("generate", adapter, sampling), list(requests), identities)
+        key: tuple[Any, ...] = ("generate", adapter, sampling)
+        if sampling.seed is not None:
+            # Batched with strangers, a seeded request's draws would depend on who shared its batch.
+            key = (*key, object())
+        return await self._cached_batch("generate", key, list(requests), identities)
 
     # Streamed generation (not batched: one request owns the model while it streams)
     def check_capacity(self) -> None:

@@ -1,8 +1,9 @@
-"""Seed 002's error body, used for every error the server returns.
+"""Seed 002's error body, used for every error the server returns outside /v1.
 
 ``{"error": CODE, "message": text, "details": {...}}``: one shape whether the
 error comes from our own code, from FastAPI's validation (422), from routing
-(404/405) or from an unexpected exception (500).
+(404/405) or from an unexpected exception (500). Under /v1 the same errors use
+OpenAI's body (openai_errors.py), so the openai SDK shows their message.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kubetune.serve.openai_errors import is_openai_path, openai_error_body
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,11 @@ def bad_request(message: str, **details: Any) -> ApiError:
     return ApiError(400, "BAD_REQUEST", message, details)
 
 
+def unsupported_parameter(param: str, why: str) -> ApiError:
+    """A 400 naming the parameter: a parameter accepted and then ignored would lie to the caller."""
+    return ApiError(400, "UNSUPPORTED_PARAMETER", f"{param}: {why}", {"param": param})
+
+
 def unsupported_task(endpoint: str, task: str) -> ApiError:
     return ApiError(400, "UNSUPPORTED_TASK", f"{endpoint} is not available for a {task} model", {"task": task})
 
@@ -51,10 +59,13 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": code, "message": message, "details": details or {}}
 
 
-def error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(
-        error_body(error.code, error.message, error.details), status_code=error.status, headers=error.headers
-    )
+def error_response(error: ApiError, path: str = "") -> JSONResponse:
+    if is_openai_path(path):
+        param = error.details.get("param")
+        body = openai_error_body(error.status, error.code, error.message, param if isinstance(param, str) else None)
+    else:
+        body = error_body(error.code, error.message, error.details)
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 def _status_code_name(status: int) -> str:
@@ -64,19 +75,17 @@ def _status_code_name(status: int) -> str:
         return "ERROR"
 
 
-async def _on_api_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
-async def _on_http_exception(_: Request, exc: Exception) -> JSONResponse:
+async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else _status_code_name(exc.status_code)
-    return JSONResponse(
-        error_body(_status_code_name(exc.status_code), message),
-        status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
-    )
+    error = ApiError(exc.status_code, _status_code_name(exc.status_code), message,
+                     headers=getattr(exc, "headers", None))
+    return error_response(error, request.url.path)
 
 
 def _clean(error: dict[str, Any]) -> dict[str, Any]:
@@ -84,24 +93,29 @@ def _clean(error: dict[str, Any]) -> dict[str, Any]:
     return {key: error[key] for key in ("loc", "msg", "type") if key in error}
 
 
-async def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [_clean(error) for error in exc.errors()]
     # A body that is not JSON at all is a malformed request (400), not a schema mismatch (422).
     if any(error.get("type") == "json_invalid" for error in errors):
-        return JSONResponse(
-            error_body("BAD_REQUEST", "The request body is not valid JSON.", {"errors": jsonable_encoder(errors)}),
-            status_code=400,
-        )
+        invalid = ApiError(400, "BAD_REQUEST", "The request body is not valid JSON.",
+                           {"errors": jsonable_encoder(errors)})
+        return error_response(invalid, request.url.path)
     first = errors[0] if errors else {}
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
     message = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
-    return JSONResponse(error_body("VALIDATION_ERROR", message, {"errors": jsonable_encoder(errors)}), status_code=422)
+    details: dict[str, Any] = {"errors": jsonable_encoder(errors)}
+    if is_openai_path(request.url.path):
+        # OpenAI answers a bad value with 400 invalid_request_error naming the parameter.
+        param = where.split(".")[0] if where else None
+        return error_response(ApiError(400, "INVALID_VALUE", message, {**details, "param": param}),
+                              request.url.path)
+    return error_response(ApiError(422, "VALIDATION_ERROR", message, details), request.url.path)
 
 
-async def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return JSONResponse(error_body("INTERNAL_ERROR", "Internal server error."), status_code=500)
+    return error_response(ApiError(500, "INTERNAL_ERROR", "Internal server error."), request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _OpenAIRequest(BaseModel):
-    # Clients send many optional fields (logit_bias, user, ...); unknown ones are ignored.
-    model_config = ConfigDict(extra="ignore")
+    # Unknown fields are kept (model_extra) so that openai_params.check can refuse them by name:
+    # a parameter accepted and ignored would lie to the caller.
+    model_config = ConfigDict(extra="allow")
 
     model: str = Field(default="", max_length=256)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -18,6 +19,13 @@ class _OpenAIRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=8)
     stream: bool = False
     stop: str | list[str] | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), lt=2**63)
+    # Accepted only where they change nothing (checked in openai_params); listed so the check is explicit.
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, float] | None = None
+    stream_options: dict[str, Any] | None = None
+    user: str | None = Field(default=None, max_length=256)
 
     @property
     def stops(self) -> list[str]:
@@ -35,6 +43,10 @@ class _OpenAIRequest(BaseModel):
 
 class CompletionRequest(_OpenAIRequest):
     prompt: str | list[str] = Field(description="One prompt or a list of prompts.")
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    echo: bool = False
+    best_of: int | None = Field(default=None, ge=1, le=8)
+    suffix: str | None = None
 
     @property
     def prompts(self) -> list[str]:
@@ -69,6 +81,14 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(_OpenAIRequest):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
 
     @property
     def token_limit(self) -> int | None:

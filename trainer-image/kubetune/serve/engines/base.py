@@ -54,6 +54,9 @@ class Sampling:
 
     temperature: float = 0.0
     top_p: float = 1.0
+    # OpenAI's seed: the model thread seeds torch's generator before this batch (engine.py keeps a
+    # seeded request's choices in a batch of their own, so the same seed gives the same text).
+    seed: int | None = None
 
     @property
     def greedy(self) -> bool:

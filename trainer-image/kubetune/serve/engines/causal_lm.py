@@ -70,6 +70,12 @@ class _StopWhen(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self._should_stop(), dtype=torch.bool, device=input_ids.device)
 
 
+def _seed(sampling: Sampling) -> None:
+    """A seeded request samples from a generator reset to its seed (on the one model thread)."""
+    if sampling.seed is not None and not sampling.greedy:
+        torch.manual_seed(sampling.seed)
+
+
 class CausalLMRuntime(ModelRuntime):
     task = "causal-lm"
 
@@ -170,6 +176,7 @@ class CausalLMRuntime(ModelRuntime):
         return Generation(text, prompt_tokens, len(kept), finish, round(score, 6), round(confidence, 6))
 
     def generate(self, requests: list[GenerationRequest], sampling: Sampling, adapter: str | None) -> list[Generation]:
+        _seed(sampling)
         prompts = [self._encode(r.prompt, r.add_special_tokens) or [self.prefix_id] for r in requests]
         input_ids, mask = pad(prompts, self.pad_id, left=True, device=self.device)
         longest = max(r.max_new_tokens for r in requests)
@@ -194,6 +201,7 @@ class CausalLMRuntime(ModelRuntime):
     ) -> Generation:
         prompt = self._encode(request.prompt, request.add_special_tokens) or [self.prefix_id]
         input_ids, mask = pad([prompt], self.pad_id, left=True, device=self.device)
+        _seed(sampling)
         with torch.inference_mode(), adapter_scope(self.model, adapter):
             out = self.model.generate(
                 input_ids=input_ids,

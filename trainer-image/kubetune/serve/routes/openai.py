@@ -17,7 +17,9 @@ from fastapi import APIRouter
 from kubetune.serve.deps import Engine
 from kubetune.serve.engine import InferenceEngine
 from kubetune.serve.engines.base import Generation, GenerationRequest, NoChatTemplateError, Sampling
-from kubetune.serve.errors import ApiError, bad_request, error_body
+from kubetune.serve.errors import ApiError, bad_request, unsupported_parameter
+from kubetune.serve.openai_errors import openai_error_body
+from kubetune.serve.openai_params import check_chat, check_completion, include_usage
 from kubetune.serve.openai_schemas import ChatCompletionRequest, CompletionRequest, _OpenAIRequest
 from kubetune.serve.routes.infer import ERRORS
 from kubetune.serve.sse import sse_data, sse_response
@@ -26,6 +28,7 @@ from kubetune.serve.stops import StopScanner, cut_at_stop
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 Chunk = Callable[[str | None, str | None], dict[str, Any]]
+Usage = Callable[[Generation], dict[str, Any]] | None
 
 
 @router.get("/models")
@@ -55,10 +58,8 @@ def _finish(generation: Generation, stops: list[str]) -> tuple[str, str]:
 def _setup(engine: InferenceEngine, body: _OpenAIRequest, limit: int | None) -> tuple[str | None, Sampling, int]:
     engine.require_task("/v1 completions", "causal-lm")
     adapter = engine.resolve_adapter(body.model)
-    if body.stream and body.n > 1:
-        raise bad_request("Streaming supports n=1 only.")
     max_tokens = min(limit or engine.settings.default_max_tokens, engine.settings.max_tokens_limit)
-    return adapter, Sampling(body.temperature, body.top_p), max_tokens
+    return adapter, Sampling(body.temperature, body.top_p, body.seed), max_tokens
 
 
 async def _stream(
@@ -68,8 +69,10 @@ async def _stream(
     adapter: str | None,
     stops: list[str],
     chunk: Chunk,
+    usage: Usage = None,
 ) -> AsyncIterator[str]:
-    """OpenAI stream chunks: text deltas (held back where a stop string may begin), a finish, [DONE]."""
+    """OpenAI stream chunks: text deltas (held back where a stop string may begin), a finish, an
+    optional usage chunk (stream_options.include_usage), [DONE]."""
     scanner = StopScanner(stops)
     try:
         async for item in engine.stream_generate(request, sampling, adapter):
@@ -78,20 +81,34 @@ async def _stream(
                 if rest:
                     yield sse_data(chunk(rest, None))
                 yield sse_data(chunk(None, "stop" if scanner.stopped else item.finish_reason))
+                if usage is not None:
+                    yield sse_data(usage(item))
                 break
+            if scanner.stopped:
+                continue  # past a stop string, usage asked: drain quietly to learn the token counts
             text = scanner.feed(item)
             if text:
                 yield sse_data(chunk(text, None))
-            if scanner.stopped:
+            if scanner.stopped and usage is None:
                 yield sse_data(chunk(None, "stop"))
-                break
+                break  # leaving the engine's stream stops the model thread
     except ApiError as error:
-        yield sse_data({"error": error_body(error.code, error.message, error.details)})
+        param = error.details.get("param")
+        yield sse_data(openai_error_body(error.status, error.code, error.message,
+                                         param if isinstance(param, str) else None))
     yield sse_data("[DONE]")
+
+
+def _usage_chunk(base: dict[str, Any]) -> Usage:
+    def usage(generation: Generation) -> dict[str, Any]:
+        return {**base, "choices": [], "usage": _usage([generation], 1)}
+
+    return usage
 
 
 @router.post("/completions", responses=ERRORS)
 async def completions(body: CompletionRequest, engine: Engine) -> Any:
+    check_completion(body)
     adapter, sampling, max_tokens = _setup(engine, body, body.max_tokens)
     completion_id, created, model = (
         f"cmpl-{uuid.uuid4().hex}",
@@ -100,7 +117,7 @@ async def completions(body: CompletionRequest, engine: Engine) -> Any:
     )
     if body.stream:
         if len(body.prompts) != 1:
-            raise bad_request("Streaming supports one prompt only.")
+            raise unsupported_parameter("prompt", "streaming supports one prompt only")
         engine.check_capacity()
 
         def chunk(text: str | None, finish: str | None) -> dict[str, Any]:
@@ -114,7 +131,9 @@ async def completions(body: CompletionRequest, engine: Engine) -> Any:
             }
 
         request = GenerationRequest(body.prompts[0], max_tokens)
-        return sse_response(_stream(engine, request, sampling, adapter, body.stops, chunk))
+        base = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
+        usage = _usage_chunk(base) if include_usage(body) else None
+        return sse_response(_stream(engine, request, sampling, adapter, body.stops, chunk, usage))
     requests = [GenerationRequest(p, max_tokens) for p in body.prompts for _ in range(body.n)]
     generations = await engine.generate(requests, sampling, adapter)
     choices = []
@@ -133,6 +152,7 @@ async def completions(body: CompletionRequest, engine: Engine) -> Any:
 
 @router.post("/chat/completions", responses=ERRORS)
 async def chat_completions(body: ChatCompletionRequest, engine: Engine) -> Any:
+    check_chat(body)
     adapter, sampling, max_tokens = _setup(engine, body, body.token_limit)
     runtime = engine.require_runtime()
     messages = [message.for_template() for message in body.messages]
@@ -170,7 +190,9 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine) -> Any:
             }
 
         request = GenerationRequest(prompt, max_tokens, add_special_tokens=False)
-        return sse_response(_stream(engine, request, sampling, adapter, body.stops, chunk))
+        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        usage = _usage_chunk(base) if include_usage(body) else None
+        return sse_response(_stream(engine, request, sampling, adapter, body.stops, chunk, usage))
     requests = [GenerationRequest(prompt, max_tokens, add_special_tokens=False) for _ in range(body.n)]
     generations = await engine.generate(requests, sampling, adapter)
     choices = []

@@ -1,0 +1,68 @@
+"""Which OpenAI request parameters the kubetune runtime honours, and a 400 naming each one it cannot.
+
+Honoured: model, prompt/messages, max_tokens/max_completion_tokens, temperature, top_p, n, stop,
+seed, stream, stream_options.include_usage, user (an opaque tag). Accepted only at their no-op
+value: presence/frequency_penalty 0, an empty logit_bias, echo false, best_of = n, an empty suffix,
+tool_choice "none", response_format {"type": "text"}. Everything else (tools, JSON output,
+logprobs, unknown fields) is refused with 400 ``unsupported_parameter``: transformers' generate
+has no grammar-constrained decoding or tool parser here, and a parameter accepted and ignored
+would tell the caller something false about the answer.
+"""
+
+from __future__ import annotations
+
+from kubetune.serve.errors import unsupported_parameter
+from kubetune.serve.openai_schemas import ChatCompletionRequest, CompletionRequest, _OpenAIRequest
+
+NO_TOOLS = "the kubetune runtime has no tool-call parser; serve the model with runtime vllm for tools"
+NO_JSON = "the kubetune runtime cannot constrain output to JSON; use runtime vllm or response_format text"
+NO_LOGPROBS = "the kubetune runtime does not return token log-probabilities"
+
+
+def _common(body: _OpenAIRequest) -> None:
+    for name in sorted(body.model_extra or {}):
+        raise unsupported_parameter(name, "unrecognized request argument")
+    for name in ("presence_penalty", "frequency_penalty"):
+        if getattr(body, name):
+            raise unsupported_parameter(name, "penalties are not applied by the kubetune runtime; send 0")
+    if body.logit_bias:
+        raise unsupported_parameter("logit_bias", "the kubetune runtime does not apply logit biases")
+    if body.stream and body.n > 1:
+        raise unsupported_parameter("n", "streaming supports n=1 only")
+    options = dict(body.stream_options or {})
+    if options and not body.stream:
+        raise unsupported_parameter("stream_options", "only allowed with stream: true")
+    unknown = sorted(set(options) - {"include_usage"})
+    if unknown:
+        raise unsupported_parameter(f"stream_options.{unknown[0]}", "unrecognized stream option")
+
+
+def check_completion(body: CompletionRequest) -> None:
+    _common(body)
+    if body.logprobs is not None:
+        raise unsupported_parameter("logprobs", NO_LOGPROBS)
+    if body.echo:
+        raise unsupported_parameter("echo", "the prompt is not echoed by the kubetune runtime")
+    if body.best_of not in (None, body.n):
+        raise unsupported_parameter("best_of", "only best_of = n is supported (no server-side ranking)")
+    if body.suffix:
+        raise unsupported_parameter("suffix", "insertion (suffix) is not supported")
+
+
+def check_chat(body: ChatCompletionRequest) -> None:
+    _common(body)
+    if body.logprobs or body.top_logprobs:
+        raise unsupported_parameter("logprobs" if body.logprobs else "top_logprobs", NO_LOGPROBS)
+    if body.tools or body.functions:
+        raise unsupported_parameter("tools" if body.tools else "functions", NO_TOOLS)
+    for name in ("tool_choice", "function_call"):
+        if getattr(body, name) not in (None, "none"):
+            raise unsupported_parameter(name, NO_TOOLS)
+    kind = (body.response_format or {}).get("type", "text")
+    if kind != "text":
+        raise unsupported_parameter("response_format", f"{kind}: {NO_JSON}")
+
+
+def include_usage(body: _OpenAIRequest) -> bool:
+    return bool((body.stream_options or {}).get("include_usage"))
+
