@@ -21,6 +21,7 @@ _CACHE = CacheSettings()
 
 Device = Literal["auto", "cpu", "cuda"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
+Engine = Literal["kubetune", "vllm"]
 
 
 class ServeSettings(BaseSettings):
@@ -46,6 +47,18 @@ class ServeSettings(BaseSettings):
     device: Device = "auto"
     dtype: DType = "auto"
     estimated_load_seconds: float = Field(default=30, ge=0, description="Guess for the 503 ready time.")
+
+    # Engine (InferenceService.spec.runtime): kubetune runs the model in this process; vllm calls vLLM's
+    # OpenAI server (a second container of the pod, on loopback) that holds the model instead.
+    engine: Engine = Field(default="kubetune", description="Who runs the model: kubetune or vllm.")
+    vllm_url: str = Field(default="http://127.0.0.1:8000", description="vLLM's OpenAI server (engine vllm).")
+    vllm_start_timeout_seconds: float = Field(default=1800, gt=0, description="How long vLLM may take to start.")
+    adapters_file: Path | None = Field(
+        default=None,
+        description="A JSON file {name: uri} of the adapters to serve, re-read while running: adapters added "
+        "there are loaded and removed ones unloaded without a restart (the operator mounts a ConfigMap).",
+    )
+    adapters_poll_seconds: float = Field(default=5, gt=0, description="How often adapters_file is re-read.")
 
     # Admission and batching (InferenceService.spec.limits)
     max_concurrent: int = Field(default=_LIMITS.max_concurrent, ge=1)

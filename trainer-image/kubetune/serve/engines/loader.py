@@ -52,6 +52,8 @@ def load_runtime(settings: ServeSettings) -> ModelRuntime:
     """Load what the settings describe; raises ModelLoadError with a clear message."""
     base = resolve_uri(settings.model_uri, settings)
     adapters = {name: resolve_uri(uri, settings) for name, uri in settings.adapters.items()}
+    if settings.engine == "vllm":
+        return _load_vllm(settings, base, adapters)
     device = pick_device(settings.device)
     dtype = pick_dtype(settings.dtype, device)
     log.info("loading %s model from %s on %s (%s), adapters %s", settings.task, base, device, dtype, list(adapters))
@@ -69,3 +71,24 @@ def load_runtime(settings: ServeSettings) -> ModelRuntime:
         return ImageClassifierRuntime.load(base, adapters, device, dtype)
     except (OSError, ValueError, KeyError) as error:
         raise ModelLoadError(f"cannot load the model from {base}: {error}") from error
+
+
+def _load_vllm(settings: ServeSettings, base: Path, adapters: dict[str, Path]) -> ModelRuntime:
+    """The tokenizer here, the model in vLLM's process (which loads it from the same directory)."""
+    if settings.task != "causal-lm":
+        raise ModelLoadError(f"the vllm engine serves causal-lm models, not {settings.task}")
+    from kubetune.serve.engines.vllm.client import VLLMError
+    from kubetune.serve.engines.vllm.runtime import VLLMRuntime
+
+    log.info("serving %s through vLLM at %s, adapters %s", base, settings.vllm_url, list(adapters))
+    try:
+        return VLLMRuntime.load(
+            base,
+            adapters,
+            settings.vllm_url,
+            settings.served_model_name,
+            settings.max_input_tokens,
+            settings.vllm_start_timeout_seconds,
+        )
+    except (OSError, ValueError, VLLMError) as error:
+        raise ModelLoadError(f"cannot serve {base} through vLLM: {error}") from error
