@@ -24,6 +24,7 @@ from kubetune.api.core.body_limit import BodyLimitMiddleware
 from kubetune.api.core.chosen_project import ChosenProjectHeader
 from kubetune.api.core.config import Settings
 from kubetune.api.routes import admin, admin_quota, aitems, finetune, health, inference_proxy, sktai
+from kubetune.api.routes.openai import router as openai_router
 from kubetune.api.routes.platform import router as platform_router
 from kubetune.api.storage.multipart import ENVELOPE_BYTES
 
@@ -35,6 +36,8 @@ TAGS = [
     {"name": "platform", "description": "Seed 003: AI Platform API (auth, projects, tasks, training, inference)."},
     {"name": "aitems", "description": "Seed 004: AiTEMS train list."},
     {"name": "inference", "description": "Seed 002: pass-through to InferenceService servers."},
+    {"name": "openai", "description": "The OpenAI fine-tuning API (files, fine_tuning.jobs) and a model gateway "
+                                        "(models, chat/completions, completions); docs/openai.md."},
     {"name": "admin", "description": "Users and API keys (administrators only; seed 003's error shape)."},
     {"name": "health", "description": "Probes."},
 ]
@@ -72,6 +75,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     # Before routing, parsing and authentication: an oversized body is refused unread.
     app.add_middleware(BodyLimitMiddleware, default=settings.max_request_bytes, prefixes=[
         ("/api/finetune/upload-dataset", settings.max_upload_bytes + ENVELOPE_BYTES),
+        ("/v1/files", settings.max_upload_bytes + ENVELOPE_BYTES),
         (inference_proxy.router.prefix + "/", settings.max_proxy_request_bytes),
     ])
     # A login the route would refuse (address throttled, bcrypt pool full) is answered from its head.
@@ -85,6 +89,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     app.include_router(inference_proxy.router)
     app.include_router(admin.router)
     app.include_router(admin_quota.router)
+    app.include_router(openai_router)
     return app
 
 

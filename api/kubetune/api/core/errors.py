@@ -8,6 +8,7 @@ Every API family keeps its own error shape (see docs/api.md):
 - platform (seed 003, the rest of /api/v1): ``{"detail": "..."}``
 - aitems (seed 004, /api/v1/services): NCP-style ``{"error": {"errorCode", "message", "details"}}``
 - inference (seed 002, /api/v1/inference-services): ``{"error", "message", "details"}``
+- openai (the OpenAI fine-tuning API and model gateway, /v1): ``{"error": {"message", "type", "param", "code"}}``
 
 Kubernetes ApiException statuses keep their meaning (404, 409, 422, 403, 400);
 anything the control plane fails with otherwise is a 502, never a bare 500.
@@ -30,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
-Family = Literal["sktai", "finetune", "platform", "aitems", "inference", "health"]
+Family = Literal["sktai", "finetune", "platform", "aitems", "inference", "health", "openai"]
 
 CODES = {
     400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
@@ -70,6 +71,8 @@ def family_for_path(path: str) -> Family:
         return "inference"
     if path.startswith(("/healthz", "/readyz")):
         return "health"
+    if path == "/v1" or path.startswith("/v1/"):
+        return "openai"
     return "platform"
 
 
@@ -134,10 +137,32 @@ class InferenceError(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class OpenAIErrorInner(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIError(BaseModel):
+    error: OpenAIErrorInner
+
+
 ERROR_MODELS: dict[Family, type[BaseModel]] = {
     "sktai": SktaiError, "finetune": FinetuneError, "platform": PlatformError, "aitems": AitemsError,
-    "inference": InferenceError, "health": PlatformError,
+    "inference": InferenceError, "health": PlatformError, "openai": OpenAIError,
 }
+
+
+def openai_type(status: int) -> str:
+    """OpenAI's error `type` for a status (its SDK picks the exception class from the status)."""
+    if status == 401:
+        return "authentication_error"
+    if status == 403:
+        return "permission_error"
+    if status == 429:
+        return "rate_limit_error"
+    return "server_error" if status >= 500 else "invalid_request_error"
 
 
 def error_responses(family: Family, *statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -161,13 +186,19 @@ def error_body(family: Family, error: ApiError, path: str) -> dict[str, Any]:
     if family == "inference":
         details = error.details if isinstance(error.details, dict) else {}
         return {"error": error.code, "message": error.message, "details": details}
+    if family == "openai":
+        found = error.details if isinstance(error.details, list) and error.details else [error.details]
+        first = found[0] if isinstance(found[0], dict) else {}
+        return {"error": {"message": error.message, "type": openai_type(error.status),
+                          "param": first.get("param") or first.get("field") or None, "code": error.code.lower()}}
     return {"detail": error.message}
 
 
 def render(request: Request, error: ApiError) -> JSONResponse:
     path = request.url.path
-    return JSONResponse(error_body(family_for_path(path), error, path), status_code=error.status,
-                        headers=error.headers)
+    family = family_for_path(path)
+    status = 400 if family == "openai" and error.status == 422 else error.status  # OpenAI answers 400 there
+    return JSONResponse(error_body(family, error, path), status_code=status, headers=error.headers)
 
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str, str]]]:

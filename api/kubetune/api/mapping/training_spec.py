@@ -64,6 +64,8 @@ class TrainingRequest:
     resources: dict[str, Any] | None = None
     hpo: dict[str, Any] | None = None
     suspend: bool = False
+    objective: str | None = None  # supervised | dpo (left out: the model's default)
+    annotations: dict[str, str] = field(default_factory=dict)  # a family's own bookkeeping (e.g. openai's)
 
 
 def base_model_ref(model: str, catalog_ids: set[str]) -> str:
@@ -90,7 +92,8 @@ def build_training(req: TrainingRequest) -> dict[str, Any]:
         "hyperparameters": hyperparameters(req.params), "suspend": req.suspend,
     }
     optional: dict[str, Any] = {"method": req.method, "task": req.task, "displayName": req.display_name,
-                                "description": req.description, "resources": req.resources, "hpo": req.hpo}
+                                "description": req.description, "resources": req.resources, "hpo": req.hpo,
+                                "objective": req.objective}
     spec.update({k: v for k, v in optional.items() if v is not None})
     if req.serve:
         spec["serve"] = {"enabled": True}
@@ -102,7 +105,7 @@ def build_training(req: TrainingRequest) -> dict[str, Any]:
     if req.task_label:
         lab[lbl.TASK] = req.task_label
     manifest = TRAINING.manifest(req.name, model, req.namespace, labels=lab)
-    ann = {lbl.SOURCE_API: req.source_api, lbl.OWNER: req.owner}
+    ann = {**req.annotations, lbl.SOURCE_API: req.source_api, lbl.OWNER: req.owner}
     if req.numeric_id is not None:
         ann[lbl.NUMERIC_ID] = str(req.numeric_id)
     manifest["metadata"]["annotations"] = ann
