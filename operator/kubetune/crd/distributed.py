@@ -56,3 +56,12 @@ class HubTokenRef(CamelModel):
     name: ObjectName = Field(description="Name of the Secret in the Training's namespace.")
     key: str = Field(default="token", pattern=r"^[-._a-zA-Z0-9]+$", max_length=253,
                      description="Key inside the Secret.")
+
+
+class NodeState(CamelModel):
+    """One pod of a multi-node Training, as the operator last saw it."""
+
+    index: int = Field(ge=0, description="Node rank (the Indexed Job's completion index).")
+    pod: str | None = Field(default=None, max_length=253, description="The pod running it.")
+    phase: Literal["Pending", "Running", "Succeeded", "Failed", "Missing"] = Field(description="Pod state.")
+    reason: str | None = Field(default=None, max_length=128, description="Why it is not running.")

@@ -125,6 +125,7 @@ TRAINING = Kind(
         Column("Loss", ".status.summary.finalLoss", "number", "Latest training loss."),
         Column("Trainer", ".spec.trainerRef", description="Runtime used."),
         Column("Method", ".spec.method", priority=1, description="lora, qlora or full."),
+        Column("Nodes", ".status.nodes", priority=1, description="Pods of a multi-node run, e.g. 2/2 Running."),
         AGE,
     ),
     rules=(

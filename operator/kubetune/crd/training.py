@@ -19,7 +19,7 @@ from kubetune.crd.base import (
     Uri,
     operator_bookkeeping,
 )
-from kubetune.crd.distributed import DistributedSpec, HubTokenRef
+from kubetune.crd.distributed import DistributedSpec, HubTokenRef, NodeState
 from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.trainer import ParamValue
 from kubetune.crd.vocab import (
@@ -296,7 +296,9 @@ class TrainingStatus(CamelModel):
     job_name: str | None = Field(default=None, max_length=63, description="The Job running this training.")
     start_time: datetime | None = Field(default=None, description="When the training first ran.")
     completion_time: datetime | None = Field(default=None, description="When it ended.")
-    attempts: int | None = Field(default=None, ge=0, description="Pod attempts so far.")
+    attempts: int | None = Field(default=None, ge=0, description="Pod attempts so far (group attempts with nodes > 1).")
+    nodes: str | None = Field(default=None, max_length=256, description="Pods of a multi-node run, e.g. 2/2 Running.")
+    node_states: list[NodeState] | None = Field(default=None, max_length=64, description="Each node's pod.")
     observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
     inference_service: str | None = Field(default=None, max_length=253,
                                           description="InferenceService serving the result.")
@@ -319,7 +321,7 @@ class TrainingStatus(CamelModel):
 
 OPERATOR_STATUS_FIELDS = frozenset(
     {"phase", "conditions", "message", "jobName", "startTime", "completionTime", "attempts",
-     "observedGeneration", "inferenceService", "trials", "bestTrial"}
+     "observedGeneration", "inferenceService", "trials", "bestTrial", "nodes", "nodeStates"}
 )
 TRAINER_STATUS_FIELDS = frozenset(
     {"progress", "metrics", "history", "summary", "checkpoints", "output", "metricsLog", "gpu"}

@@ -181,13 +181,16 @@ class Kube:
         path = path_of(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"])
         return self.request("PUT", path, dict(manifest))
 
-    def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
-        """Delete in the background; False when it was already gone."""
+    def delete(self, api_version: str, kind: str, namespace: str | None, name: str,
+               propagation: str = "Background", uid: str | None = None) -> bool:
+        """Delete (in the background unless told); False when it was already gone, or (uid) replaced."""
+        body: dict[str, Any] = {"propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
         try:
-            self.request("DELETE", path_of(api_version, kind, namespace, name),
-                         {"propagationPolicy": "Background"})
+            self.request("DELETE", path_of(api_version, kind, namespace, name), body)
         except ApiError as exc:
-            if exc.status == 404:
+            if exc.status == 404 or (uid and exc.status == 409):
                 return False
             raise
         return True

@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubetune.crd.labels import ATTEMPTS_BEFORE
 from kubetune.operator.builders.podspec import GPU_PRODUCT_LABEL
+
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _conditions(status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -30,6 +41,7 @@ def _state(state: Mapping[str, Any] | None) -> dict[str, Any]:
                 "reason": t.get("reason") or "",
                 "exitCode": t.get("exitCode"),
                 "message": (t.get("message") or "")[-2048:],
+                "finishedAt": t.get("finishedAt") or "",  # which node of a group failed first
             }
         }
     if "waiting" in state and state["waiting"] is not None:
@@ -55,6 +67,9 @@ def pod_view(body: Mapping[str, Any]) -> dict[str, Any]:
         "node": (body.get("spec") or {}).get("nodeName"),
         # The GPU product the pod asked for: a selector no node matches means "no such GPUs", not a typo.
         "gpuProduct": ((body.get("spec") or {}).get("nodeSelector") or {}).get(GPU_PRODUCT_LABEL),
+        # An Indexed Job's pod: its node rank in a group, and which Job (uid) made it.
+        "index": _int_or_none((meta.get("annotations") or {}).get(COMPLETION_INDEX)),
+        "jobUid": (meta.get("labels") or {}).get(CONTROLLER_UID),
         "conditions": _conditions(status),
         "ready": bool(first.get("ready")),
         "restarts": int(first.get("restartCount") or 0),
@@ -70,6 +85,10 @@ def job_view(body: Mapping[str, Any]) -> dict[str, Any]:
         "name": meta.get("name"),
         "uid": meta.get("uid"),
         "suspend": bool(spec.get("suspend")),
+        "deleting": bool(meta.get("deletionTimestamp")),
+        "indexed": spec.get("completionMode") == "Indexed",
+        "completions": int(spec.get("completions") or 1),
+        "attemptsBefore": _int_or_none((meta.get("annotations") or {}).get(ATTEMPTS_BEFORE)) or 0,
         "backoffLimit": spec.get("backoffLimit"),
         "activeDeadlineSeconds": spec.get("activeDeadlineSeconds"),
         "active": int(status.get("active") or 0),

@@ -9,10 +9,12 @@ deadline, backoff limit).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kubetune.operator import conditions as cnd
+from kubetune.operator import gang
+from kubetune.operator.failures import pod_failure
 
 IMAGE_FAILURES = frozenset({"ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"})
 IMAGE_RETRYING = frozenset({"ErrImagePull"})
@@ -29,6 +31,8 @@ class TrainingState:
     message: str
     attempts: int = 0
     completion_time: str | None = None
+    nodes: str | None = None  # a group of pods: "2/2 Running" (gang.summary)
+    node_states: tuple[Mapping[str, Any], ...] = ()
 
 
 def _live(pods: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -43,23 +47,6 @@ def _last_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     """The failure of the newest failed attempt."""
     newest = _newest([p for p in pods if pod_failure(p)])
     return pod_failure(newest) if newest is not None else None
-
-
-def pod_failure(pod: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(reason, message) of a failed attempt: OOMKilled, a non-zero exit with the termination message."""
-    term = pod["state"].get("terminated") or pod["lastState"].get("terminated")
-    if term:
-        code, detail = term.get("exitCode"), (term.get("message") or "").strip()
-        if term.get("reason") == "OOMKilled":
-            text = f"out of memory (OOMKilled, exit code {code})"
-            return "OOMKilled", f"{text}: {detail}" if detail else text
-        if code not in (None, 0):
-            text = f"exited with code {code}"
-            return "ExitCode", f"{text}: {detail}" if detail else text
-    if pod["phase"] == "Failed":
-        reason = pod.get("reason") or "PodFailed"
-        return reason, pod.get("message") or f"pod {pod['name']} failed ({reason})"
-    return None
 
 
 def waiting_state(pod: Mapping[str, Any]) -> TrainingState | None:
@@ -105,7 +92,7 @@ def _job_failed(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], attem
         {},
     )
     job_reason = cond.get("reason") or "JobFailed"
-    last = _last_failure(pods)
+    last = gang.first_failure(job, pods) if gang.is_group(job) else _last_failure(pods)
     if job_reason == "DeadlineExceeded":
         limit = job.get("activeDeadlineSeconds")
         text = f"deadline exceeded: the training ran longer than activeDeadlineSeconds ({limit}s)"
@@ -133,13 +120,32 @@ def training_state(
 
     quota_refusal: the Job's last FailedCreate "exceeded quota" message (handlers/project_quota.py),
     while it has no pod: the Training waits for its project's quota, Queued, not Failed.
+    A group of pods (several nodes) adds each node's state; its attempts count groups, not pods.
     """
+    if job is None or not gang.is_group(job):
+        return _state(job, pods, suspend_requested, quota_refusal)
+    pods = gang.current(job, pods)
+    states = gang.node_states(job, pods)
+    state = _state(job, pods, suspend_requested, quota_refusal)
+    return replace(state, nodes=gang.summary(states), node_states=tuple(states))
+
+
+def attempts_of(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> int:
+    """Attempts so far: those of the Jobs before this one, plus this Job's pods (or 1 for a group)."""
+    started = len([p for p in pods if p["phase"] in ("Succeeded", "Failed") or p["state"]])
+    this_job: int = max(job["failed"] + job["succeeded"] + job["active"], started)
+    if gang.is_group(job):
+        this_job = min(this_job, 1)
+    return int(job.get("attemptsBefore") or 0) + int(this_job)
+
+
+def _state(
+    job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], suspend_requested: bool,
+    quota_refusal: str | None,
+) -> TrainingState:
     if job is None:
         return TrainingState("Pending", "JobNotCreated", "waiting for the Job to be created")
-    attempts = max(
-        job["failed"] + job["succeeded"] + job["active"],
-        len([p for p in pods if p["phase"] in ("Succeeded", "Failed") or p["state"]]),
-    )
+    attempts = attempts_of(job, pods)
     conds = job["conditions"]
     if cnd.is_true(conds, "Complete") or cnd.is_true(conds, "SuccessCriteriaMet"):
         return TrainingState(

@@ -10,17 +10,27 @@ from typing import Any
 import kopf
 
 from kubetune.crd import labels as lbl
-from kubetune.operator.handlers.common import REGISTRY, guarded, runtime_of
+from kubetune.operator.handlers import gang as group
+from kubetune.operator.handlers.common import REGISTRY, guarded, one, runtime_of
 from kubetune.operator.handlers.inferenceservice import refresh_isvc
+from kubetune.operator.handlers.training import reconcile_training
 from kubetune.operator.handlers.training_status import refresh_training, refresh_wanted
 from kubetune.operator.runtime import Runtime
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)
-async def job_changed(namespace: str, labels: kopf.Labels, memo: kopf.Memo, training_views: Any,
-                      training_jobs: Any, training_pods: Any, **_: Any) -> None:
-    await flow_up(runtime_of(memo), "Job", namespace, labels[lbl.TRAINING], training_views, training_jobs,
-                  training_pods)
+async def job_changed(type: str, namespace: str, labels: kopf.Labels, memo: kopf.Memo, training_views: Any,
+                      training_jobs: Any, training_pods: Any, trainer_specs: Any, dataset_views: Any,
+                      trials_by_parent: Any, **_: Any) -> None:
+    rt, training = runtime_of(memo), labels[lbl.TRAINING]
+    if type == "DELETED" and one(training_jobs, (namespace, training)) is None:
+        # A restarting group's Job is gone (or someone deleted a running one): make the next.
+        view = one(training_views, (namespace, training))
+        await asyncio.to_thread(guarded, "Job", rt, lambda: group.recreate_after_restart(rt, view, lambda: (
+            reconcile_training(rt, view, trainer_specs, dataset_views, training_jobs, training_pods,
+                               trials_by_parent, training_views))))
+        return
+    await flow_up(rt, "Job", namespace, training, training_views, training_jobs, training_pods)
 
 
 @kopf.on.event("", "v1", "pods", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)

@@ -16,10 +16,13 @@ from kubetune.crd.dataset import DatasetSpec
 from kubetune.crd.kinds import TRAINING
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
+from kubetune.operator.builders import distributed
 from kubetune.operator.builders.configmap import build_run_config_map
+from kubetune.operator.builders.distributed import build_headless_service
 from kubetune.operator.builders.job import build_job
 from kubetune.operator.builders.rbac import build_role, build_role_binding, build_service_account
 from kubetune.operator.builders.runconfig import ResolutionError, build_run_config
+from kubetune.operator.handlers import gang as group
 from kubetune.operator.handlers import hpo
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.indexes import training_view
@@ -93,7 +96,11 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
                                   trainer=trainer, dataset=dataset, settings=rt.settings)
     except ResolutionError as exc:
         raise fail(rt, view, "InvalidSpec", str(exc), into) from exc
-    manifest = build_job(owner, spec, trainer, rt.settings, config)
+    if group.waiting_for_previous(job):
+        raise kopf.TemporaryError("waiting for the failed group's Job to be deleted", delay=2)
+    base = rt.status.base(owner.uid, view["status"], view.get("resourceVersion"))
+    # A Job made again (a group restart, or one deleted by hand) counts on from the attempts so far.
+    manifest = build_job(owner, spec, trainer, rt.settings, config, attempts_before=int(base.get("attempts") or 0))
     if job is not None and spec_changed:
         # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
         refresh_run_config(rt, build_run_config_map(owner, config))
@@ -107,6 +114,8 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
         list(rt.fanout.map(rt.kube.create, (build_service_account(owner), build_role(owner),
                                             build_run_config_map(owner, config))))
         rt.kube.create(build_role_binding(owner))
+        if distributed.gang(config.distributed):  # the pods' names resolve before the first pod starts
+            rt.kube.create(build_headless_service(owner, manifest["metadata"]["name"]))
         created = rt.kube.create(manifest)
         if created is None:  # 409: it exists; read it to see whose it is and whether it is suspended
             created = rt.kube.get("batch/v1", "Job", owner.namespace, manifest["metadata"]["name"])

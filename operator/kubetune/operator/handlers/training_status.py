@@ -7,6 +7,7 @@ from typing import Any
 
 from kubetune.crd.kinds import TRAINING
 from kubetune.operator.conditions import now_iso
+from kubetune.operator.handlers import gang as group
 from kubetune.operator.handlers.common import many, one
 from kubetune.operator.owner import Owner
 from kubetune.operator.phases import TrainingState, training_conditions, training_state
@@ -32,6 +33,9 @@ def state_fields(state: TrainingState, view: Mapping[str, Any], base: Mapping[st
         "attempts": state.attempts,
         "conditions": training_conditions(state, view.get("generation")),
     }
+    if state.nodes is not None:  # a group of pods (several nodes)
+        fields["nodes"] = state.nodes
+        fields["nodeStates"] = [dict(s) for s in state.node_states]
     if state.phase == "Running" and not base.get("startTime"):
         fields["startTime"] = now_iso()
     if state.phase in TERMINAL:
@@ -63,12 +67,15 @@ def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training
     job = one(training_jobs, (namespace, name))
     if job is None or (job.get("ownerUid") and job["ownerUid"] != view["uid"]):
         return None  # no Job yet (the Training's own handler reports that), or one left from a namesake
+    if group.waiting_for_previous(job):
+        return None  # a group restarting: status says so until the next Job exists
     base = rt.status.base(view["uid"], view["status"], view.get("resourceVersion"))
     if base.get("phase") in TERMINAL and base.get("jobName") == job["name"] and not _job_is_newer(job, base):
         return None  # terminal phases stick, even when the Job's TTL removes it later
     pods = many(training_pods, (namespace, name))
-    return view, job, training_state(job, pods, suspend_requested=bool(view["spec"].get("suspend")),
-                                     quota_refusal=_quota_refusal(rt, namespace, job, pods))
+    state = training_state(job, pods, suspend_requested=bool(view["spec"].get("suspend")),
+                           quota_refusal=_quota_refusal(rt, namespace, job, pods))
+    return view, job, group.restart_state(rt, view, job, state) or state
 
 
 def _quota_refusal(rt: Runtime, namespace: str, job: Mapping[str, Any], pods: list[Any]) -> str | None:
@@ -90,6 +97,8 @@ def refresh_wanted(rt: Runtime, namespace: str, name: str, training_views: Any, 
     if decided is None:
         return False
     view, job, state = decided
+    if state.reason == group.RESTARTING:
+        return True  # the failed group's Job is deleted even when status said so already
     base = rt.status.base(view["uid"], view["status"], view.get("resourceVersion"))
     fields = {**state_fields(state, view, base), "jobName": job["name"]}
     return rt.status.needed(view["uid"], view["status"], view.get("resourceVersion"), fields)
@@ -103,6 +112,9 @@ def refresh_training(rt: Runtime, namespace: str, name: str, training_views: Any
         if decided is not None:
             view, job, state = decided
             write_state(rt, view, state, {"jobName": job["name"]})
+            if state.reason == group.RESTARTING:
+                group.delete_group(rt, namespace, job)
+                return
             if state.phase == "Failed" and not job["suspend"] and not _job_finished(job):
                 # e.g. an image that cannot be pulled: the Job would keep a pod (and its GPUs) waiting
                 # forever. Suspended, it frees them and stays for inspection.
