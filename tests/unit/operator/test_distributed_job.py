@@ -96,8 +96,7 @@ def test_many_nodes_make_an_indexed_job_that_fails_as_a_group(
     env = _env(job)
     assert env["KUBETUNE_RDZV_ENDPOINT"] == "run-1-train-0.run-1-train.team-a.svc:29500"
     assert (env["KUBETUNE_NNODES"], env["KUBETUNE_NPROC_PER_NODE"], env["KUBETUNE_RDZV_TIMEOUT"]) == ("3", "2", "120")
-    assert env["KUBETUNE_NODE_RANK"] == {"fieldRef": {
-        "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}
+    assert env["KUBETUNE_LOCAL_ADDR"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert "batch.kubernetes.io/controller-uid" in env["KUBETUNE_RDZV_ID"]["fieldRef"]["fieldPath"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["dshm"]["emptyDir"]["sizeLimit"] == "3Gi"

@@ -20,6 +20,7 @@ from kubetune.localdev.node import ipam, netns, registration, runtime
 from kubetune.localdev.node.config import NodeConfig
 from kubetune.localdev.node.forward import LoopbackForwarder
 from kubetune.localdev.node.heartbeat import Heartbeat
+from kubetune.localdev.node.hosts import HostsTable
 from kubetune.localdev.node.kube import Kube, api_client, server_address
 from kubetune.localdev.node.podwatch import Watcher, pod_watcher
 from kubetune.localdev.node.podworker import PodWorker, is_terminal
@@ -109,6 +110,8 @@ class NodeAgent:
         self.network = netns.PodNetwork.create(self.config.name, lock_dir)
         self.allocator.network = self.network
         self.ctx.netns_fd = self.network.fd
+        if self.ctx.isolate_pids:  # podinit, in the container's own mount namespace, mounts it as /etc/hosts
+            self.ctx.hosts = HostsTable(self.config.state_dir / "hosts")
         ports = {self.ctx.api_port, *self.config.host_ports}
         self._forwarder = LoopbackForwarder(self.network.fd, ports).start()
 

@@ -13,15 +13,29 @@ SIGTERM).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 
+MS_BIND = 4096
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
+def mount_hosts(source: str) -> None:
+    """Bind-mount the node's hosts file over /etc/hosts (we are in a private mount namespace; hosts.py)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(source.encode(), b"/etc/hosts", None, MS_BIND, None) != 0:
+        errno = ctypes.get_errno()
+        # Not fatal: names then resolve as on the host, and the pod says why in its log.
+        print(f"podinit: cannot mount {source} over /etc/hosts: {os.strerror(errno)}", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--hosts"] and len(argv) > 1:
+        mount_hosts(argv[1])
+        argv = argv[2:]
     if not argv:
         print("usage: podinit CMD [ARGS...]", file=sys.stderr)
         return 127

@@ -13,7 +13,7 @@ from typing import Any
 
 from kubernetes.client.rest import ApiException
 
-from kubetune.localdev.node import images, limits, runtime, status
+from kubetune.localdev.node import hosts, images, limits, runtime, status
 from kubetune.localdev.node.envvars import EnvError
 from kubetune.localdev.node.ipam import PodIPAllocator
 from kubetune.localdev.node.probes import ProbeTracker, check
@@ -182,6 +182,8 @@ class PodWorker:
                 preferred = (self.pod.get("status") or {}).get("podIP")
                 host_network = bool(self.pod["spec"].get("hostNetwork"))
                 self.pod_ip = self.ctx.host_ip if host_network else self.allocator.allocate(self.uid, preferred)
+                if self.ctx.hosts is not None and not host_network:
+                    self.ctx.hosts.add(self.uid, self.pod_ip, hosts.pod_names(self.pod))
             sandbox = Sandbox(self.ctx, self.pod, self.pod_ip, self.ctx.config.pods_dir / self.uid)
             sandbox.prepare()
         except Exception as error:
@@ -242,7 +244,8 @@ class PodWorker:
             argv = self.sandbox.command(container, env)
             cwd = self.sandbox.cwd(container)
             log_path = self.sandbox.log_path(record.name, record.restart_count)
-            process = runtime.start(argv, env, cwd, log_path, self.ctx.isolate_pids, self.sandbox.netns_fd)
+            process = runtime.start(argv, env, cwd, log_path, self.ctx.isolate_pids, self.sandbox.netns_fd,
+                                    self.sandbox.hosts_file)
         except EnvError as error:
             record.state, record.waiting_reason, record.waiting_message = (
                 WAITING,
@@ -430,6 +433,8 @@ class PodWorker:
         # Exactly once: after the release another pod may be handed the same address.
         if self.pod_ip is not None and self.pod_ip != self.ctx.host_ip and not self.address_released:
             self.address_released = True
+            if self.ctx.hosts is not None:
+                self.ctx.hosts.remove(self.uid)
             self.allocator.release(self.pod_ip, self.uid)
 
     def _release(self) -> None:

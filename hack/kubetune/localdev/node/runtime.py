@@ -176,10 +176,16 @@ def can_isolate() -> bool:
     return os.geteuid() == 0 and shutil.which("unshare") is not None
 
 
-def isolated(argv: Sequence[str]) -> list[str]:
-    """argv run as PID 1's child in a fresh PID namespace (see podinit)."""
+def isolated(argv: Sequence[str], hosts_file: Path | None = None) -> list[str]:
+    """argv run as PID 1's child in a fresh PID namespace (see podinit).
+
+    With `hosts_file`, also in a private mount namespace where podinit mounts it over /etc/hosts.
+    """
     unshare = shutil.which("unshare") or "unshare"
-    return [unshare, "--pid", "--fork", "--kill-child=SIGKILL", sys.executable, "-m", PODINIT, *argv]
+    if hosts_file is None:
+        return [unshare, "--pid", "--fork", "--kill-child=SIGKILL", sys.executable, "-m", PODINIT, *argv]
+    return [unshare, "--pid", "--mount", "--propagation", "private", "--fork", "--kill-child=SIGKILL",
+            sys.executable, "-m", PODINIT, "--hosts", str(hosts_file), *argv]
 
 
 def start(
@@ -189,6 +195,7 @@ def start(
     log_path: Path,
     isolate: bool = False,
     netns_fd: int | None = None,
+    hosts_file: Path | None = None,
 ) -> Process:
     """Start the container's command with stdout and stderr appended to its log file.
 
@@ -197,7 +204,7 @@ def start(
     executable = find_executable(argv[0], env.get("PATH", os.defpath))
     command = [executable, *argv[1:]]
     if isolate:
-        command = isolated(command)
+        command = isolated(command, hosts_file)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         try:

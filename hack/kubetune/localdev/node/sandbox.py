@@ -20,6 +20,7 @@ from typing import Any
 from kubetune.localdev.node import envvars, mounts, volumes
 from kubetune.localdev.node.config import NodeConfig
 from kubetune.localdev.node.envvars import PodFacts, Sources
+from kubetune.localdev.node.hosts import HostsTable, wants_hosts
 from kubetune.localdev.node.kube import Kube
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class NodeContext:
     api_port: int
     isolate_pids: bool = False
     netns_fd: int | None = None  # the pod network namespace ("netns" mode), for setns()
+    hosts: HostsTable | None = None  # pods' DNS names ("netns" mode with PID namespaces; hosts.py)
 
 
 def all_containers(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -79,6 +81,12 @@ class Sandbox:
     def netns_fd(self) -> int | None:
         """The namespace the pod's processes run in; None: the host's (hostNetwork, or no netns mode)."""
         return None if self.pod["spec"].get("hostNetwork") else self.ctx.netns_fd
+
+    @property
+    def hosts_file(self) -> Path | None:
+        """The node's hosts file, bind-mounted over /etc/hosts for a pod with a subdomain (hosts.py)."""
+        hosts = self.ctx.hosts
+        return hosts.path if hosts is not None and wants_hosts(self.pod) else None
 
     @property
     def facts(self) -> PodFacts:

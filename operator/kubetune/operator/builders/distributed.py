@@ -21,7 +21,6 @@ from kubetune.operator.owner import Owner, child_metadata
 SHM_VOLUME = "dshm"
 SHM_PATH = "/dev/shm"  # noqa: S108  (the shared-memory mount itself, not a temp file)
 SHM_PER_PROCESS_GI = 1
-COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 RENDEZVOUS_PORT_NAME = "rendezvous"
 MAX_HOSTNAME = 63  # a pod's hostname <job>-<index> is a DNS label
 
@@ -76,9 +75,11 @@ def gang(config: RunDistributed) -> bool:
 
 
 def env(job_name: str, namespace: str, config: RunDistributed) -> list[dict[str, Any]]:
-    """What the launcher (kubetune-train under torchrun) reads besides the run config.
+    """What the launcher (kubetune.train.distributed.launch) reads besides the run config.
 
     JOB_COMPLETION_INDEX (the node rank) comes from the Job controller itself in an Indexed Job.
+    KUBETUNE_NNODES, _NPROC_PER_NODE and _RDZV_TIMEOUT repeat the run config for a Trainer with a
+    command of its own (e.g. plain torchrun).
     """
     out: list[dict[str, Any]] = [
         {"name": "KUBETUNE_NNODES", "value": str(config.nodes)},
@@ -91,8 +92,9 @@ def env(job_name: str, namespace: str, config: RunDistributed) -> list[dict[str,
             # The same id for every pod of one Job: a recreated Job (a group restart) has a new uid.
             {"name": "KUBETUNE_RDZV_ID", "valueFrom": {"fieldRef": {
                 "fieldPath": "metadata.labels['batch.kubernetes.io/controller-uid']"}}},
-            {"name": "KUBETUNE_NODE_RANK", "valueFrom": {"fieldRef": {
-                "fieldPath": f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"}}},
+            # Where peers reach this node's workers (torchrun's default, the FQDN, is not resolvable
+            # everywhere: the local node's pods share the machine's hostname).
+            {"name": "KUBETUNE_LOCAL_ADDR", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         ]
     return out
 
