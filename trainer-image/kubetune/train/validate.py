@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from kubetune.crd.runconfig import TrainRunConfig
-from kubetune.crd.vocab import TASK_FORMATS
+from kubetune.crd.vocab import PREFERENCE_FORMATS, TASK_FORMATS
 
 
 def problems(config: TrainRunConfig, model_dir: Path | None = None) -> list[str]:
@@ -17,6 +17,13 @@ def problems(config: TrainRunConfig, model_dir: Path | None = None) -> list[str]
             f"dataset format {dataset.format} does not fit task {config.task} "
             f"(use one of {sorted(TASK_FORMATS[config.task])})"
         )
+    if config.objective == "dpo" and (config.task != "causal-lm" or dataset.format not in PREFERENCE_FORMATS):
+        found.append(
+            f"objective dpo needs task causal-lm and a preference dataset (openai-dpo or preference), "
+            f"not {config.task} with {dataset.format}"
+        )
+    if config.objective == "supervised" and dataset.format in PREFERENCE_FORMATS:
+        found.append(f"dataset format {dataset.format} holds preference pairs: use objective dpo")
     if hp.eval_steps and not (dataset.validation_split or dataset.validation_fraction):
         found.append("evalSteps is set but there is no validationSplit or validationFraction")
     if hp.lora_target_modules is not None and not hp.lora_target_modules and config.method != "full":
