@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from kubetune.crd.autoscaling import Autoscaling
 from kubetune.crd.base import (
     CamelModel,
     Condition,
@@ -49,7 +50,10 @@ class InferenceServiceSpec(CamelModel):
     )
     task: Task = Field(default="causal-lm", description="Task of the served model.")
     image: str | None = Field(default=None, max_length=512, description="Runtime image override.")
-    replicas: int = Field(default=1, ge=0, le=100, description="Serving replicas.")
+    replicas: int = Field(default=1, ge=0, le=100, description="Serving replicas (without autoscaling).")
+    autoscaling: Autoscaling | None = Field(
+        default=None, description="Scale between bounds on load (HPA, or KEDA where installed), and to zero "
+        "when idle; replicas is then ignored.")
     resources: Resources | None = Field(default=None, description="Pod resources.")
     limits: InferenceLimits = Field(default_factory=InferenceLimits, description="Admission and batching.")
     cache: CacheSettings = Field(default_factory=CacheSettings, description="Result cache.")

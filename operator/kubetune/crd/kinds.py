@@ -188,6 +188,10 @@ INFERENCE_SERVICE = Kind(
              "an InferenceService needs exactly one of model or trainingRef"),
         Rule("spec", "!has(self.apiKeys) || !has(self.auth) || self.auth != 'none'",
              "apiKeys needs auth apiKey: a server without a key accepts every caller"),
+        Rule("spec.autoscaling", "self.minReplicas <= self.maxReplicas",
+             "autoscaling.minReplicas must not exceed maxReplicas"),
+        Rule("spec.autoscaling", "!has(self.targetConcurrency) || !has(self.targetQueueDepth)",
+             "autoscaling needs at most one of targetConcurrency and targetQueueDepth"),
     ),
 )
 

@@ -8,7 +8,7 @@ Task = Literal["causal-lm", "sequence-classification", "image-classification"]
 Method = Literal["lora", "qlora", "full"]
 
 TrainingPhase = Literal["Pending", "Queued", "Running", "Stopping", "Stopped", "Succeeded", "Failed"]
-InferencePhase = Literal["Pending", "Loading", "Ready", "Failed", "Stopped"]
+InferencePhase = Literal["Pending", "Loading", "Ready", "Failed", "Stopped", "ScaledToZero"]
 DatasetPhase = Literal["Pending", "Validating", "Ready", "Invalid"]
 
 DatasetFormat = Literal[

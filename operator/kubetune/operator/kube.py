@@ -34,6 +34,9 @@ KINDS: dict[str, tuple[str, bool]] = {
     "Job": ("jobs", True),
     "Deployment": ("deployments", True),
     "PodDisruptionBudget": ("poddisruptionbudgets", True),
+    "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
+    "ScaledObject": ("scaledobjects", True),  # KEDA's, where installed
+    "CustomResourceDefinition": ("customresourcedefinitions", False),
     "Lease": ("leases", True),
     "ResourceQuota": ("resourcequotas", True),
     "LimitRange": ("limitranges", True),

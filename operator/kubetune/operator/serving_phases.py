@@ -42,14 +42,19 @@ def _crash(pod: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def serving_state(
-    deployment: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], suspended: bool
+    deployment: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]], suspended: bool,
+    scales_to_zero: bool = False,
 ) -> ServingState:
-    """Stopped, Pending, Loading (no replica ready yet), Ready, or Failed with the reason."""
+    """Stopped, ScaledToZero (idle, woken by the next request), Pending, Loading (no replica ready yet),
+    Ready, or Failed with the reason."""
     if suspended:
         return ServingState("Stopped", "Suspended", "suspended: scaled to zero")
     if deployment is None:
         return ServingState("Pending", "DeploymentNotCreated", "waiting for the Deployment to be created")
     ready = deployment["readyReplicas"]
+    if deployment["replicas"] == 0 and scales_to_zero:
+        return ServingState("ScaledToZero", "Idle", "scaled to zero while idle; the next request through the "
+                            "facade scales it back up", ready)
     if deployment["replicas"] == 0:
         return ServingState("Stopped", "ScaledToZero", "replicas is 0", ready)
     if ready > 0:

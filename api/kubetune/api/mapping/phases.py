@@ -37,7 +37,7 @@ DATASET_STATUS: dict[str, str] = {
 # Models (InferenceServices) in seed 003's inference model list.
 MODEL_STATUS: dict[str, str] = {
     UNSET: "pending", "Pending": "pending", "Loading": "loading", "Ready": "ready", "Failed": "failed",
-    "Stopped": "stopped",
+    "Stopped": "stopped", "ScaledToZero": "scaled_to_zero",  # a call wakes it (the facade scales it up)
 }
 
 

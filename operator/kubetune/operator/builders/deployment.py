@@ -73,9 +73,10 @@ def api_keys_volume(owner: Owner, spec: InferenceServiceSpec) -> tuple[list[dict
 
 def build_deployment(
     owner: Owner, spec: InferenceServiceSpec, model: ServedModel, version: str, settings: Settings,
-    trusted: frozenset[str] = frozenset(),
+    trusted: frozenset[str] = frozenset(), replicas: int | None = None,
 ) -> dict[str, Any]:
-    """Replicas follow spec.replicas (0 when suspended); the version annotation rolls pods on change.
+    """Replicas follow spec.replicas (0 when suspended) unless given (autoscaling, scale to zero:
+    kubetune.operator.scale_to_zero); the version annotation rolls pods on change.
 
     The server reads only: its project's prefix of the store and the PVCs it serves from, all read-only.
     ``trusted``: the admin's catalog uris it may serve from outside the project.
@@ -127,7 +128,7 @@ def build_deployment(
         "kind": "Deployment",
         "metadata": meta,
         "spec": {
-            "replicas": 0 if spec.suspend else spec.replicas,
+            "replicas": replicas if replicas is not None else (0 if spec.suspend else spec.replicas),
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {

@@ -20,6 +20,7 @@ from kubetune.crd.training import OPERATOR_STATUS_FIELDS
 from kubetune.operator import conditions as cnd
 from kubetune.operator.handlers.common import REGISTRY, resource
 from kubetune.operator.observed import deployment_view, job_view, pod_view
+from kubetune.operator.scale_to_zero import activity_of
 
 # Trainer-written fields the operator reads: outputs for serving, metrics for HPO objectives.
 READ_FROM_TRAINER = ("output", "metrics", "summary")
@@ -98,6 +99,7 @@ async def isvc_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> di
         "name": name, "namespace": namespace, "uid": meta.get("uid"), "generation": meta.get("generation"),
         "resourceVersion": meta.get("resourceVersion"), "labels": dict(meta.get("labels") or {}),
         "spec": dict(body.get("spec") or {}), "status": compact_status(status, frozenset(status)),
+        **activity_of(meta),
     }}
 
 

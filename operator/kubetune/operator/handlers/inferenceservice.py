@@ -19,6 +19,8 @@ from kubetune.crd.serving_keys import new_client_key
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator import conditions as cnd
+from kubetune.operator import scale_to_zero as stz
+from kubetune.operator.autoscaler import apply_autoscaler
 from kubetune.operator.builders.deployment import build_deployment
 from kubetune.operator.builders.inferenceservice import build_inference_service
 from kubetune.operator.builders.pdb import build_pdb
@@ -49,7 +51,7 @@ def isvc_view_of(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta.get("uid"),
             "generation": meta.get("generation"), "resourceVersion": meta.get("resourceVersion"),
             "labels": dict(meta.get("labels") or {}), "spec": dict(body.get("spec") or {}),
-            "status": dict(body.get("status") or {})}
+            "status": dict(body.get("status") or {}), **stz.activity_of(meta)}
 
 
 def write_serving(rt: Runtime, view: Mapping[str, Any], state: ServingState,
@@ -68,8 +70,8 @@ def write_serving(rt: Runtime, view: Mapping[str, Any], state: ServingState,
         ],
         **(extra or {}),
     }
-    reason = {"Ready": "Ready", "Loading": "Loading", "Failed": "Failed", "Stopped": "Stopped"}.get(
-        state.phase, state.reason)
+    reason = {"Ready": "Ready", "Loading": "Loading", "Failed": "Failed", "Stopped": "Stopped",
+              "ScaledToZero": "ScaledToZero"}.get(state.phase, state.reason)
     return rt.status.write(INFERENCE_SERVICE, owner, view["status"], view.get("resourceVersion"), fields,
                            (reason, state.message, state.phase == "Failed"))
 
@@ -104,6 +106,10 @@ def admin_uris(trainer_specs: Any) -> frozenset[str]:
                      for model in (trainer["spec"].get("models") or ()) if model.get("uri"))
 
 
+def scales_to_zero(spec: InferenceServiceSpec) -> bool:
+    return spec.autoscaling is not None and spec.autoscaling.scale_to_zero
+
+
 def _hash(manifest: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -115,8 +121,13 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     owner = isvc_owner(view)
     annotations = (deployment or {}).get("annotations") or {}
     version = next_model_version(annotations.get(lbl.MODEL_VERSION), annotations.get(MODEL_FINGERPRINT), model)
-    manifest = build_deployment(owner, spec, model, version, rt.settings, trusted)
-    digest = _hash(manifest)
+    current = deployment["replicas"] if deployment is not None else None
+    idle = stz.is_idle(spec, view.get("annotations") or {}, view.get("created"), stz.now_utc())
+    desired = stz.desired_replicas(spec, current, idle)
+    manifest = build_deployment(owner, spec, model, version, rt.settings, trusted, desired)
+    # Replicas are written apart from the template (below): an autoscaler owns them between the
+    # operator's own moves, and a hash over them would rewrite the Deployment on each of its decisions.
+    digest = _hash({**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}})
     manifest["metadata"]["annotations"][SPEC_HASH] = digest
     rt.kube.create(build_service(owner, rt.settings))
     if deployment is None or annotations.get(SPEC_HASH) != digest:
@@ -128,9 +139,15 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
                           {"metadata": {"annotations": manifest["metadata"]["annotations"]}, "spec": manifest["spec"]})
     elif annotations.get(SPEC_HASH) != digest:
         # A merge patch replaces lists whole: the pod template becomes exactly the built one.
+        template = {k: v for k, v in manifest["spec"].items() if k != "replicas"}
         rt.kube.patch("apps/v1", "Deployment", owner.namespace, manifest["metadata"]["name"],
-                      {"metadata": {"annotations": manifest["metadata"]["annotations"]}, "spec": manifest["spec"]})
-    pdb = build_pdb(owner, spec.replicas)
+                      {"metadata": {"annotations": manifest["metadata"]["annotations"]}, "spec": template})
+    replicas = stz.replicas_to_write(spec, current, desired)
+    if deployment is not None and replicas is not None and replicas != current:
+        rt.kube.patch("apps/v1", "Deployment", owner.namespace, manifest["metadata"]["name"],
+                      {"spec": {"replicas": replicas}})
+    apply_autoscaler(rt.kube, owner, spec, asleep=desired == 0)
+    pdb = build_pdb(owner, spec.autoscaling.min_replicas if spec.autoscaling else spec.replicas)
     if pdb is not None:
         rt.kube.create(pdb)
     else:
@@ -178,7 +195,7 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
             write_serving(rt, view, ServingState("Pending", "StorageNotReady", problem))
             raise kopf.TemporaryError(problem, delay=30)
         version, _ = apply_children(rt, view, spec, model, deployment, trusted)
-        state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend)
+        state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend, scales_to_zero(spec))
         if deployment is None or deployment["annotations"].get(lbl.MODEL_VERSION) != version:
             state = ServingState("Loading", "RollingOut", f"rolling out model version {version}",
                                  state.ready_replicas) if not spec.suspend else state
@@ -204,7 +221,7 @@ def refresh_isvc(rt: Runtime, namespace: str, name: str, isvc_views: Any, server
         if view is None or deployment is None:
             return
         spec = InferenceServiceSpec.model_validate(view["spec"])
-        state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend)
+        state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend, scales_to_zero(spec))
         extra = {"modelVersion": deployment["annotations"].get(lbl.MODEL_VERSION)}
         write_serving(rt, view, state, extra)
 
