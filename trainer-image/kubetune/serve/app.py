@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from kubetune.serve.access_log import AccessLogMiddleware
 from kubetune.serve.auth import ApiKeyFile
 from kubetune.serve.deps import require_api_key
 from kubetune.serve.engine import InferenceEngine, Loader, running
+from kubetune.serve.engines.adapters import AdapterWatcher
 from kubetune.serve.errors import install_error_handlers
 from kubetune.serve.routes import generate, health, infer, metrics, openai, stream
 from kubetune.serve.settings import ServeSettings
@@ -27,15 +29,25 @@ def create_app(settings: ServeSettings, loader: Loader | None = None) -> FastAPI
         from kubetune.serve.engines.loader import load_runtime
 
         loader = load_runtime
-    engine = InferenceEngine(settings, loader)
+    # Adapters added to (or removed from) the service while it runs: loaded without a restart. The file's
+    # set is loaded with the model, before the server says it is ready.
+    watcher = AdapterWatcher(settings.adapters_file, settings.adapters_poll_seconds) if settings.adapters_file else None
+    engine = InferenceEngine(settings, watcher.wrap(loader) if watcher else loader)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with running(engine):
-            yield
+            task = asyncio.get_running_loop().create_task(watcher.run(engine), name="adapters") if watcher else None
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
 
     app = FastAPI(title="kubetune-serve", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = engine
+    app.state.adapter_watcher = watcher
     app.state.api_keys = ApiKeyFile(settings.api_key_file) if settings.api_key_file else None
     install_error_handlers(app)
 

@@ -57,3 +57,7 @@ class ResultCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry (the served adapters changed: an adapter name may now mean other weights)."""
+        self._entries.clear()

@@ -131,11 +131,16 @@ class InferenceEngine:
         return [self.settings.served_model_name, *adapters]
 
     def resolve_adapter(self, model_id: str | None) -> str | None:
-        """The adapter a model id selects: the served name (or none) means the default one."""
+        """The adapter a model id selects: the served name (or none) means the default one.
+
+        The default is ``default_adapter``, else the first adapter the server started with, while it is
+        loaded; other adapters added at run time are called by their own names only.
+        """
         runtime = self.require_runtime()
         adapters = list(runtime.adapters)
         if model_id in (None, "", self.settings.served_model_name):
-            return adapters[0] if adapters else None
+            preferred = [self.settings.default_adapter] if self.settings.default_adapter else []
+            return next((a for a in [*preferred, *self.settings.adapters] if a in adapters), None)
         if model_id in adapters:
             return model_id
         raise ApiError(

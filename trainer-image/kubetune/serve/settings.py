@@ -58,6 +58,9 @@ class ServeSettings(BaseSettings):
         description="A JSON file {name: uri} of the adapters to serve, re-read while running: adapters added "
         "there are loaded and removed ones unloaded without a restart (the operator mounts a ConfigMap).",
     )
+    default_adapter: str | None = Field(
+        default=None, description="The adapter the served model name selects (default: the first adapter)."
+    )
     adapters_poll_seconds: float = Field(default=5, gt=0, description="How often adapters_file is re-read.")
 
     # Admission and batching (InferenceService.spec.limits)
