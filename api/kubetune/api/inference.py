@@ -12,6 +12,7 @@ from kubetune.api.context import AppContext
 from kubetune.api.core.errors import ApiError
 from kubetune.api.mapping import meta
 from kubetune.api.mapping.meta import Obj
+from kubetune.api.serving.wake import ensure_awake
 from kubetune.crd import labels as lbl
 from kubetune.crd import serving_keys
 
@@ -87,6 +88,7 @@ def server_headers(ctx: AppContext, isvc: Obj) -> dict[str, str]:
 
 
 async def call_server(ctx: AppContext, isvc: Obj, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    isvc = await ensure_awake(ctx, isvc)
     url = server_url(ctx, isvc) + path
     try:
         resp = await ctx.http.request(method, url, json=body, headers=server_headers(ctx, isvc))

@@ -38,6 +38,9 @@ OPERATOR_NEEDS = [
     ("", "serviceaccounts", "create"), ("", "configmaps", "create"), ("", "services", "create"),
     ("rbac.authorization.k8s.io", "roles", "create"), ("rbac.authorization.k8s.io", "rolebindings", "create"),
     ("policy", "poddisruptionbudgets", "create"), ("policy", "poddisruptionbudgets", "delete"),
+    *[(group, resource, verb) for group, resource in (("autoscaling", "horizontalpodautoscalers"),
+                                                      ("keda.sh", "scaledobjects"))
+      for verb in ("create", "patch", "delete")],
     ("", "events", "create"),
     # The artifact claim in project namespaces (storage.type pvc, the default).
     *[("", resource, verb) for resource in ("persistentvolumeclaims", "persistentvolumes")

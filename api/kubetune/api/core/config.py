@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         default="service",
         description="service: call status.url (cluster DNS); pod: call a ready server pod's IP directly "
         "(the local platform, where cluster DNS does not reach the host).")
+    scale_from_zero_timeout_seconds: float = Field(
+        default=120, gt=0, le=3600,
+        description="How long a request for an InferenceService scaled to zero waits for it to be Ready "
+        "(the model loads meanwhile) before 503.")
     sse_keepalive_seconds: float = Field(default=15, gt=0, le=300)
     proxy_timeout_seconds: float = Field(default=60, gt=0, le=3600)
     site_name: str = Field(default="kubetune")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Literal
@@ -60,6 +61,9 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, f"{what} not found")
 
 
+_OPENAI_PROXIED = re.compile(r"^/api/v1/inference-services/[^/]+/v1(/|$)")
+
+
 def family_for_path(path: str) -> Family:
     if path.startswith(("/api/v1/trainings", "/api/v1/trainers")):
         return "sktai"
@@ -68,7 +72,8 @@ def family_for_path(path: str) -> Family:
     if path.startswith("/api/v1/services/"):
         return "aitems"
     if path.startswith("/api/v1/inference-services"):
-        return "inference"
+        # A service's own OpenAI routes, proxied: the facade's errors there match the server's.
+        return "openai" if _OPENAI_PROXIED.match(path) else "inference"
     if path.startswith(("/healthz", "/readyz")):
         return "health"
     if path == "/v1" or path.startswith("/v1/"):

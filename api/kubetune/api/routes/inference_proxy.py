@@ -2,7 +2,9 @@
 
 `name` is `project.name` or a name unique among the caller's services. The body streams both
 ways (SSE included); the caller's token is replaced by the key the facade derives for that server
-(kubetune.crd.serving_keys).
+(kubetune.crd.serving_keys). A service scaled to zero is woken first (kubetune.api.serving.wake).
+Under `{name}/v1/` the facade's own errors use OpenAI's body, like the server's, so the openai SDK
+pointed at `.../inference-services/{name}/v1` shows every failure's message.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.background import BackgroundTask
 from kubetune.api.core.errors import ApiError, error_responses
 from kubetune.api.deps import ContextDep, CurrentUser
 from kubetune.api.inference import find_service, server_headers, server_url
+from kubetune.api.serving.wake import ensure_awake
 
 router = APIRouter(prefix="/api/v1/inference-services", tags=["inference"],
                    responses=error_responses("inference", 401, 403, 404, 502, 503))
@@ -24,9 +27,9 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 async def proxy(request: Request, ctx: ContextDep, user: CurrentUser, name: str, path: str) -> StreamingResponse:
-    isvc = find_service(ctx, user, name)
     if ".." in path.split("/"):
         raise ApiError(400, "path must not contain '..'")
+    isvc = await ensure_awake(ctx, find_service(ctx, user, name))
     url = f"{server_url(ctx, isvc)}/{path}"
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
     headers.update(server_headers(ctx, isvc))

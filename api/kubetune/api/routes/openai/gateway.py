@@ -36,6 +36,7 @@ from kubetune.api.mapping import openai_names as names
 from kubetune.api.mapping.meta import Obj
 from kubetune.api.routes.openai.common import ProjectHeader, invalid, project
 from kubetune.api.schemas.openai import Model, ModelList
+from kubetune.api.serving.wake import ensure_awake
 from kubetune.crd import labels as lbl
 from kubetune.crd.kinds import INFERENCE_SERVICE
 
@@ -151,7 +152,7 @@ async def forward(request: Request, ctx: AppContext, user: Principal, header: st
         raise invalid("the body is not valid JSON") from exc
     if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not body["model"]:
         raise invalid("you must provide a model parameter", "model")
-    isvc = await resolve(ctx, user, header, body["model"])
+    isvc = await ensure_awake(ctx, await resolve(ctx, user, header, body["model"]))  # scale from zero
     body["model"] = ""  # the server's own default: the one adapter (or model) this service serves
     upstream_request = ctx.http.build_request(
         "POST", f"{server_url(ctx, isvc)}{path}", content=json.dumps(body).encode(),

@@ -1,0 +1,1 @@
+"""Serving: waking InferenceServices scaled to zero, and managing InferenceServices for projects."""
