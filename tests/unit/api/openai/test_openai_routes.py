@@ -7,21 +7,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import openai
 import pytest
 import pytest_asyncio
 from api_env import CHAT_ROWS, Env
+from openai_sdk import sdk
 
 from kubetune.api.cluster import INFERENCE_SERVICES
 
 pytestmark = pytest.mark.unit
-
-
-def sdk(env: Env, user: str, project: str | None = None) -> openai.AsyncOpenAI:
-    transport = httpx.ASGITransport(app=env.app)
-    return openai.AsyncOpenAI(base_url="http://testserver/v1", api_key=env.tokens[user], project=project,
-                              http_client=httpx.AsyncClient(transport=transport), max_retries=0)
 
 
 @pytest_asyncio.fixture(loop_scope="function")
