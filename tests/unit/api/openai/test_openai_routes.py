@@ -171,3 +171,18 @@ async def test_succeeded_job_events_checkpoints_and_models(env: Env, alice: open
     with pytest.raises(openai.NotFoundError) as nf:
         await alice.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
     assert nf.value.code == "model_not_found"
+
+
+async def test_openai_project_header_picks_the_project(env: Env, alice: openai.AsyncOpenAI) -> None:
+    second = await env.client.post("/api/v1/projects", json={"name": "alice two", "description": "x"},
+                                   headers=env.auth("alice"))
+    assert second.status_code == 201, second.text
+    async with sdk(env, "alice", project=second.json()["key"]) as in_second:
+        created = await in_second.files.create(file=("train.jsonl", rows()), purpose="fine-tune")
+        assert [f.id async for f in in_second.files.list()] == [created.id]
+    assert [f.id async for f in alice.files.list()] == []  # the default project: alice's first
+    with pytest.raises(openai.NotFoundError):
+        await alice.files.retrieve(created.id)
+    async with sdk(env, "alice", project=env.projects["bob"]["key"]) as elsewhere:
+        with pytest.raises(openai.PermissionDeniedError):
+            await elsewhere.files.list()
