@@ -49,6 +49,8 @@ def job_status(training: Obj) -> JobStatus:
         return "cancelled"
     if phase not in ("Succeeded", "Failed") and meta.spec(training).get("suspend"):
         return "paused"
+    if phase in ("Stopping", "Stopped"):  # resumed, the operator has not started it again yet
+        return "queued"
     if phase == "Pending" and _condition(training, "Pending").get("reason") in FILE_REASONS:
         return "validating_files"
     return PHASE_STATUS.get(phase, "queued")
@@ -175,9 +177,12 @@ def events(training: Obj, project: str, kube_events: list[Obj]) -> list[JobEvent
         when = meta.parse_time(ckpt.get("time")) or _step_time(training, int(ckpt.get("step") or 0))
         found.append((when, 3, _event(training, f"checkpoint-{ckpt.get('step')}", when,
                                       f"Checkpoint created at step {ckpt.get('step')}")))
-    found += _final(training, project)
-    found.sort(key=lambda item: (item[0], item[1], item[2].id), reverse=True)
-    return [item[2] for item in found]
+    # The outcome stays the newest event and the creation the oldest, whatever Events come after
+    # (serving) or carry clock skew.
+    ranked = [(0 if item[1] == 0 else 1, *item) for item in found]
+    ranked += [(2, *item) for item in _final(training, project)]
+    ranked.sort(key=lambda item: (item[0], item[1], item[2], item[3].id), reverse=True)
+    return [item[3] for item in ranked]
 
 
 def _final(training: Obj, project: str) -> list[tuple[datetime, int, JobEvent]]:
