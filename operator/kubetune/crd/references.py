@@ -259,6 +259,34 @@ def project_uri(layout: StoreLayout, namespace: str, key: str = "") -> str:
     raise InvalidReference("store", "", "is not configured")
 
 
+# ---- another Training as a model (chains)
+
+TRAINING_SCHEME = "training"
+_TRAINING_URI = re.compile(r"^training://(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(/checkpoints/(?P<step>[0-9]{1,12}))?$")
+
+
+@dataclass(frozen=True)
+class TrainingModelRef:
+    """``training://<name>`` (the Training's final output) or ``training://<name>/checkpoints/<step>``."""
+
+    name: str
+    step: int | None = None
+
+
+def is_training_uri(uri: str) -> bool:
+    return scheme_of(uri) == TRAINING_SCHEME
+
+
+def parse_training_uri(uri: str, what: str = "baseModel") -> TrainingModelRef:
+    """The Training (of the referring resource's own namespace: a uri names no other) and the step."""
+    match = _TRAINING_URI.match(uri)
+    if match is None or len(match["name"]) > 63:
+        raise InvalidReference(what, uri, "must be training://<training name> or "
+                               "training://<training name>/checkpoints/<step> (a Training of this namespace)")
+    step = match["step"]
+    return TrainingModelRef(match["name"], int(step) if step is not None else None)
+
+
 # ---- the filesystem side
 
 

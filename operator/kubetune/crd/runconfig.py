@@ -119,6 +119,11 @@ class TrainRunConfig(CamelModel):
     method: Method = "lora"
     objective: Objective = "supervised"
     base_model: str = Field(description="Resolved base model location.")
+    adapter: str | None = Field(
+        default=None,
+        description="A LoRA adapter on the base to start from (a chain: training://<name> of a LoRA Training). "
+        "lora/qlora continue training it; full merges it into the weights first.",
+    )
     dataset: RunDataset
     hyperparameters: RunHyperparameters = Field(default_factory=RunHyperparameters)
     output: str = Field(description="Where checkpoints, adapter, model card and metric log go.")

@@ -11,10 +11,17 @@ from dataclasses import replace
 from typing import Any
 
 from kubetune.crd.dataset import DatasetSpec
-from kubetune.crd.references import InvalidReference, StoreLayout, check_name, resolve
+from kubetune.crd.references import (
+    InvalidReference,
+    StoreLayout,
+    check_name,
+    is_training_uri,
+    parse_training_uri,
+    resolve,
+)
 from kubetune.crd.trainer import ParameterDefinition, TrainerSpec
 from kubetune.crd.training import TrainingSpec
-from kubetune.crd.vocab import TASK_FORMATS
+from kubetune.crd.vocab import PREFERENCE_FORMATS, TASK_FORMATS
 from kubetune.operator.builders.hpo import sample_trials
 from kubetune.operator.builders.hyperparameters import flatten, snake
 from kubetune.operator.builders.serving import ServedModel
@@ -25,6 +32,7 @@ IMAGE_PATTERN = re.compile(
 )
 
 LORA_ONLY = frozenset({"lora_rank", "lora_alpha", "lora_dropout", "lora_target_modules"})
+DPO_HYPERPARAMETERS = frozenset({"beta", "label_smoothing", "dpo_loss"})
 
 
 def check_value(definition: ParameterDefinition, value: Any) -> str | None:
@@ -88,6 +96,29 @@ def check_base_model(spec: TrainingSpec, trainer: TrainerSpec) -> list[str]:
     ]
 
 
+def check_objective(spec: TrainingSpec, fmt: str | None) -> list[str]:
+    """dpo learns from preference pairs only, and preference pairs only teach dpo."""
+    if fmt is None:
+        return []
+    if spec.objective == "dpo" and (spec.task != "causal-lm" or fmt not in PREFERENCE_FORMATS):
+        return [f"objective dpo needs task causal-lm and a preference dataset (openai-dpo or preference), "
+                f"not {spec.task} with {fmt}"]
+    if spec.objective == "supervised" and fmt in PREFERENCE_FORMATS:
+        return [f"dataset format {fmt} holds preference pairs: use objective dpo"]
+    return []
+
+
+def check_dpo_hyperparameters(spec: TrainingSpec) -> list[str]:
+    hp = spec.hyperparameters
+    if spec.objective == "dpo":
+        if hp.label_smoothing and hp.dpo_loss == "ipo":
+            return ["labelSmoothing applies to the sigmoid dpoLoss, not ipo"]
+        return []
+    used = [name for name, value in (("beta", hp.beta), ("labelSmoothing", hp.label_smoothing),
+                                     ("dpoLoss", hp.dpo_loss)) if value is not None]
+    return [f"hyperparameter {name} applies to objective dpo only" for name in used]
+
+
 def check_dataset(spec: TrainingSpec, dataset: DatasetSpec | None, dataset_phase: str | None) -> list[str]:
     source = spec.dataset
     fmt = source.format
@@ -104,7 +135,7 @@ def check_dataset(spec: TrainingSpec, dataset: DatasetSpec | None, dataset_phase
         return [
             f"dataset format {fmt} cannot train task {spec.task} (use one of: {', '.join(sorted(allowed))})"
         ]
-    return []
+    return check_objective(spec, fmt)
 
 
 def check_hpo(spec: TrainingSpec, trainer: TrainerSpec) -> list[str]:
@@ -139,7 +170,10 @@ def validate_training(
         )
     problems += check_base_model(spec, trainer)
     problems += check_dataset(spec, dataset, dataset_phase)
-    problems += check_hyperparameters(flatten(spec.hyperparameters), trainer, spec.method)
+    problems += check_dpo_hyperparameters(spec)
+    # DPO's own hyperparameters are bounded by the Training's schema; a Trainer need not declare them.
+    declared = {k: v for k, v in flatten(spec.hyperparameters).items() if k not in DPO_HYPERPARAMETERS}
+    problems += check_hyperparameters(declared, trainer, spec.method)
     problems += check_hpo(spec, trainer)
     return problems
 
@@ -162,7 +196,12 @@ def check_references(spec: TrainingSpec, namespace: str, layout: StoreLayout,
     """Every uri and name of the spec through the one resolver (kubetune.crd.references);
     ``dataset_uri``: the referenced Dataset's, checked again here (its spec may have just changed)."""
     problems: list[str] = []
-    if "://" in spec.base_model:
+    if is_training_uri(spec.base_model):  # another Training of this namespace: kubetune.crd.chains resolves it
+        try:
+            parse_training_uri(spec.base_model)
+        except InvalidReference as exc:
+            problems.append(str(exc))
+    elif "://" in spec.base_model:
         problems += _reference(spec.base_model, namespace, layout, "baseModel")
     if spec.dataset.uri is not None:
         problems += _reference(spec.dataset.uri, namespace, layout, "dataset.uri")

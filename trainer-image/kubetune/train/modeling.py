@@ -135,9 +135,27 @@ def load(config: TrainRunConfig, model_dir: Path, labels: list[str] | None = Non
             model = transformers.AutoModelForImageClassification.from_pretrained(
                 model_dir, dtype=dtype, **head, **extra
             )
+    if config.adapter is not None:  # a chain: start from the parent Training's adapter
+        return Loaded(model=_from_adapter(config, model), processor=processor, label2id=label2id)
     if config.method in ("lora", "qlora"):
         model = _apply_lora(config, model)
     return Loaded(model=model, processor=processor, label2id=label2id)
+
+
+def _from_adapter(config: TrainRunConfig, model: Any) -> Any:
+    """lora/qlora continue training the parent's adapter (its rank and targets are kept: the child's LoRA
+    settings do not apply); full fine-tuning folds it into the weights and trains those."""
+    from peft import PeftModel, prepare_model_for_kbit_training
+
+    from kubetune.train import uris
+
+    assert config.adapter is not None
+    adapter = uris.resolve(config.adapter)
+    if config.method == "full":
+        return PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    if config.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)  # type: ignore[no-untyped-call]
+    return PeftModel.from_pretrained(model, adapter, is_trainable=True)
 
 
 def _apply_lora(config: TrainRunConfig, model: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubetune.crd import labels as lbl
-from kubetune.crd.references import layout_env
+from kubetune.crd.references import is_training_uri, layout_env
 from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH, TrainRunConfig
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
@@ -36,8 +36,11 @@ def training_env(owner: Owner, trainer: TrainerSpec, settings: Settings) -> list
 
 
 def trusted_uris(spec: TrainingSpec, config: TrainRunConfig | None) -> frozenset[str]:
-    """A base model named by catalog id resolves to the admin's uri, trusted for reading."""
-    return frozenset({config.base_model}) if config is not None and "://" not in spec.base_model else frozenset()
+    """A base model named by catalog id resolves to the admin's uri, trusted for reading; so does the
+    base of a chain (training://), which the operator resolved from the first Training's own base."""
+    if config is None or ("://" in spec.base_model and not is_training_uri(spec.base_model)):
+        return frozenset()
+    return frozenset({config.base_model})
 
 
 def reference_env(spec: TrainingSpec, config: TrainRunConfig | None, namespace: str,
@@ -65,7 +68,8 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
     volumes, mounts = podspec.artifact_volume(settings, namespace)
     if config is not None:
         extra_volumes, extra_mounts = podspec.input_volumes(
-            [config.base_model, config.dataset.uri], settings, namespace, writable=[config.output])
+            [config.base_model, config.dataset.uri, *([config.adapter] if config.adapter else [])], settings,
+            namespace, writable=[config.output])
         volumes, mounts = volumes + extra_volumes, mounts + extra_mounts
         mounts += podspec.catalog_mounts(trusted_uris(spec, config), settings, namespace)
     volumes.append({"name": CONFIG_VOLUME, "configMap": {"name": lbl.training_config_map_name(owner.name)}})

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from kubetune.crd import labels as lbl
+from kubetune.crd.chains import ChainModel
 from kubetune.crd.dataset import DatasetSpec
+from kubetune.crd.references import is_training_uri
 from kubetune.crd.runconfig import Reporting, RunDataset, RunDistributed, TrainingIdentity, TrainRunConfig
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
@@ -70,8 +72,14 @@ def build_run_config(
     trainer: TrainerSpec,
     dataset: DatasetSpec | None,
     settings: Settings,
+    chain: ChainModel | None = None,
 ) -> TrainRunConfig:
-    """Everything kubetune-train needs, resolved; raises ResolutionError on a spec problem."""
+    """Everything kubetune-train needs, resolved; raises ResolutionError on a spec problem.
+
+    ``chain``: what a ``training://`` base model resolved to (kubetune.crd.chains), required for one.
+    """
+    if is_training_uri(spec.base_model) and chain is None:
+        raise ResolutionError(f"base model {spec.base_model} has not been resolved to a Training's output")
     resume: str | int = "latest"
     if spec.resume_from is not None:
         if spec.resume_from.step is not None:
@@ -82,7 +90,9 @@ def build_run_config(
         training=TrainingIdentity(namespace=namespace, name=name, uid=uid),
         task=spec.task,
         method=spec.method,
-        base_model=resolve_base_model(spec, trainer),
+        objective=spec.objective,
+        base_model=chain.base_model if chain is not None else resolve_base_model(spec, trainer),
+        adapter=chain.adapter if chain is not None else None,
         dataset=resolve_dataset(spec, dataset),
         hyperparameters=resolve(trainer, spec.hyperparameters),
         output=spec.output or settings.default_output(namespace, name),

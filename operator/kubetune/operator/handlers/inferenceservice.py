@@ -13,11 +13,14 @@ import kopf
 from pydantic import ValidationError
 
 from kubetune.crd import labels as lbl
-from kubetune.crd.inferenceservice import InferenceServiceSpec
+from kubetune.crd.chains import Waiting
+from kubetune.crd.inferenceservice import InferenceServiceSpec, ModelSource
 from kubetune.crd.kinds import INFERENCE_SERVICE, TRAINING
+from kubetune.crd.references import InvalidReference, is_training_uri
 from kubetune.crd.serving_keys import new_client_key
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
+from kubetune.operator import chains
 from kubetune.operator import conditions as cnd
 from kubetune.operator import scale_to_zero as stz
 from kubetune.operator.autoscaler import apply_autoscaler
@@ -80,6 +83,8 @@ def served_model(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpe
                  trainer_specs: Any) -> ServedModel | ServingState:
     """What to serve, or the state that explains why there is nothing to serve yet."""
     if spec.model is not None:
+        if is_training_uri(spec.model.base_model):
+            return _chained_model(view["namespace"], spec, training_views, trainer_specs)
         return ServedModel.from_source(spec.model)
     assert spec.training_ref is not None
     ref = spec.training_ref.name
@@ -90,6 +95,9 @@ def served_model(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpe
     if phase != "Succeeded":
         return ServingState("Pending", "WaitingForTraining", f"waiting for Training {ref} to succeed (now {phase})")
     tspec = TrainingSpec.model_validate(training["spec"])
+    if is_training_uri(tspec.base_model):  # a chain: its adapter sits on the chain's first weights
+        chained = spec.model_copy(update={"model": ModelSource(base_model=f"training://{ref}")})
+        return _chained_model(view["namespace"], chained, training_views, trainer_specs)
     trainer = one(trainer_specs, tspec.trainer_ref)
     try:
         base = resolve_base_model(tspec, TrainerSpec.model_validate(trainer["spec"])) if trainer else tspec.base_model
@@ -98,6 +106,23 @@ def served_model(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceSpe
     output = training["status"].get("output") or tspec.output or rt.settings.default_output(
         view["namespace"], ref)
     return ServedModel.from_training(ref, tspec.method, base, output)
+
+
+def _chained_model(namespace: str, spec: InferenceServiceSpec, training_views: Any,
+                   trainer_specs: Any) -> ServedModel | ServingState:
+    """model.baseModel training://<name>[/checkpoints/<step>]: that Training's weights and adapter."""
+    assert spec.model is not None
+    try:
+        found = chains.training_model(spec.model.base_model, namespace, training_views, trainer_specs,
+                                      what="model.baseModel")
+    except InvalidReference as exc:
+        return ServingState("Failed", "InvalidReference", str(exc))
+    if isinstance(found, Waiting):
+        return ServingState("Pending", "WaitingForTraining", found.message)
+    adapters = {a.name: a.uri for a in spec.model.adapters}
+    if found.adapter is not None:
+        adapters = {found.name: found.adapter, **adapters}
+    return ServedModel(found.base_model, adapters)
 
 
 def admin_uris(trainer_specs: Any) -> frozenset[str]:
