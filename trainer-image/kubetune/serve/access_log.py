@@ -83,8 +83,9 @@ class AccessLogMiddleware:
     def _record(self, scope: Scope, status: int, request_id: str, seconds: float) -> None:
         path: str = scope["path"]
         route = getattr(scope.get("route"), "path", None) or ("unmatched" if status == 404 else path)
-        self.metrics.requests.labels(route=route, status=str(status)).inc()
-        self.metrics.latency.labels(route=route).observe(seconds)
+        if path not in QUIET_PATHS:
+            self.metrics.requests.labels(route=route, status=str(status)).inc()
+            self.metrics.latency.labels(route=route).observe(seconds)
         if path in QUIET_PATHS:
             level = logging.DEBUG
         elif status >= 500:

@@ -147,6 +147,10 @@ class InferenceEngine:
             404, "MODEL_NOT_FOUND", f"No model {model_id!r} is served here.", {"available": self.model_ids()}
         )
 
+    def _model_labels(self, adapter: str | None) -> tuple[str, str]:
+        """The (model, adapter) labels of serving metrics; the bare base model has adapter ""."""
+        return self.settings.served_model_name, adapter or ""
+
     # Status
     def throughput(self) -> float:
         """Completed inference requests per second over the last window."""
@@ -220,7 +224,8 @@ class InferenceEngine:
             return runtime.classify_images(payloads, adapter, rest[0])
         if kind == "generate":
             generations = runtime.generate(payloads, rest[0], adapter)
-            self.metrics.generated_tokens.inc(sum(g.completion_tokens for g in generations))
+            self.metrics.generated_tokens.labels(*self._model_labels(adapter)).inc(
+                sum(g.completion_tokens for g in generations))
             return generations
         raise ValueError(f"unknown batch kind {kind}")
 
@@ -247,7 +252,11 @@ class InferenceEngine:
                 return [await self.batcher.submit(key, payloads[missing[0]])]
             return list(await asyncio.gather(*(self.batcher.submit(key, payloads[i]) for i in missing)))
 
+        labels = (*self._model_labels(key[1]), kind)  # type: ignore[index]
+        self.metrics.model_requests.labels(*labels).inc()
+        started = time.monotonic()
         computed = await self.admitted(compute)
+        self.metrics.model_latency.labels(*labels).observe(time.monotonic() - started)
         for i, result in zip(missing, computed, strict=True):
             results[i] = result
             item_key = keys[i]
@@ -311,15 +320,26 @@ class InferenceEngine:
                 loop.call_soon_threadsafe(deltas.put_nowait, None)
 
         deadline = loop.time() + self.settings.timeout_seconds
+        labels = self._model_labels(adapter)
+        self.metrics.model_requests.labels(*labels, "stream").inc()
+        arrived = time.monotonic()
         try:
             async with asyncio.timeout_at(deadline), self.admission.slot():
                 started = time.monotonic()
                 job = loop.run_in_executor(self.executor, run)
+                previous: float | None = None
                 while (delta := await deltas.get()) is not None:
+                    now = time.monotonic()
+                    if previous is None:
+                        self.metrics.time_to_first_token.labels(*labels).observe(now - arrived)
+                    else:
+                        self.metrics.inter_token_latency.labels(*labels).observe(now - previous)
+                    previous = now
                     yield delta
                 generation = await job
-                self.metrics.generated_tokens.inc(generation.completion_tokens)
+                self.metrics.generated_tokens.labels(*labels).inc(generation.completion_tokens)
                 self._record_completion(time.monotonic() - started)
+                self.metrics.model_latency.labels(*labels, "stream").observe(time.monotonic() - arrived)
                 yield generation
         except Exception as error:
             raise self._map_error(error) from error

@@ -83,8 +83,9 @@ async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     message = exc.detail if isinstance(exc.detail, str) else _status_code_name(exc.status_code)
-    error = ApiError(exc.status_code, _status_code_name(exc.status_code), message,
-                     headers=getattr(exc, "headers", None))
+    error = ApiError(
+        exc.status_code, _status_code_name(exc.status_code), message, headers=getattr(exc, "headers", None)
+    )
     return error_response(error, request.url.path)
 
 
@@ -98,8 +99,9 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     errors = [_clean(error) for error in exc.errors()]
     # A body that is not JSON at all is a malformed request (400), not a schema mismatch (422).
     if any(error.get("type") == "json_invalid" for error in errors):
-        invalid = ApiError(400, "BAD_REQUEST", "The request body is not valid JSON.",
-                           {"errors": jsonable_encoder(errors)})
+        invalid = ApiError(
+            400, "BAD_REQUEST", "The request body is not valid JSON.", {"errors": jsonable_encoder(errors)}
+        )
         return error_response(invalid, request.url.path)
     first = errors[0] if errors else {}
     where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
@@ -108,8 +110,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     if is_openai_path(request.url.path):
         # OpenAI answers a bad value with 400 invalid_request_error naming the parameter.
         param = where.split(".")[0] if where else None
-        return error_response(ApiError(400, "INVALID_VALUE", message, {**details, "param": param}),
-                              request.url.path)
+        return error_response(ApiError(400, "INVALID_VALUE", message, {**details, "param": param}), request.url.path)
     return error_response(ApiError(422, "VALIDATION_ERROR", message, details), request.url.path)
 
 

@@ -1,4 +1,8 @@
-"""Prometheus metrics of one server, on their own registry (so several apps can live in one process)."""
+"""Prometheus metrics of one server, on their own registry (so several apps can live in one process).
+
+Probes and scrapes (/healthz, /readyz, /metrics) are not counted: they would swamp the request rate
+an autoscaler or a dashboard reads (access_log.QUIET_PATHS).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class ServeMetrics:
@@ -34,4 +39,21 @@ class ServeMetrics:
         self.cache_misses = Counter("kubetune_serve_cache_misses", "Results computed.", registry=r)
         self.gpu_memory = Gauge("kubetune_serve_gpu_memory_bytes", "GPU memory held by the model.", registry=r)
         self.model_ready = Gauge("kubetune_serve_model_ready", "1 once the model is loaded.", registry=r)
-        self.generated_tokens = Counter("kubetune_serve_generated_tokens", "Tokens generated.", registry=r)
+        # Per model and adapter ("" is the bare base model): which of the served models does the work.
+        by_model = ["model", "adapter"]
+        self.generated_tokens = Counter(
+            "kubetune_serve_generated_tokens", "Tokens generated.", by_model, registry=r)
+        self.model_requests = Counter(
+            "kubetune_serve_model_requests", "Inference calls by model, adapter and kind of work.",
+            [*by_model, "kind"], registry=r)
+        self.model_latency = Histogram(
+            "kubetune_serve_model_request_seconds", "Time from admission request to result, by model.",
+            [*by_model, "kind"], buckets=LATENCY_BUCKETS, registry=r)
+        # Streamed generation only: a batched generate call returns its tokens all at once.
+        self.time_to_first_token = Histogram(
+            "kubetune_serve_time_to_first_token_seconds",
+            "From a streamed request's arrival (queueing included) to its first text.",
+            by_model, buckets=TOKEN_BUCKETS, registry=r)
+        self.inter_token_latency = Histogram(
+            "kubetune_serve_inter_token_latency_seconds", "Between successive text deltas of a stream.",
+            by_model, buckets=TOKEN_BUCKETS, registry=r)

@@ -38,4 +38,3 @@ def openai_type(status: int) -> str:
 def openai_error_body(status: int, code: str, message: str, param: str | None = None) -> dict[str, Any]:
     """``code`` is kubetune's upper-case code (MODEL_NOT_FOUND); OpenAI's codes are lower snake case."""
     return {"error": {"message": message, "type": openai_type(status), "param": param, "code": code.lower()}}
-

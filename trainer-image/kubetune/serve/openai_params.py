@@ -65,4 +65,3 @@ def check_chat(body: ChatCompletionRequest) -> None:
 
 def include_usage(body: _OpenAIRequest) -> bool:
     return bool((body.stream_options or {}).get("include_usage"))
-

@@ -94,8 +94,9 @@ async def _stream(
                 break  # leaving the engine's stream stops the model thread
     except ApiError as error:
         param = error.details.get("param")
-        yield sse_data(openai_error_body(error.status, error.code, error.message,
-                                         param if isinstance(param, str) else None))
+        yield sse_data(
+            openai_error_body(error.status, error.code, error.message, param if isinstance(param, str) else None)
+        )
     yield sse_data("[DONE]")
 
 
