@@ -1,0 +1,83 @@
+"""Gang admission by the real Kueue: a Job of several pods gets quota for all of them or for none."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kube_waits import wait_for
+from kubernetes import client
+
+from kubetune.localdev.kueue import Kueue
+
+KUEUE = ("kueue.x-k8s.io", "v1beta2")
+RUN_UNTIL_RELEASED = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.2)\n"
+
+
+def group_job(name: str, pods: int, release: Path) -> dict[str, Any]:
+    """The shape of a multi-node Training's Job: parallelism = completions = nodes, created suspended in a queue."""
+    return {
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "labels": {"kueue.x-k8s.io/queue-name": "gpu-a"}},
+        "spec": {
+            "suspend": True, "parallelism": pods, "completions": pods, "completionMode": "Indexed",
+            "backoffLimit": 0,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "node", "image": "kubetune/runtime:test",
+                "command": [sys.executable, "-c", RUN_UNTIL_RELEASED, str(release)],
+                "resources": {"requests": {"cpu": "500m"}, "limits": {"cpu": "500m"}},
+            }]}},
+        },
+    }
+
+
+def test_a_multi_pod_job_is_admitted_as_a_whole_once_the_quota_fits_all_its_pods(
+    kueue: Kueue, api_client: client.ApiClient, kueue_node: object, namespace: str,
+    cluster_queue: Callable[[str], str], tmp_path: Path,
+) -> None:
+    custom, batch = client.CustomObjectsApi(api_client), client.BatchV1Api(api_client)
+    core = client.CoreV1Api(api_client)
+    queue = cluster_queue("1")  # two of the three pods would fit: Kueue starts none of them
+    batch.create_namespaced_job(namespace, group_job("group", 3, tmp_path / "release"))
+    uid = batch.read_namespaced_job("group", namespace).metadata.uid
+
+    def workload(predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        return dict(wait_for(custom.list_namespaced_custom_object, predicate, *KUEUE, namespace, "workloads",
+                             label_selector=f"kueue.x-k8s.io/job-uid={uid}"))
+
+    def reserved(status: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda w: any(c["type"] == "QuotaReserved" and c["status"] == status
+                             for c in (w.get("status") or {}).get("conditions") or ())
+
+    pending = workload(reserved("False"))
+    pod_sets = pending["spec"]["podSets"]
+    assert [p["count"] for p in pod_sets] == [3]  # one pod set: the whole group
+    message = next(c["message"] for c in pending["status"]["conditions"]
+                   if c["type"] == "QuotaReserved")
+    assert "insufficient" in message and "cpu" in message
+    assert batch.read_namespaced_job("group", namespace).spec.suspend is True
+    assert not core.list_namespaced_pod(namespace, label_selector="job-name=group").items
+
+    # Room for all three: admitted at once, the Job unsuspended, all three pods created.
+    custom.patch_cluster_custom_object(*KUEUE, "clusterqueues", queue, {"spec": {"resourceGroups": [{
+        "coveredResources": ["cpu", "memory"],
+        "flavors": [{"name": _flavor(custom, queue), "resources": [
+            {"name": "cpu", "nominalQuota": "2"}, {"name": "memory", "nominalQuota": "64Gi"}]}],
+    }]}})
+    workload(reserved("True"))
+    wait_for(batch.list_namespaced_job, lambda j: not j["spec"].get("suspend")
+             and (j.get("status") or {}).get("active") == 3, namespace, field_selector="metadata.name=group")
+    (tmp_path / "release").write_text("go")
+    done = wait_for(batch.list_namespaced_job, lambda j: (j.get("status") or {}).get("succeeded") == 3
+                    or bool((j.get("status") or {}).get("failed")), namespace, field_selector="metadata.name=group")
+    assert done["status"]["succeeded"] == 3
+    finished = workload(lambda w: any(c["type"] == "Finished" and c["status"] == "True"
+                                      for c in (w.get("status") or {}).get("conditions") or ()))
+    assert finished["metadata"]["name"]
+
+
+def _flavor(custom: client.CustomObjectsApi, queue: str) -> str:
+    cq = custom.get_cluster_custom_object(*KUEUE, "clusterqueues", queue)
+    return str(cq["spec"]["resourceGroups"][0]["flavors"][0]["name"])
