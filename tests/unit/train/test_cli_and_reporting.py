@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from kubetune.crd.exit_codes import EXIT_PERMANENT
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.crd.training import TRAINER_STATUS_FIELDS, TrainingStatus
 from kubetune.train import cli
@@ -69,7 +70,7 @@ def test_bad_line_fails_with_a_termination_message(tiny_lm: Path, tmp_path: Path
         '{"messages": [{"role": "user", "content": "q"}]}\n'
     )
     config = _config(tiny_lm, data, tmp_path)
-    assert main(config, None) == 1
+    assert main(config, None) == EXIT_PERMANENT
     reason = (tmp_path / "termination-log").read_text()
     assert reason.count("\n") == 1
     assert f"{data}:2:" in reason and "must be from the assistant" in reason
@@ -86,7 +87,7 @@ def test_qlora_without_bitsandbytes_fails_clearly(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert qlora_available() is not None
     config = _config(tiny_lm, chat_data, tmp_path, method="qlora")
-    assert main(config, None) == 1
+    assert main(config, None) == EXIT_PERMANENT
     reason = (tmp_path / "termination-log").read_text()
     assert "qlora needs the bitsandbytes package" in reason and "not installed" in reason
     assert not (tmp_path / "out" / "adapter").exists()

@@ -18,7 +18,8 @@ from kubetune.train.runner import main
 pytestmark = pytest.mark.unit
 
 STEPS = [f"step-{n:08d}" for n in (2, 4, 6)]
-CHECKPOINT_FILES = {"weights.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt", "state.json"}
+# A one-process DCP checkpoint: one shard, the DCP metadata, the scheduler, its RNG state and the marker.
+CHECKPOINT_FILES = {"dcp/__0_0.distcp", "dcp/.metadata", "scheduler.pt", "rng-0.pt", "state.json"}
 
 
 @dataclass(frozen=True)

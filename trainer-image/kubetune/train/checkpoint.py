@@ -1,9 +1,12 @@
-"""Checkpoints: trainable weights, optimizer, scheduler, RNG states and the data position.
+"""Checkpoints: trainable weights and optimizer state (torch.distributed.checkpoint), scheduler,
+RNG states and the data position.
 
-Layout: ``<output>/checkpoints/step-00000010/`` with ``weights.safetensors``,
-``optimizer.pt``, ``scheduler.pt``, ``rng.pt`` and ``state.json``. A checkpoint is
-written into a temporary directory and renamed into place, so a reader never
-sees half of one; only the newest ``keep`` survive.
+Layout: ``<output>/checkpoints/step-00000010/`` with ``dcp/`` (DCP: one ``__<rank>_0.distcp`` shard
+per writing rank, ``.metadata`` written last), ``scheduler.pt``, ``rng-<rank>.pt`` and ``state.json``.
+Every rank writes its shard into ``.tmp-step-...``; once all have, rank 0 writes ``state.json`` (the
+completeness marker) and renames the directory into place, so a reader never sees half of one; only
+the newest ``keep`` survive. DCP stores tensors by their global shape, so a checkpoint written by N
+processes (FSDP shards or DDP replicas) loads into M processes, one included.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import random
 import shutil
 from pathlib import Path
 from typing import Any
+
+from kubetune.train.distributed.world import World
 
 PREFIX = "step-"
 
@@ -47,14 +52,9 @@ def find(output: Path, which: str | int) -> Path | None:
     raise FileNotFoundError(f"no checkpoint for step {which} under {checkpoint_root(output)}")
 
 
-def _trainable_state(model: Any) -> dict[str, Any]:
-    seen: set[int] = set()
-    state = {}
-    for name, param in model.named_parameters():
-        if param.requires_grad and param.data_ptr() not in seen:  # tied weights: store once
-            seen.add(param.data_ptr())
-            state[name] = param.detach().contiguous()
-    return state
+DCP_DIR = "dcp"
+SCHEDULER_FILE = "scheduler.pt"
+STATE_FILE = "state.json"
 
 
 def _rng_state() -> dict[str, Any]:
@@ -75,45 +75,87 @@ def _restore_rng(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(
-    output: Path, step: int, *, model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any], keep: int
-) -> Path:
-    """Write one checkpoint, then delete all but the newest ``keep``."""
-    import torch
-    from safetensors.torch import save_file
+def _options(*, strict: bool = True) -> Any:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
 
+    # Frozen weights (a LoRA base) are the base model's, never checkpointed: only what training changes.
+    return StateDictOptions(ignore_frozen_params=True, strict=strict)
+
+
+def _states(model: Any, optimizer: Any) -> dict[str, Any]:
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    model_state, optim_state = get_state_dict(model, optimizer, options=_options())
+    return {"model": model_state, "optim": optim_state}
+
+
+def save(
+    output: Path,
+    step: int,
+    *,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    keep: int,
+    world: World | None = None,
+) -> Path:
+    """Write one checkpoint (a collective: every rank calls it), then delete all but the newest ``keep``."""
+    import torch
+    from torch.distributed.checkpoint import state_dict_saver
+
+    world = world or World()
     root = checkpoint_root(output)
     final = root / f"{PREFIX}{step:08d}"
     tmp = root / f".tmp-{PREFIX}{step:08d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(_trainable_state(model), str(tmp / "weights.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    torch.save(_rng_state(), tmp / "rng.pt")
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    for _, old in list_checkpoints(output)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    if world.is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    world.barrier()
+    tmp.mkdir(parents=True, exist_ok=True)  # another node's view of a shared volume
+    state_dict_saver.save(_states(model, optimizer), checkpoint_id=tmp / DCP_DIR)
+    torch.save(_rng_state(), tmp / f"rng-{world.rank}.pt")
+    if world.is_main:
+        torch.save(scheduler.state_dict(), tmp / SCHEDULER_FILE)
+    world.barrier()  # every shard is down before the marker
+    if world.is_main:
+        (tmp / STATE_FILE).write_text(json.dumps({**state, "world_size": world.world_size}, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+        for _, old in list_checkpoints(output)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    world.barrier()
     return final
 
 
-def load(path: Path, *, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
-    """Restore everything saved at ``path``; returns the saved loop state."""
+def load(path: Path, *, model: Any, optimizer: Any, scheduler: Any, world: World | None = None) -> dict[str, Any]:
+    """Restore everything saved at ``path`` (any world size); returns the saved loop state."""
     import torch
-    from safetensors.torch import load_file
+    from torch.distributed.checkpoint import state_dict_loader
+    from torch.distributed.checkpoint.state_dict import set_state_dict
 
-    weights = load_file(str(path / "weights.safetensors"))
-    params = dict(model.named_parameters())
-    missing = [name for name in weights if name not in params]
-    if missing:
-        raise ValueError(f"checkpoint {path} does not fit this model (e.g. {missing[0]})")
-    with torch.no_grad():
-        for name, tensor in weights.items():
-            params[name].copy_(tensor.to(params[name].device))
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
-    _restore_rng(torch.load(path / "rng.pt", weights_only=False))
-    state: dict[str, Any] = json.loads((path / "state.json").read_text())
-    return state
+    world = world or World()
+    if not (path / DCP_DIR).is_dir():
+        raise ValueError(
+            f"checkpoint {path} has no {DCP_DIR}/ (written by an older kubetune); resume with resume: none"
+        )
+    states = _states(model, optimizer)  # the shapes and shardings to load into
+    try:
+        state_dict_loader.load(states, checkpoint_id=path / DCP_DIR)
+    except Exception as exc:  # DCP names the missing key; say which checkpoint did not fit
+        raise ValueError(f"checkpoint {path} does not fit this model: {exc}") from exc
+    set_state_dict(
+        model,
+        optimizer,
+        model_state_dict=states["model"],
+        optim_state_dict=states["optim"],
+        options=_options(strict=False),
+    )
+    scheduler.load_state_dict(torch.load(path / SCHEDULER_FILE, weights_only=False))
+    # Each rank continues its own random stream where one was saved for it (dropout); a rank new to
+    # this world size starts from rank 0's.
+    rng = path / f"rng-{world.rank}.pt"
+    _restore_rng(torch.load(rng if rng.is_file() else path / "rng-0.pt", weights_only=False))
+    saved: dict[str, Any] = json.loads((path / STATE_FILE).read_text())
+    saved.pop("world_size", None)
+    return saved

@@ -10,7 +10,9 @@ On a workstation, with a tiny model and a few overrides::
     kubetune-train --base-model /tmp/tiny --dataset ./train.jsonl --format openai_chat_jsonl \\
         --output /tmp/run --set hyperparameters.maxSteps=30 --set hyperparameters.learningRate=1e-3
 
-Multi-GPU: ``accelerate launch -m kubetune.train.cli --config run.json``.
+Several processes (``distributed.processesPerNode`` x ``distributed.nodes`` > 1 in the config): the
+same command starts them itself through torchrun's elastic launcher (``distributed/launch.py`` says
+which environment multi-node pods need); each process then runs this module again as one rank.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from kubetune.crd.exit_codes import EXIT_PERMANENT
 from kubetune.crd.runconfig import RUN_CONFIG_PATH
 
 
@@ -75,7 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bad config is a failure the operator must see, not a traceback only
         logging.getLogger("kubetune.train").error("invalid configuration: %s", exc)
         write_termination_log(Reporting().termination_log, exc)
-        return 2
+        return EXIT_PERMANENT
+    from kubetune.train.distributed import launch
+
+    if launch.needs_launch(config, os.environ):
+        try:
+            return launch.launch(config, list(sys.argv[1:] if argv is None else argv), os.environ)
+        except ValueError as exc:  # a node index or rendezvous endpoint that cannot work
+            logging.getLogger("kubetune.train").error("cannot launch: %s", exc)
+            write_termination_log(config.reporting.termination_log, exc)
+            return EXIT_PERMANENT
     api = None
     if not args.no_report and config.training is not None:
         from kubetune.train.kubeapi import from_environment

@@ -1,9 +1,11 @@
-"""The training loop: a lean loop on accelerate (see docs/trainer.md for why not Trainer).
+"""The training loop: a lean loop on torch (see docs/trainer.md for why not Trainer).
 
 It owns the data order (seeded per epoch), gradient accumulation with loss
-normalised by the tokens of the whole accumulation window, the LR schedule,
-evaluation and checkpoints. Everything it has to say goes through ``notify``
-(kind, record), so reporting never blocks or shapes the loop.
+normalised by the tokens of the whole accumulation window (of all ranks), the LR
+schedule, evaluation, checkpoints and the SIGTERM stop. Several processes
+(``distributed/``) each take every world_size-th example of a global batch;
+DDP or FSDP2 keep their gradients equal. Everything it has to say goes through
+``notify`` (kind, record), so reporting never blocks or shapes the loop.
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubetune.crd.runconfig import RunHyperparameters
+from kubetune.crd.runconfig import RunDistributed, RunHyperparameters
 from kubetune.train import checkpoint
 from kubetune.train.data import Batches
+from kubetune.train.distributed.failures import Stopped
+from kubetune.train.distributed.stop import StopRequest
+from kubetune.train.distributed.strategy import Prepared, full_state_dict, prepare
+from kubetune.train.distributed.world import World
 from kubetune.train.lm_loss import supervised_loss, supports_supervised_loss
 
 Notify = Callable[[str, dict[str, Any]], None]
@@ -98,8 +104,18 @@ class Loop:
     causal: bool
     output: Path
     notify: Notify
-    world_size: int = 1
-    rank: int = 0
+    world: World = field(default_factory=World)
+    distributed: RunDistributed = field(default_factory=RunDistributed)
+    stop: StopRequest = field(default_factory=StopRequest)
+    prepared: Prepared | None = None
+
+    @property
+    def world_size(self) -> int:
+        return self.world.world_size
+
+    @property
+    def rank(self) -> int:
+        return self.world.rank
 
     def uses_supervised_loss(self) -> bool:
         """Causal LMs whose head allows it compute logits only where labels carry (lm_loss.py);
@@ -108,30 +124,44 @@ class Loop:
         return self.causal and wanted and supports_supervised_loss(self.model)
 
     def run(self, resume_from: Path | None = None) -> dict[str, Any]:
-        """Train to the planned step; returns the final loop state."""
+        """Train to the planned step; returns the final loop state. Raises ``Stopped`` after a SIGTERM."""
         import torch
-        from accelerate import Accelerator
         from transformers import get_scheduler
 
-        hp = self.hp
-        use_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=not torch.cuda.is_available())
-        self.world_size, self.rank = accelerator.num_processes, accelerator.process_index
+        hp, world = self.hp, self.world
         random.seed(hp.seed)
         torch.manual_seed(hp.seed)
-        batches = Batches(len(self.train_features), hp.batch_size * self.world_size, hp.seed)
+        global_batch = hp.batch_size * world.world_size
+        batches = Batches(len(self.train_features), global_batch, hp.seed)
         plan = make_plan(len(batches), hp)
         supervised = self.uses_supervised_loss()
-        # The loss module wraps the model, so that DDP sees the forward that actually runs.
-        model = accelerator.prepare_model(supervised_loss(self.model) if supervised else self.model)
-        raw = self.model  # the weights to checkpoint, without any wrapper's prefix
+        # The loss module wraps the model, so that DDP/FSDP see the forward that actually runs.
+        loss_module = supervised_loss(self.model) if supervised else self.model
+        self.prepared = prepared = prepare(self.model, loss_module, self.distributed, world)
+        model = prepared.module
+        raw = self.model  # the weights to checkpoint, by their own names (no wrapper's prefix)
         optimizer = _optimizer(model, hp)
         scheduler = get_scheduler(
             hp.lr_scheduler, optimizer, num_warmup_steps=plan.warmup_steps, num_training_steps=plan.total_steps
         )
-        state: dict[str, Any] = {"step": 0, "epoch": 0, "window": 0, "tokens": 0}
+        state: dict[str, Any] = {"step": 0, "epoch": 0, "window": 0, "tokens": 0, "global_batch": global_batch}
+
+        def save(state: dict[str, Any]) -> None:
+            path = checkpoint.save(
+                self.output,
+                state["step"],
+                model=raw,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                state=dict(state),
+                keep=hp.save_total_limit,
+                world=world,
+            )
+            self.notify("checkpoint", {"step": state["step"], "path": str(path)})
+
         if resume_from is not None:
-            state = checkpoint.load(resume_from, model=raw, optimizer=optimizer, scheduler=scheduler)
+            state = checkpoint.load(resume_from, model=raw, optimizer=optimizer, scheduler=scheduler, world=world)
+            state = _rebatched(state, global_batch, hp.gradient_accumulation_steps)
             self.notify("resumed", {"step": state["step"], "path": str(resume_from)})
         self.notify(
             "started", {"total_steps": plan.total_steps, "steps_per_epoch": plan.steps_per_epoch, "step": state["step"]}
@@ -142,7 +172,7 @@ class Loop:
         while state["step"] < plan.total_steps:
             # Each rank takes every world_size-th example of a batch; a tail too short to give every
             # rank one example is dropped (single process: nothing is).
-            epoch_batches = [b for b in batches.epoch(state["epoch"]) if len(b) >= self.world_size]
+            epoch_batches = [b for b in batches.epoch(state["epoch"]) if len(b) >= world.world_size]
             windows = [
                 epoch_batches[i : i + hp.gradient_accumulation_steps]
                 for i in range(0, len(epoch_batches), hp.gradient_accumulation_steps)
@@ -153,13 +183,19 @@ class Loop:
                     self.collate([self.train_features[i] for i in b[self.rank :: self.world_size]])
                     for b in windows[index]
                 ]
-                # Token counts come from the CPU tensors: no device sync for bookkeeping.
+                # Token counts come from the CPU tensors: no device sync for bookkeeping. The loss is
+                # normalised by the window's tokens on all ranks, so N ranks step like one process.
                 tokens = sum(_input_tokens(b) for b in micro)
                 window = _window_tokens(micro) if self.causal else 0
-                micro = [_device_batch(b, accelerator.device) for b in micro]
-                loss, grad_norm = self._step(accelerator, model, optimizer, micro, window, supervised)
+                if self.causal and world.distributed:
+                    window = int(world.sum([float(window)])[0])
+                micro = [_device_batch(b, prepared.device) for b in micro]
+                loss, grad_norm = self._step(prepared, optimizer, micro, window, supervised)
                 scheduler.step()
-                state.update(step=state["step"] + 1, window=index + 1, tokens=state["tokens"] + tokens)
+                # One collective per step: the whole job's loss and tokens, and whether any rank was asked to stop.
+                loss_sum, tokens_all, stops = world.sum([loss, float(tokens), float(self.stop.requested)])
+                loss = loss_sum if self.causal else loss_sum / world.world_size
+                state.update(step=state["step"] + 1, window=index + 1, tokens=state["tokens"] + int(tokens_all))
                 step = state["step"]
                 elapsed = time.perf_counter() - started
                 per_step = elapsed / max(step - start_step, 1)
@@ -169,7 +205,7 @@ class Loop:
                     "loss": loss,
                     "learning_rate": scheduler.get_last_lr()[0],
                     "grad_norm": grad_norm,
-                    "tokens_per_second": tokens / max(time.perf_counter() - tick, 1e-9),
+                    "tokens_per_second": tokens_all / max(time.perf_counter() - tick, 1e-9),
                     "eta_seconds": per_step * (plan.total_steps - step),
                     "total_steps": plan.total_steps,
                 }
@@ -177,17 +213,13 @@ class Loop:
                     self.notify("step", record)
                 if self.eval_features and hp.eval_steps and (step % hp.eval_steps == 0 or step == plan.total_steps):
                     self.notify("eval", {"step": step, "epoch": record["epoch"], **self.evaluate(model, supervised)})
-                if hp.save_steps and step % hp.save_steps == 0 and accelerator.is_main_process:
-                    path = checkpoint.save(
-                        self.output,
-                        step,
-                        model=raw,
-                        optimizer=optimizer,
-                        scheduler=scheduler,
-                        state=dict(state),
-                        keep=hp.save_total_limit,
-                    )
-                    self.notify("checkpoint", {"step": step, "path": str(path)})
+                saved = bool(hp.save_steps and step % hp.save_steps == 0)
+                if saved:
+                    save(state)
+                if stops > 0:
+                    if not saved:
+                        save(state)
+                    raise Stopped(step)
                 if step >= plan.total_steps:
                     break
             else:
@@ -195,34 +227,38 @@ class Loop:
                 state.update(epoch=state["epoch"] + 1, window=0)
         if self.eval_features and not hp.eval_steps:
             self.notify("eval", {"step": state["step"], **self.evaluate(model, supervised)})
-        if not supervised:  # drops what accelerate patched onto the model (autocast forward)
-            self.model = accelerator.unwrap_model(model)
         return state
 
+    def full_state(self) -> dict[str, Any] | None:
+        """The whole model's weights for saving (a collective under FSDP; None: save the module itself)."""
+        assert self.prepared is not None
+        return full_state_dict(self.model, self.prepared)
+
     def _step(
-        self, accelerator: Any, model: Any, optimizer: Any, micro: list[dict[str, Any]], window: int, supervised: bool
+        self, prepared: Prepared, optimizer: Any, micro: list[dict[str, Any]], window: int, supervised: bool
     ) -> tuple[float, float]:
         import torch
 
-        total = torch.zeros((), device=accelerator.device)
+        model = prepared.module
+        # DDP and FSDP average gradients over ranks; each rank's loss is its share of the window's
+        # token sum, so scaling by the world size makes the average the sum (single process: 1).
+        scale = self.world_size if self.causal else 1
+        total = torch.zeros((), device=prepared.device)
         for i, batch in enumerate(micro):
             batch = model_inputs(batch, causal=self.causal)
-            last = i == len(micro) - 1
-            sync = accelerator.no_sync(model) if not last and self.world_size > 1 else nullcontext()
-            with sync, accelerator.autocast():
+            with prepared.accumulating(sync=i == len(micro) - 1), prepared.autocast():
                 if supervised:
                     loss = model(**batch, num_items_in_batch=max(window, 1))
                 elif self.causal:
                     loss = model(**batch, num_items_in_batch=max(window, 1)).loss
                 else:
                     loss = model(**batch).loss / len(micro)
-                accelerator.backward(loss)
+                (loss * scale).backward()
             total += loss.detach().float()
-        max_norm = float(self.hp.extra.get("max_grad_norm", 1.0))
-        norm = accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_norm)
+        norm = prepared.clip_grad_norm(float(self.hp.extra.get("max_grad_norm", 1.0)))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        return float(total), float(norm)
+        return float(total), norm
 
     def evaluate(self, model: Any, supervised: bool = False) -> dict[str, float]:
         """Token-weighted eval loss (and accuracy for classifiers) over the validation split."""
@@ -230,9 +266,12 @@ class Loop:
 
         model.eval()
         loss_sum, weight, correct = 0.0, 0, 0
-        device = next(model.parameters()).device
+        # Every rank evaluates the whole split: FSDP ranks must run the same forwards, and DDP replicas
+        # agree anyway; the split is small next to training.
+        device = self.prepared.device if self.prepared else next(model.parameters()).device
+        autocast = self.prepared.autocast if self.prepared else nullcontext
         size = max(self.hp.batch_size, 1)
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             for start in range(0, len(self.eval_features), size):
                 batch = _device_batch(self.collate(self.eval_features[start : start + size]), device)
                 inputs = model_inputs(batch, causal=self.causal)
@@ -251,3 +290,14 @@ class Loop:
         if not self.causal:
             result["eval_accuracy"] = correct / max(weight, 1)
         return result
+
+
+def _rebatched(state: dict[str, Any], global_batch: int, accumulation: int) -> dict[str, Any]:
+    """The data position of a checkpoint written with another global batch (another world size):
+    the same examples of the epoch count as seen; a partly seen window is taken again whole."""
+    saved_batch = int(state.get("global_batch", global_batch))
+    if saved_batch != global_batch:
+        seen = state["window"] * accumulation * saved_batch
+        state["window"] = seen // (accumulation * global_batch)
+    state["global_batch"] = global_batch
+    return state

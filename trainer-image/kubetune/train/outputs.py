@@ -15,11 +15,17 @@ METRICS_LOG = "metrics.jsonl"
 MODEL_CARD = "README.md"
 
 
-def save_model(model: Any, processor: Any, config: TrainRunConfig, output: Path) -> Path:
-    """The adapter (lora/qlora) or the whole model (full), as safetensors, beside the processor."""
+def save_model(
+    model: Any, processor: Any, config: TrainRunConfig, output: Path, state_dict: dict[str, Any] | None = None
+) -> Path:
+    """The adapter (lora/qlora) or the whole model (full), as safetensors, beside the processor.
+
+    ``state_dict``: the weights gathered from sharded ranks (FSDP), saved instead of the module's own.
+    """
     target = output / (MODEL_DIR if config.method == "full" else ADAPTER_DIR)
     target.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(target, safe_serialization=True)
+    extra = {"state_dict": state_dict} if state_dict is not None else {}
+    model.save_pretrained(target, safe_serialization=True, **extra)
     processor.save_pretrained(target)
     return target
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -14,9 +15,13 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 
 from kubetune.crd.bounds import bounded_metrics
+from kubetune.crd.exit_codes import EXIT_OK, EXIT_PERMANENT, EXIT_STOPPED
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.formats import DatasetError
 from kubetune.train import checkpoint, data, modeling, outputs, uris, validate
+from kubetune.train.distributed import failures
+from kubetune.train.distributed.stop import StopRequest
+from kubetune.train.distributed.world import World, env_rank, init_world
 from kubetune.train.gpu import GpuProbe
 from kubetune.train.loop import Loop
 from kubetune.train.metrics import MetricsTracker
@@ -45,13 +50,22 @@ def _camel(d: dict[str, Any]) -> dict[str, Any]:
 class Progress:
     """Turns loop notifications into the metric log, log lines, status patches and Events."""
 
-    def __init__(self, config: TrainRunConfig, tracker: MetricsTracker, reporter: StatusReporter | None) -> None:
+    def __init__(
+        self, config: TrainRunConfig, tracker: MetricsTracker, reporter: StatusReporter | None, *, quiet: bool = False
+    ) -> None:
         self.config, self.tracker, self.reporter = config, tracker, reporter
+        self.quiet = quiet  # ranks other than 0 only keep their losses: no logs, uploads or Events
         self.checkpoints: list[dict[str, Any]] = []
+        # Writes a checkpoint's weights as a loadable adapter or model inside its directory.
+        self.save_servable: Callable[[Path], Any] | None = None
         self.losses: list[float] = []
         self._history_at = -float("inf")
 
     def __call__(self, kind: str, record: dict[str, Any]) -> None:
+        if self.quiet:
+            if kind == "step":
+                self.losses.append(record["loss"])
+            return
         if kind == "step":
             self.losses.append(record["loss"])
             self.tracker.record({k: v for k, v in record.items() if k not in PROGRESS_KEYS})
@@ -79,6 +93,8 @@ class Progress:
             )
             keep = self.config.hyperparameters.save_total_limit
             self.checkpoints = self.checkpoints[-min(keep, 50) :]
+            if self.save_servable is not None:  # the checkpoint as a model (training://<name>/checkpoints/<step>)
+                self.save_servable(Path(record["path"]))
             # s3:// only (local outputs are in place): the new checkpoint, the metric log, and pruning.
             uris.upload_checkpoints(Path(record["path"]).parents[1], self.config.output)
             self._event("CheckpointSaved", f"step {record['step']} -> {self.checkpoints[-1]['uri']}")
@@ -152,6 +168,10 @@ def prepare_features(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Encode both splits for the task (packing the training split when asked)."""
     hp = config.hyperparameters
+    if config.objective == "dpo":  # preference pairs (kubetune.train.dpo)
+        from kubetune.train.dpo.setup import features
+
+        return features(config, loaded.processor, splits.train, splits.validation)
     if config.task == "causal-lm":
         from kubetune.train.chat_tokens import ensure_chat_template
 
@@ -181,60 +201,96 @@ def prepare_features(
     )
 
 
-def run(config: TrainRunConfig, reporter: StatusReporter | None = None) -> RunResult:
-    """One training run end to end; raises on failure (the caller reports it)."""
+def _prepare(
+    config: TrainRunConfig,
+) -> tuple[Path, modeling.Loaded, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Everything before training: cheap checks first, then weights and data. Input errors raised
+    here are permanent (``failures.preparing``): no retry can fix them."""
+    hp = config.hyperparameters
+    with failures.preparing():
+        # Validate everything cheap before loading weights: model reachable, data parses, method possible.
+        model_dir = uris.resolve(config.base_model)
+        validate.check(config, model_dir)
+        if config.method == "qlora" and (reason := modeling.qlora_available()):
+            raise failures.PermanentError(reason)
+        splits = data.load_splits(config.dataset, hp.seed)
+        labels = data.label_set(splits.train) if config.task != "causal-lm" else None
+        if labels is not None and len(labels) < 2:
+            raise DatasetError(f"classification needs at least two labels, found {labels}")
+
+        import torch
+
+        torch.manual_seed(hp.seed)
+        loaded = modeling.load(config, model_dir, labels)
+        train, validation = prepare_features(config, loaded, splits)
+    return model_dir, loaded, train, validation
+
+
+def run(config: TrainRunConfig, reporter: StatusReporter | None = None, stop: StopRequest | None = None) -> RunResult:
+    """One training run end to end (one rank of it under torchrun); raises on failure (the caller reports it)."""
+    world = init_world(config.distributed.rendezvous_timeout_seconds)
+    try:
+        return _run(config, reporter, world, stop or StopRequest())
+    finally:
+        world.close()
+
+
+def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, stop: StopRequest) -> RunResult:
     hp = config.hyperparameters
     output = uris.output_dir(config.output, config.resume)
     output.mkdir(parents=True, exist_ok=True)
-    # Validate everything cheap before loading weights: model reachable, data parses, method possible.
-    model_dir = uris.resolve(config.base_model)
-    validate.check(config, model_dir)
-    if config.method == "qlora" and (reason := modeling.qlora_available()):
-        raise RuntimeError(reason)
-    splits = data.load_splits(config.dataset, hp.seed)
-    labels = data.label_set(splits.train) if config.task != "causal-lm" else None
-    if labels is not None and len(labels) < 2:
-        raise DatasetError(f"classification needs at least two labels, found {labels}")
-
-    import torch
-
-    torch.manual_seed(hp.seed)
-    loaded = modeling.load(config, model_dir, labels)
-    train, validation = prepare_features(config, loaded, splits)
+    _, loaded, train, validation = _prepare(config)
     resume = checkpoint.find(output, config.resume)
-    # Under `accelerate launch` every rank runs this; only rank 0 logs, reports and writes outputs.
-    main_process = int(os.environ.get("RANK", "0")) == 0
+    # Every rank runs this; only rank 0 logs, reports and writes outputs (other ranks never PATCH).
+    main_process = world.is_main
     reporter = reporter if main_process else None
     tracker = MetricsTracker(output / outputs.METRICS_LOG if main_process else None)
     if resume is not None:
         tracker.restore(int(resume.name.removeprefix(checkpoint.PREFIX)))
     elif main_process:
         (output / outputs.METRICS_LOG).unlink(missing_ok=True)
-    progress = Progress(config, tracker, reporter)
+    progress = Progress(config, tracker, reporter, quiet=not main_process)
     if resume is not None:
         progress.checkpoints = [
             {"step": step, "uri": uris.child_uri(config.output, "checkpoints", path.name)}
             for step, path in checkpoint.list_checkpoints(output)
             if step <= int(resume.name.removeprefix("step-"))
         ]
-    loop = Loop(
-        model=loaded.model,
-        train_features=train,
-        eval_features=validation,
-        collate=make_collate(config, loaded),
-        hp=hp,
-        causal=config.task == "causal-lm",
-        output=output,
-        notify=progress,
-    )
+    loop: Any
+    if config.objective == "dpo":
+        from kubetune.train.dpo.setup import build_loop
+
+        loop = build_loop(config, loaded, train, validation, output, progress)
+    else:
+        loop = Loop(
+            model=loaded.model,
+            train_features=train,
+            eval_features=validation,
+            collate=make_collate(config, loaded),
+            hp=hp,
+            causal=config.task == "causal-lm",
+            output=output,
+            notify=progress,
+            world=world,
+            distributed=config.distributed,
+            stop=stop,
+        )
+    if config.distributed.strategy != "fsdp":  # FSDP shards the weights: its checkpoints are for resuming only
+        progress.save_servable = partial(outputs.save_model, loop.model, loaded.processor, config)
     state = loop.run(resume)
+    full_state = loop.full_state()  # a collective under FSDP: every rank joins, rank 0 keeps it
     if not main_process:
         return RunResult(output, output, state, tracker.summary(), dict(tracker.latest), progress.losses)
-    model_path = outputs.save_model(loop.model, loaded.processor, config, output)
+    model_path = outputs.save_model(loop.model, loaded.processor, config, output, state_dict=full_state)
     if config.method != "full" and bool(hp.extra.get("merge", False)):
-        outputs.save_merged(loop.model, loaded.processor, output)
+        if full_state is not None:
+            log.warning("merge: skipped under FSDP (the adapter is saved; merge it with one process)")
+        else:
+            outputs.save_merged(loop.model, loaded.processor, output)
     summary = tracker.summary()
     trainable = modeling.trainable_parameters(loop.model)
+    if full_state is not None:  # sharded parameters count their local shard only
+        trainable = (trainable[0] * world.world_size, sum(t.numel() for t in full_state.values()))
     (output / outputs.MODEL_CARD).write_text(outputs.model_card(config, summary, tracker.latest, trainable))
     uris.upload_dir(output, config.output)
     output_uri = uris.child_uri(config.output, model_path.name)
@@ -280,18 +336,27 @@ def write_termination_log(path: str, error: BaseException) -> None:
 
 
 def main(config: TrainRunConfig, api: StatusApi | None = None) -> int:
-    """Run, report and return the exit code; failures go to the termination log."""
-    reporter = make_reporter(config, api)
+    """Run, report and return the exit code (``kubetune.crd.exit_codes``); failures go to the termination log."""
+    reporter = make_reporter(config, api) if env_rank()[0] == 0 else None
     try:
-        result = run(config, reporter)
+        with StopRequest() as stop:
+            result = run(config, reporter, stop)
         log.info("done: %s (final loss %s)", result.model_path, result.summary.get("final_loss"))
-        return 0
+        return EXIT_OK
+    except failures.Stopped as stopped:
+        log.info("%s", stopped)
+        if reporter:
+            reporter.event("TrainingStopped", str(stopped))
+        return EXIT_STOPPED
     except Exception as exc:
-        log.exception("training failed")
+        code = failures.exit_code(exc)
+        log.exception(
+            "training failed (exit code %d, %s)", code, "permanent" if code == EXIT_PERMANENT else "transient"
+        )
         write_termination_log(config.reporting.termination_log, exc)
         if reporter:
             reporter.event("TrainingFailed", f"{type(exc).__name__}: {exc}", warning=True)
-        return 1
+        return code
     finally:
         if reporter and not reporter.close(timeout=15.0):
             log.warning("some status updates could not be delivered")
