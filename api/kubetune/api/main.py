@@ -26,6 +26,7 @@ from kubetune.api.core.config import Settings
 from kubetune.api.routes import admin, admin_quota, aitems, finetune, health, inference_proxy, sktai
 from kubetune.api.routes.openai import router as openai_router
 from kubetune.api.routes.platform import router as platform_router
+from kubetune.api.routes.serving import router as serving_router
 from kubetune.api.storage.multipart import ENVELOPE_BYTES
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     app.include_router(platform_router)
     app.include_router(aitems.router)
     app.include_router(inference_proxy.router)
+    app.include_router(serving_router)
     app.include_router(admin.router)
     app.include_router(admin_quota.router)
     app.include_router(openai_router)

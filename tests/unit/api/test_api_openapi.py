@@ -7,7 +7,7 @@ import pytest
 from kubetune.api import openapi
 
 pytestmark = pytest.mark.unit
-FAMILY_TAGS = {"sktai", "finetune", "platform", "aitems", "inference", "health", "admin", "openai"}
+FAMILY_TAGS = {"sktai", "finetune", "platform", "aitems", "inference", "health", "admin", "openai", "serving"}
 
 
 def test_committed_document_has_not_drifted() -> None:
