@@ -145,31 +145,57 @@ def test_rewards_are_beta_times_the_log_ratios(tiny_lm: Path) -> None:
     assert metrics["rewards/accuracy"] == pytest.approx(sum(c > r for c, r in zip(chosen, rejected, strict=True)) / 3)
 
 
-def test_loss_equals_trls_dpo_loss(tiny_lm: Path) -> None:
-    """TRL's DPOTrainer.dpo_loss on the same log-probs (sigmoid, smoothed sigmoid; ipo normalises inside)."""
-    trl = pytest.importorskip("trl")  # in the dev extra; skipped only where it is not installed
+@pytest.mark.parametrize("loss_type", ["sigmoid", "ipo"])
+def test_loss_and_gradients_equal_trls_dpo_trainer(tiny_lm: Path, tmp_path: Path, loss_type: str) -> None:
+    """TRL's DPOTrainer.compute_loss on a batch its own collator made; kubetune's on the same tokens."""
+    trl: Any = pytest.importorskip("trl")  # pinned in the dev extra (datasets comes with it)
+    datasets: Any = pytest.importorskip("datasets")
     import torch
+    from transformers import AutoTokenizer
 
-    model = _lora_model(tiny_lm)
-    pairs = _pairs()
-    batch = collate_pairs(pairs, pad_id=0, packed=True, max_length=64)
+    from kubetune.testing.preference_data import preference_pairs
+
+    rows = [{"prompt": [{"role": "user", "content": p}], "chosen": [{"role": "assistant", "content": c}],
+             "rejected": [{"role": "assistant", "content": r}]} for p, c, r in preference_pairs(3)]
+    rows[1]["chosen"][0]["content"] += " It is a long answer, to leave padding in the batch."
+    args = trl.DPOConfig(output_dir=str(tmp_path), per_device_train_batch_size=3, beta=BETA, loss_type=[loss_type],
+                     report_to=[], use_cpu=True, max_steps=1)
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM
+
+    # A new adapter (TRL's reference is then the base with adapters disabled, as kubetune's), moved off
+    # zero after TRL made it so that the policy differs from the reference.
+    trainer = trl.DPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_lm, dtype=torch.float32), args=args,
+                             train_dataset=datasets.Dataset.from_list(rows),
+                             processing_class=AutoTokenizer.from_pretrained(tiny_lm),
+                             peft_config=LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear"))
+    model: Any = trainer.model
+    torch.manual_seed(0)
     with torch.no_grad():
-        logps, _ = sequence_logps(model, batch, 6)
-        with model.disable_adapter():
-            ref, _ = sequence_logps(model, batch, 6)
-    for loss_type, smoothing in (("sigmoid", 0.0), ("sigmoid", 0.2)):
-        ours = dpo_loss(logps[:3], logps[3:], ref[:3], ref[3:], beta=BETA, label_smoothing=smoothing,
-                        loss_type=loss_type)
-        theirs = _trl_losses(trl, logps, ref, loss_type, smoothing)
-        assert torch.allclose(ours.losses, theirs, atol=TOL), (ours.losses, theirs)
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    batch = next(iter(trainer.get_train_dataloader()))
+    expected = trainer.compute_loss(model, batch)
+    expected.backward()
+    want = _grads(model)
 
-
-def _trl_losses(trl: Any, logps: Any, ref: Any, loss_type: str, smoothing: float) -> Any:
-    from types import SimpleNamespace
-
-    # dpo_loss reads only these attributes of the trainer: called unbound on a stand-in.
-    owner = SimpleNamespace(beta=BETA, label_smoothing=smoothing, loss_type=[loss_type], device=logps.device,
-                            use_weighting=False, f_divergence_type="reverse_kl", f_alpha_divergence_coef=1.0,
-                            args=SimpleNamespace(f_divergence_type="reverse_kl", f_alpha_divergence_coef=1.0))
-    out = trl.DPOTrainer.dpo_loss(owner, logps[:3], logps[3:], ref[:3], ref[3:], loss_type=loss_type)
-    return out[0]
+    rows_ = batch["input_ids"].shape[0]
+    ours = {
+        "input_ids": batch["input_ids"],
+        "attention_mask": batch["attention_mask"],
+        "labels": batch["input_ids"].masked_fill(batch["completion_mask"] == 0, IGNORE_INDEX),
+        "sequence_ids": torch.arange(rows_)[:, None].expand_as(batch["input_ids"]),
+    }
+    n = rows_ // 2
+    with torch.no_grad(), model.disable_adapter():
+        ref, _ = sequence_logps(model, ours, rows_)
+    logps, counts = sequence_logps(model, ours, rows_)
+    got = dpo_loss(logps[:n], logps[n:], ref[:n], ref[n:], beta=BETA, loss_type=loss_type,
+                   chosen_tokens=counts[:n], rejected_tokens=counts[n:]).losses.mean()
+    got.backward()
+    have = _grads(model)
+    assert abs(float(got) - float(expected)) < TOL, (float(got), float(expected))
+    assert float(expected) != pytest.approx(0.6931, abs=1e-3)
+    for name in want:
+        assert (want[name] - have[name]).abs().max() < TOL, name
