@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +53,22 @@ def logged_losses(out: Path) -> list[float]:
     entries = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     by_step = {e["step"]: e["loss"] for e in entries if "loss" in e}
     return [by_step[s] for s in sorted(by_step)]
+
+
+def logged_steps(out: Path) -> list[int]:
+    """Steps in rank 0's metric log so far (none before the first step)."""
+    log = out / "metrics.jsonl"
+    if not log.is_file():
+        return []
+    return [json.loads(line)["step"] for line in log.read_text().splitlines() if line.endswith("}")]
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes], timeout: float = 300.0) -> None:
+    """Poll ``condition`` until it holds; fails at once if the process ends first (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the trainer exited with {process.returncode} before the condition held")
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.05)
