@@ -194,6 +194,13 @@ class TrainingSpec(CamelModel):
     hf_token_secret: HubTokenRef | None = Field(
         default=None, description="Secret key with a Hugging Face token for gated or private models; "
         "overrides the Trainer's. Passed as a secretKeyRef, never in plain env.")
+    queue: str | None = Field(
+        default=None, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="A Kueue LocalQueue of this namespace: the Job is created suspended with the label "
+        "kueue.x-k8s.io/queue-name and starts when Kueue admits all its pods (the Training is Queued with its "
+        "place in the queue until then). The label kueue.x-k8s.io/queue-name on the Training does the same. "
+        "Needs the operator's Kueue integration.",
+    )
     suspend: bool = Field(default=False, description="Stop (true) or run (false) the training.")
     resume_from: ResumeFrom | None = Field(default=None, description="Checkpoint to resume from.")
     hpo: HPOSpec | None = Field(default=None, description="Hyperparameter search.")

@@ -162,6 +162,8 @@ class Runtime:
     fanout: ThreadPoolExecutor = field(init=False)
     # (namespace, Job name) -> (Job uid, message): pods a ResourceQuota refused (handlers/project_quota.py).
     quota_refusals: dict[tuple[str, str], tuple[str | None, str]] = field(default_factory=dict)
+    # (namespace, Job name) -> where a queued Job waits in its Kueue queue (handlers/queue_status.py).
+    queue_waits: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fanout = ThreadPoolExecutor(max_workers=4 * self.settings.workers, thread_name_prefix="kubetune-fanout")

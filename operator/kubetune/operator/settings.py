@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         "elsewhere Trainings and InferenceServices wait Pending, reason NotAProject. The chart sets it with "
         "admissionPolicy.enabled, whose policy refuses the operator's children outside projects.")
     report_interval_seconds: float = Field(default=5.0, ge=0, description="Trainer status patch interval.")
+    kueue_enabled: bool = Field(
+        default=False, description="Trainings may name a Kueue LocalQueue (spec.queue or the "
+        "kueue.x-k8s.io/queue-name label): their Jobs start when Kueue admits them. Needs Kueue on the cluster "
+        "and the operator's RBAC on workloads.kueue.x-k8s.io (the chart's kueue.enabled).")
 
     # Serving.
     cluster_domain: str = Field(default="cluster.local", description="DNS suffix of Services.")

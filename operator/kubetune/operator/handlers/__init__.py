@@ -16,6 +16,7 @@ from kubetune.operator.handlers import (  # noqa: F401 - imported for their regi
     project_namespaces,
     project_network,
     project_quota,
+    queue_status,
     trainer,
     training,
     training_cleanup,

@@ -18,6 +18,7 @@ from kubetune.crd import labels as lbl
 from kubetune.crd.kinds import DATASET, INFERENCE_SERVICE, TRAINER, TRAINING
 from kubetune.crd.training import OPERATOR_STATUS_FIELDS
 from kubetune.operator import conditions as cnd
+from kubetune.operator.builders.kueue import job_queue
 from kubetune.operator.handlers.common import REGISTRY, resource
 from kubetune.operator.observed import deployment_view, job_view, pod_view
 from kubetune.operator.scale_to_zero import activity_of
@@ -79,7 +80,8 @@ async def trials_by_parent(namespace: str, name: str, labels: kopf.Labels, **_: 
 
 @kopf.index("batch", "v1", "jobs", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)
 async def training_jobs(namespace: str, labels: kopf.Labels, body: kopf.Body, **_: Any) -> dict[Any, Any]:
-    return {(namespace, labels[lbl.TRAINING]): {**job_view(body), "ownerUid": _owner_uid(body["metadata"])}}
+    return {(namespace, labels[lbl.TRAINING]): {**job_view(body), "ownerUid": _owner_uid(body["metadata"]),
+                                                "queue": job_queue(labels)}}
 
 
 @kopf.index("", "v1", "pods", labels={lbl.TRAINING: kopf.PRESENT}, registry=REGISTRY)

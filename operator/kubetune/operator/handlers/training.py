@@ -16,14 +16,14 @@ from kubetune.crd.dataset import DatasetSpec
 from kubetune.crd.kinds import TRAINING
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
-from kubetune.operator.builders import distributed
+from kubetune.operator.builders import distributed, kueue
 from kubetune.operator.builders.configmap import build_run_config_map
 from kubetune.operator.builders.distributed import build_headless_service
 from kubetune.operator.builders.job import build_job
 from kubetune.operator.builders.rbac import build_role, build_role_binding, build_service_account
 from kubetune.operator.builders.runconfig import ResolutionError, build_run_config
 from kubetune.operator.handlers import gang as group
-from kubetune.operator.handlers import hpo
+from kubetune.operator.handlers import hpo, queue_status
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.indexes import training_view
 from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
@@ -101,6 +101,9 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
     base = rt.status.base(owner.uid, view["status"], view.get("resourceVersion"))
     # A Job made again (a group restart, or one deleted by hand) counts on from the attempts so far.
     manifest = build_job(owner, spec, trainer, rt.settings, config, attempts_before=int(base.get("attempts") or 0))
+    queue = kueue.queue_of(spec.queue, owner.labels)
+    # In a queue, the Job starts suspended and Kueue unsuspends it on admission (builders/kueue.py).
+    manifest = kueue.with_queue(manifest, queue, spec.suspend)
     if job is not None and spec_changed:
         # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
         refresh_run_config(rt, build_run_config_map(owner, config))
@@ -124,8 +127,11 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
         owners = [r.get("uid") for r in created["metadata"].get("ownerReferences") or ()]
         if owner.uid not in owners:
             raise kopf.TemporaryError("a Job of an earlier Training with this name is still being deleted", delay=5)
-        job = job_view(created)
-    if job["suspend"] != spec.suspend:
+        job = {**job_view(created), "queue": kueue.job_queue(created["metadata"].get("labels"))}
+    if queue is not None or job.get("queue"):
+        # Kueue owns a queued Job's suspend: the user's stop and start go to its Workload instead.
+        queue_status.align(rt, owner.namespace or "", job, queue or job["queue"], spec.suspend)
+    elif job["suspend"] != spec.suspend:
         rt.kube.patch("batch/v1", "Job", owner.namespace, job["name"], {"spec": {"suspend": spec.suspend}})
         job = {**job, "suspend": spec.suspend}
     return job
@@ -163,6 +169,8 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
     if dataset is not None and dataset_phase in (None, "Pending", "Validating"):
         raise wait(rt, view, "WaitingForDataset", f"waiting for Dataset {spec.dataset.ref.name} "  # type: ignore[union-attr]
                    "to be validated", 5, into)
+    if kueue.queue_of(spec.queue, view.get("labels")) and not rt.settings.kueue_enabled:
+        raise fail(rt, view, "QueueUnavailable", queue_status.NOT_ENABLED, into)
     problems = validate_training(spec, trainer, dataset, dataset_phase)
     if problems:
         raise fail(rt, view, "ValidationFailed", "; ".join(problems), into)
@@ -173,6 +181,7 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
         job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)), spec_changed,
                               into)
         state = training_state(job, many(training_pods, (namespace, name)), suspend_requested=spec.suspend)
+        state = kueue.queue_state(job, spec.suspend, state, rt.queue_waits.get((namespace, job["name"])))
         write_state(rt, view, state, {"jobName": job["name"], "observedGeneration": view.get("generation")}, into)
 
 

@@ -6,9 +6,11 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from kubetune.crd.kinds import TRAINING
+from kubetune.operator.builders import kueue
 from kubetune.operator.conditions import now_iso
 from kubetune.operator.handlers import gang as group
 from kubetune.operator.handlers.common import many, one
+from kubetune.operator.kueue_workloads import stop_queued_job
 from kubetune.operator.owner import Owner
 from kubetune.operator.phases import TrainingState, training_conditions, training_state
 from kubetune.operator.runtime import Runtime
@@ -73,8 +75,10 @@ def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training
     if base.get("phase") in TERMINAL and base.get("jobName") == job["name"] and not _job_is_newer(job, base):
         return None  # terminal phases stick, even when the Job's TTL removes it later
     pods = many(training_pods, (namespace, name))
-    state = training_state(job, pods, suspend_requested=bool(view["spec"].get("suspend")),
-                           quota_refusal=_quota_refusal(rt, namespace, job, pods))
+    suspend = bool(view["spec"].get("suspend"))
+    state = training_state(job, pods, suspend_requested=suspend, quota_refusal=_quota_refusal(rt, namespace, job, pods))
+    # Kueue, not the user, holds a queued Job that is suspended: Queued, with its place in the queue.
+    state = kueue.queue_state(job, suspend, state, rt.queue_waits.get((namespace, job["name"])))
     return view, job, group.restart_state(rt, view, job, state) or state
 
 
@@ -118,7 +122,10 @@ def refresh_training(rt: Runtime, namespace: str, name: str, training_views: Any
             if state.phase == "Failed" and not job["suspend"] and not _job_finished(job):
                 # e.g. an image that cannot be pulled: the Job would keep a pod (and its GPUs) waiting
                 # forever. Suspended, it frees them and stays for inspection.
-                rt.kube.patch("batch/v1", "Job", namespace, job["name"], {"spec": {"suspend": True}})
+                if job.get("queue"):  # Kueue would unsuspend it: its deactivated Workload frees the quota too
+                    stop_queued_job(rt, namespace, job)
+                else:
+                    rt.kube.patch("batch/v1", "Job", namespace, job["name"], {"spec": {"suspend": True}})
 
 
 FINISHING = frozenset({"Complete", "Failed", "FailureTarget", "SuccessCriteriaMet"})
