@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from train_processes import logged_losses, run_config
 
+from kubetune.crd.exit_codes import EXIT_PERMANENT
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.train.runner import run
 
@@ -73,3 +74,13 @@ def test_two_processes_match_one_and_resume_across_world_sizes(
     config = run_config(tiny_llama, memorisable, tmp_path / "one-to-two", batchSize=2, distributed=two, **hp)
     assert train_cli(config) == 0
     assert logged_losses(tmp_path / "one-to-two") == pytest.approx(single.losses[SAVE_AT:], **TOLERANCE)
+
+
+def test_a_permanent_failure_keeps_its_exit_code_through_the_launcher(
+    tiny_llama: Path, memorisable: Path, tmp_path: Path, train_cli: Callable[[dict], int]
+) -> None:
+    # torchrun itself would exit 1; the launcher passes the ranks' code on for the podFailurePolicy.
+    config = run_config(tiny_llama, memorisable, tmp_path / "bad", maxSeqLength=1_000_000, maxSteps=1)
+    config["distributed"] = {"processesPerNode": 2}
+    assert train_cli(config) == EXIT_PERMANENT
+    assert "exceeds the model's" in (tmp_path / "bad-termination-log").read_text()
