@@ -8,6 +8,7 @@
 #
 #   hack/images/build.sh                 # all three, tag dev
 #   TAG=0.1.0 REGISTRY=ghcr.io/kubetune hack/images/build.sh operator api
+#   hack/images/build.sh s3-server       # the in-cluster S3 server of the S3-mode e2e (hack/cluster/s3/Dockerfile)
 #   KEEP_DOCKERD=1 hack/images/build.sh  # leave a dockerd this script started running (the cluster imports from it)
 set -euo pipefail
 
@@ -63,7 +64,9 @@ for name in "${images[@]}"; do
     operator) build operator operator/Dockerfile --build-arg "PYTHON_IMAGE=$base" ;;
     api) build api api/Dockerfile --build-arg "PYTHON_IMAGE=$base" ;;
     runtime) build runtime trainer-image/Dockerfile --build-arg "BASE_IMAGE=$base" --build-arg TORCH=cpu ;;
-    *) die "unknown image $name (operator, api, runtime)" ;;
+    # Not a product image: moto's S3 server for the real cluster's S3-mode e2e (hack/cluster/e2e.sh STORAGE=s3).
+    s3-server) build s3-server hack/cluster/s3/Dockerfile --build-arg "PYTHON_IMAGE=$base" ;;
+    *) die "unknown image $name (operator, api, runtime, s3-server)" ;;
   esac
 done
 echo "build.sh: done in $(($(date +%s) - t0)) s" >&2

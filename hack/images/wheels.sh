@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A wheelhouse for offline image builds: every wheel the operator, api and CPU runtime images install,
+# A wheelhouse for offline image builds: every wheel the operator, api, CPU runtime and s3-server images install,
 # resolved and downloaded on this host (which reaches the package index), then imported as an image whose root
 # the Dockerfiles bind-mount at /wheelhouse (build arg WHEELHOUSE_IMAGE). Build containers need no network.
 #
@@ -21,7 +21,7 @@ cache_root="${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}"
 dir="$cache_root/wheels/$key"
 # set name -> pydeps.py arguments
 declare -A sets=([build]="--extra build" [operator]="--extra operator" [api]="--extra api"
-                 [runtime-cpu]="--extra runtime --cpu")
+                 [runtime-cpu]="--extra runtime --cpu" [s3-server]="--extra s3-server")
 
 die() { echo "wheels.sh: $*" >&2; exit 1; }
 docker="$("$here/dockerd.sh" client)"
