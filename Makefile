@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup controlplane helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
+.PHONY: setup controlplane kueue helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
 	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster clean
 
-setup: $(STAMP) controlplane helm
+setup: $(STAMP) controlplane kueue helm
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(STAMP):
 # Compiled once per machine into ~/.cache/kubetune (keyed by version); a no-op when cached.
 controlplane:
 	hack/controlplane/build.sh
+
+# Kueue's manager for the queue tests (tests/integration/kueue), from its pinned module the same way.
+kueue:
+	hack/kueue/build.sh
 
 # helm for the chart tests, built from its Go module the same way.
 helm:

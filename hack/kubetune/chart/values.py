@@ -338,6 +338,14 @@ class ProjectRoles(ValuesModel):
         "with fixed names: one release per cluster holds them; set false for any other.")
 
 
+class Kueue(ValuesModel):
+    enabled: bool = Field(
+        default=False, description="Trainings may name a Kueue LocalQueue (spec.queue or the label "
+        "kueue.x-k8s.io/queue-name): their Jobs start when Kueue admits all their pods. Needs Kueue with its "
+        "batch/job integration on the cluster; the operator may then read Workloads and (de)activate them "
+        "for a user's stop and start.")
+
+
 class Crds(ValuesModel):
     enabled: bool = Field(default=True, description="Install the CRDs with the chart.")
     keep: bool = Field(default=True, description="Keep the CRDs (and so every resource) on helm uninstall.")
@@ -363,6 +371,7 @@ class Values(ValuesModel):
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     project_quota: ProjectQuota = Field(default_factory=ProjectQuota)
     admission_policy: AdmissionPolicy = Field(default_factory=AdmissionPolicy)
+    kueue: Kueue = Field(default_factory=Kueue)
 
 
 def default_values() -> dict[str, Any]:
