@@ -251,6 +251,10 @@ class HistoryPoint(CamelModel):
     loss: float | None = Field(default=None, description="Training loss.")
     eval_loss: float | None = Field(default=None, description="Validation loss.")
     learning_rate: float | None = Field(default=None, description="Learning rate.")
+    reward_margin: float | None = Field(default=None, description="DPO: chosen minus rejected reward.")
+    reward_accuracy: float | None = Field(default=None, description="DPO: share of pairs ranked right.")
+    eval_reward_margin: float | None = Field(default=None, description="DPO: reward margin on held-out pairs.")
+    eval_reward_accuracy: float | None = Field(default=None, description="DPO: accuracy on held-out pairs.")
 
 
 class LossSummary(CamelModel):

@@ -36,15 +36,23 @@ def _phase(*want: str) -> Any:
         if status.get("phase") == "Failed" and "Failed" not in want:
             raise AssertionError(f"{obj['kind']} {obj['metadata']['name']} failed: {status.get('message')}")
         return status.get("phase") in want
+
     return check
 
 
 def _training(name: str, base: str, data: str, fmt: str, objective: str, **hp: Any) -> Obj:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Training", "metadata": {"name": name},
-            "spec": {"trainerRef": "lora-cpu", "baseModel": base, "objective": objective,
-                     "dataset": {"uri": data, "format": fmt, "validationSplit": "validation"},
-                     "hyperparameters": {"batchSize": 4, "learningRate": 5e-3, "seed": 1, "loraDropout": 0.0,
-                                         **hp}}}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Training",
+        "metadata": {"name": name},
+        "spec": {
+            "trainerRef": "lora-cpu",
+            "baseModel": base,
+            "objective": objective,
+            "dataset": {"uri": data, "format": fmt, "validationSplit": "validation"},
+            "hyperparameters": {"batchSize": 4, "learningRate": 5e-3, "seed": 1, "loraDropout": 0.0, **hp},
+        },
+    }
 
 
 def test_sft_then_dpo_on_its_adapter_and_a_served_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,8 +69,10 @@ def test_sft_then_dpo_on_its_adapter_and_a_served_checkpoint(tmp_path: Path, mon
             assert project.status_code == 201, project.text
         namespace = project.json()["namespace"]
         store = platform.artifacts / namespace
-        for folder, train, validation in (("chat", memorisable_chat_jsonl(), memorisable_chat_jsonl()),
-                                          ("pairs", preference_jsonl(16), preference_jsonl(8, offset=60))):
+        for folder, train, validation in (
+            ("chat", memorisable_chat_jsonl(), memorisable_chat_jsonl()),
+            ("pairs", preference_jsonl(16), preference_jsonl(8, offset=60)),
+        ):
             (store / folder).mkdir(parents=True)
             (store / folder / "train.jsonl").write_text(train)
             (store / folder / "validation.jsonl").write_text(validation)
@@ -71,40 +81,89 @@ def test_sft_then_dpo_on_its_adapter_and_a_served_checkpoint(tmp_path: Path, mon
             core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
             trainings = (GROUP, VERSION, namespace, "trainings")
             # The DPO Training first: it must wait for sft, which does not exist yet.
-            custom.create_namespaced_custom_object(*trainings, _training(
-                "dpo", "training://sft", f"file://{store}/pairs", "preference", "dpo", maxSteps=6, saveSteps=3,
-                evalSteps=6, beta=0.1))
-            waiting = wait_for(custom.list_namespaced_custom_object, lambda o: "waiting for Training sft" in str(
-                (o.get("status") or {}).get("message")), *trainings, field_selector="metadata.name=dpo")
+            custom.create_namespaced_custom_object(
+                *trainings,
+                _training(
+                    "dpo",
+                    "training://sft",
+                    f"file://{store}/pairs",
+                    "preference",
+                    "dpo",
+                    maxSteps=6,
+                    saveSteps=3,
+                    evalSteps=6,
+                    beta=0.1,
+                ),
+            )
+            waiting = wait_for(
+                custom.list_namespaced_custom_object,
+                lambda o: "waiting for Training sft" in str((o.get("status") or {}).get("message")),
+                *trainings,
+                field_selector="metadata.name=dpo",
+            )
             assert waiting["status"]["phase"] == "Pending"
             assert any(c.get("reason") == "WaitingForBaseTraining" for c in waiting["status"]["conditions"])
-            custom.create_namespaced_custom_object(*trainings, _training(
-                "sft", "tiny-llama", f"file://{store}/chat", "openai_chat_jsonl", "supervised", maxSteps=6))
+            custom.create_namespaced_custom_object(
+                *trainings,
+                _training("sft", "tiny-llama", f"file://{store}/chat", "openai_chat_jsonl", "supervised", maxSteps=6),
+            )
 
-            sft = wait_for(custom.list_namespaced_custom_object, _phase("Succeeded"), *trainings,
-                           field_selector="metadata.name=sft", timeout=RUN_SECONDS)
-            dpo = wait_for(custom.list_namespaced_custom_object, _phase("Succeeded"), *trainings,
-                           field_selector="metadata.name=dpo", timeout=RUN_SECONDS)
+            sft = wait_for(
+                custom.list_namespaced_custom_object,
+                _phase("Succeeded"),
+                *trainings,
+                field_selector="metadata.name=sft",
+                timeout=RUN_SECONDS,
+            )
+            dpo = wait_for(
+                custom.list_namespaced_custom_object,
+                _phase("Succeeded"),
+                *trainings,
+                field_selector="metadata.name=dpo",
+                timeout=RUN_SECONDS,
+            )
             run = json.loads(core.read_namespaced_config_map("dpo-run", namespace).data["run.json"])
             assert run["objective"] == "dpo" and run["baseModel"] == f"file://{model_dir}"
             assert run["adapter"] == sft["status"]["output"]  # DPO continued sft's adapter
             status = dpo["status"]
-            for key in ("rewards/chosen", "rewards/rejected", "rewards/margin", "rewards/accuracy",
-                        "eval_rewards/margin", "eval_rewards/accuracy"):
+            for key in (
+                "rewards/chosen",
+                "rewards/rejected",
+                "rewards/margin",
+                "rewards/accuracy",
+                "eval_rewards/margin",
+                "eval_rewards/accuracy",
+            ):
                 assert key in status["metrics"], status["metrics"]
             assert status["metrics"]["eval_rewards/margin"] > 0, status["metrics"]
             assert any("rewardMargin" in point for point in status["history"]), status["history"]
             assert [c["step"] for c in status["checkpoints"]] == [3, 6]
 
             # Checkpoint 3 of dpo, served: sft's base with dpo's adapter as it was at step 3.
-            custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "inferenceservices", {
-                "apiVersion": f"{GROUP}/{VERSION}", "kind": "InferenceService", "metadata": {"name": "dpo-step-3"},
-                "spec": {"model": {"baseModel": "training://dpo/checkpoints/3"}, "auth": "none"}})
-            served = wait_for(custom.list_namespaced_custom_object, _phase("Ready"), GROUP, VERSION, namespace,
-                              "inferenceservices", field_selector="metadata.name=dpo-step-3", timeout=RUN_SECONDS)
+            custom.create_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                "inferenceservices",
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "InferenceService",
+                    "metadata": {"name": "dpo-step-3"},
+                    "spec": {"model": {"baseModel": "training://dpo/checkpoints/3"}, "auth": "none"},
+                },
+            )
+            served = wait_for(
+                custom.list_namespaced_custom_object,
+                _phase("Ready"),
+                GROUP,
+                VERSION,
+                namespace,
+                "inferenceservices",
+                field_selector="metadata.name=dpo-step-3",
+                timeout=RUN_SECONDS,
+            )
             assert served["status"]["readyReplicas"] == 1, served["status"]
-            deployment = client.AppsV1Api(api).read_namespaced_deployment(
-                served["status"]["deploymentName"], namespace)
+            deployment = client.AppsV1Api(api).read_namespaced_deployment(served["status"]["deploymentName"], namespace)
             env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
             assert env["MODEL_URI"] == f"file://{model_dir}"
             assert "checkpoints/step-00000003/adapter" in json.dumps(env), env

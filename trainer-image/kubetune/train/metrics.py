@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Any
 
 HISTORY_KEYS = ("step", "epoch", "loss", "eval_loss", "learning_rate")
+# DPO's reward curves join the history under names a status field can have.
+HISTORY_ALIASES = {
+    "rewards/margin": "reward_margin",
+    "rewards/accuracy": "reward_accuracy",
+    "eval_rewards/margin": "eval_reward_margin",
+    "eval_rewards/accuracy": "eval_reward_accuracy",
+}
 
 
 def downsample(points: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
@@ -50,6 +57,8 @@ class MetricsTracker:
         for key, value in entry.items():
             if key in HISTORY_KEYS and key != "step" and value is not None:
                 point[key] = value
+            elif key in HISTORY_ALIASES and value is not None:
+                point[HISTORY_ALIASES[key]] = value
             if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
                 self.latest[key] = float(value)
 

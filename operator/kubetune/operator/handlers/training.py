@@ -12,10 +12,13 @@ import kopf
 from pydantic import ValidationError
 
 from kubetune.crd import labels as lbl
+from kubetune.crd.chains import ChainModel, Waiting
 from kubetune.crd.dataset import DatasetSpec
 from kubetune.crd.kinds import TRAINING
+from kubetune.crd.references import InvalidReference, is_training_uri
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
+from kubetune.operator import chains
 from kubetune.operator.builders import distributed, kueue
 from kubetune.operator.builders.configmap import build_run_config_map
 from kubetune.operator.builders.distributed import build_headless_service
@@ -88,12 +91,12 @@ def refresh_run_config(rt: Runtime, config_map: dict[str, Any]) -> None:
 
 def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, trainer: TrainerSpec,
                     dataset: DatasetSpec | None, job: dict[str, Any] | None,
-                    spec_changed: bool = False, into: Staged = None) -> dict[str, Any]:
+                    spec_changed: bool = False, into: Staged = None, chain: ChainModel | None = None) -> dict[str, Any]:
     """Create what is missing (409 = already there) and align the Job's suspend; returns the Job's view."""
     owner = owner_of(view)
     try:
         config = build_run_config(namespace=owner.namespace or "", name=owner.name, uid=owner.uid, spec=spec,
-                                  trainer=trainer, dataset=dataset, settings=rt.settings)
+                                  trainer=trainer, dataset=dataset, settings=rt.settings, chain=chain)
     except ResolutionError as exc:
         raise fail(rt, view, "InvalidSpec", str(exc), into) from exc
     if group.waiting_for_previous(job):
@@ -137,6 +140,21 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
     return job
 
 
+def _chain(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, training_views: Any, trainer_specs: Any,
+           into: Staged) -> ChainModel | None:
+    """A training:// base resolved to its weights and adapter; Pending until that Training has them."""
+    if not is_training_uri(spec.base_model):
+        return None
+    try:
+        found = chains.training_model(spec.base_model, view["namespace"], training_views, trainer_specs,
+                                      referrer=view["name"])
+    except InvalidReference as exc:
+        raise fail(rt, view, "InvalidReference", str(exc), into) from exc
+    if isinstance(found, Waiting):
+        raise wait(rt, view, chains.WAITING_REASON, found.message, 10, into)
+    return found
+
+
 def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, dataset_views: Any,
                        training_jobs: Any, training_pods: Any, trials_by_parent: Any, training_views: Any,
                        spec_changed: bool = False, into: Staged = None, outside_project: str | None = None) -> None:
@@ -174,12 +192,13 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
     problems = validate_training(spec, trainer, dataset, dataset_phase)
     if problems:
         raise fail(rt, view, "ValidationFailed", "; ".join(problems), into)
+    chain = _chain(rt, view, spec, training_views, trainer_specs, into)
     if spec.hpo is not None and spec.hpo.enabled:
         hpo.reconcile_parent(rt, view, spec, trials_by_parent, training_views)
         return
     with rt.locks.hold((namespace, name)):
         job = ensure_children(rt, view, spec, trainer, dataset, one(training_jobs, (namespace, name)), spec_changed,
-                              into)
+                              into, chain)
         state = training_state(job, many(training_pods, (namespace, name)), suspend_requested=spec.suspend)
         state = kueue.queue_state(job, spec.suspend, state, rt.queue_waits.get((namespace, job["name"])))
         write_state(rt, view, state, {"jobName": job["name"], "observedGeneration": view.get("generation")}, into)

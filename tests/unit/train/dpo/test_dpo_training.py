@@ -87,3 +87,20 @@ def test_supervised_run_refuses_preference_data(tiny_lm: Path, pairs_dir: Path, 
     config = _config(tiny_lm, pairs_dir, tmp_path / "out").model_copy(update={"objective": "supervised"})
     with pytest.raises(Exception, match="holds preference pairs: use objective dpo"):
         run(config)
+
+
+def test_history_keeps_the_reward_curves_under_status_names() -> None:
+    from pydantic.alias_generators import to_camel
+
+    from kubetune.crd.training import HistoryPoint
+    from kubetune.train.metrics import MetricsTracker
+
+    tracker = MetricsTracker(None)
+    tracker.record({"step": 1, "loss": 0.6, "rewards/margin": 0.2, "rewards/accuracy": 0.5, "rewards/chosen": 0.1})
+    tracker.record({"step": 1, "eval_loss": 0.5, "eval_rewards/margin": 0.3, "eval_rewards/accuracy": 1.0})
+    (point,) = tracker.history(10)
+    assert point == {"step": 1, "loss": 0.6, "reward_margin": 0.2, "reward_accuracy": 0.5, "eval_loss": 0.5,
+                     "eval_reward_margin": 0.3, "eval_reward_accuracy": 1.0}
+    status = HistoryPoint.model_validate({to_camel(k): v for k, v in point.items()})
+    assert (status.reward_margin, status.eval_reward_accuracy) == (0.2, 1.0)
+    assert tracker.latest["rewards/chosen"] == 0.1  # every metric stays in status.metrics
