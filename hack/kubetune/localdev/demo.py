@@ -41,24 +41,31 @@ def _bar(percent: float, width: int = 30) -> str:
 
 
 def follow_training(http: httpx.Client, uid: str, timeout: float = 1800) -> str:
-    """Print a progress line for every SSE frame until the training ends; returns the final phase."""
+    """Draw the progress bar from the SSE stream's `progress` frames until its `end` frame; returns the phase."""
     deadline = time.monotonic() + timeout
-    phase = "Pending"
+    phase, event = "Pending", ""
     with http.stream("GET", f"/api/v1/trainings/{uid}/events/stream", timeout=httpx.Timeout(60, read=120)) as sse:
         for line in sse.iter_lines():
             if time.monotonic() > deadline:
                 raise TimeoutError("the training did not finish in time")
+            if line.startswith("event: "):
+                event = line[len("event: "):]
+                continue
             if not line.startswith("data: "):
                 continue
             frame = json.loads(line[len("data: "):])
-            status = _check(http.get(f"/api/v1/trainings/{uid}/status"))
-            phase = status["phase"] or frame["reason"]
-            progress = status["progress"]
-            loss = status["metrics"].get("loss")
-            loss_text = f" loss {loss:.3f}" if isinstance(loss, float) else ""
-            print(f"\r  {phase:<10} {_bar(progress['percent'])} step {progress['step']}/{progress['total_steps']}"
-                  f"{loss_text}   ", end="", flush=True)
-            if phase in ("Succeeded", "Failed"):
+            if event == "status":
+                phase = frame["reason"]
+            elif event == "progress":
+                phase = frame["phase"]
+                loss = frame["loss"]
+                loss_text = f" loss {loss:.3f}" if isinstance(loss, float) else ""
+                eta = frame["eta_seconds"]
+                eta_text = f" eta {eta:.0f}s" if isinstance(eta, float) else ""
+                print(f"\r  {phase:<10} {_bar(frame['percent'])} step {frame['step']}/{frame['total_steps']}"
+                      f"{loss_text}{eta_text}   ", end="", flush=True)
+            elif event == "end":
+                phase = frame["phase"]
                 break
     print()
     return phase

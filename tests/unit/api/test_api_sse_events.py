@@ -148,3 +148,31 @@ async def test_keepalive_comments_while_quiet_and_stop_on_disconnect() -> None:
 def test_last_event_id_parsing() -> None:
     assert sse.parse_last_event_id("42") == 42
     assert sse.parse_last_event_id("abc") is None and sse.parse_last_event_id(None) is None
+
+
+async def test_progress_frames_follow_each_step_and_the_end_closes_the_stream(env: Env) -> None:
+    training = await _training(env)
+    ns = training["metadata"]["namespace"]
+    frames = event_frames(env.ctx.cache, training, None)
+    assert _parse(await anext(frames))["event"] == "status"
+    await env.fake.patch(TRAININGS, "t1", {"status": {"phase": "Running"}}, ns, "status")
+    assert _parse(await asyncio.wait_for(anext(frames), 5))["data"]["reason"] == "Running"
+    for step, loss in ((1, 2.5), (2, 2.25), (3, 2.0)):
+        await env.fake.patch(TRAININGS, "t1", {"status": {
+            "progress": {"step": step, "totalSteps": 3, "percent": step * 100 / 3, "etaSeconds": 3 - step,
+                         "tokensPerSecond": 900.0},
+            "metrics": {"loss": loss, "learning_rate": 1e-3}}}, ns, "status")
+        got = _parse(await asyncio.wait_for(anext(frames), 5))
+        assert got["event"] == "progress"
+        assert (got["data"]["step"], got["data"]["total_steps"], got["data"]["loss"]) == (step, 3, loss)
+        assert got["data"]["eta_seconds"] == 3 - step and got["data"]["tokens_per_second"] == 900.0
+    # A status write that moves no number (a condition refresh) sends nothing new.
+    await env.fake.patch(TRAININGS, "t1", {"status": {"phase": "Running", "attempts": 1}}, ns, "status")
+    await env.fake.patch(TRAININGS, "t1", {"status": {"phase": "Succeeded", "message": "done",
+                                                      "summary": {"finalLoss": 2.0}}}, ns, "status")
+    rest = [_parse(f) async for f in frames]  # the stream ends by itself
+    assert [f["event"] for f in rest] == ["status", "end"]
+    assert rest[1]["data"]["phase"] == "Succeeded" and rest[1]["data"]["progress"]["step"] == 3
+    # Reconnecting after the end: the end again, at once.
+    again = [_parse(f) async for f in event_frames(env.ctx.cache, training, None)]
+    assert [f["event"] for f in again] == ["status", "progress", "end"]

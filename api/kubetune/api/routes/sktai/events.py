@@ -15,7 +15,7 @@ from kubetune.api.cluster import EVENTS, TRAININGS
 from kubetune.api.core.errors import ApiError
 from kubetune.api.deps import ContextDep, CurrentUser
 from kubetune.api.mapping import events as ev
-from kubetune.api.mapping import meta
+from kubetune.api.mapping import meta, progress
 from kubetune.api.mapping.callback import status_patch
 from kubetune.api.mapping.meta import Obj
 from kubetune.api.mapping.query import Page as ResultPage
@@ -44,39 +44,61 @@ async def list_events(ctx: ContextDep, user: CurrentUser, training_id: str, page
     return TrainingEventsRead(data=items[start:start + size], pagination=pagination(result))
 
 
+def _transition(obj: Obj) -> tuple[str, str]:
+    """What makes a status frame: the phase or the operator's message, not the percent that moves each step."""
+    st = meta.status(obj)
+    return str(st.get("phase") or "Pending"), str(st.get("message") or "")
+
+
 async def event_frames(cache: Cache, obj: Obj, after: int | None) -> AsyncIterator[str]:
-    """Replay what the cache holds after `after`, then follow the watches; ids are revisions."""
+    """Replay what the cache holds after `after`, then follow the watches; ids are revisions.
+
+    Frames: `status` on a phase or message change, `event` for each Kubernetes Event, `progress` for each
+    step the trainer reports, and a last `end` frame once the Training has Succeeded or Failed (the
+    stream then closes; a client that reconnects with Last-Event-ID after the end gets the end again).
+    """
     uid = meta.uid(obj)
     with cache.subscribe() as sub:
         last = after if after is not None else ev.revision(obj)
-        initial = ev.from_status(cache.trainings.by_uid(uid) or obj)
-        shown = (initial.reason, initial.message) if after is None else ("", "")
+        current = cache.trainings.by_uid(uid) or obj
+        initial = ev.from_status(current)
+        shown = _transition(current) if after is None else ("", "")
+        step = progress.snapshot(current)
         if after is not None:
             backlog = [(ev.revision(e), ev.from_kube_event(e, uid), "event") for e in cache.events.by_extra(uid)]
-            current = cache.trainings.by_uid(uid) or obj
             backlog.append((ev.revision(current), ev.from_status(current), "status"))
             for rev, item, kind in sorted(backlog, key=lambda t: t[0]):
                 if rev > after:
                     last = max(last, rev)
                     if kind == "status":
-                        shown = (item.reason, item.message)
+                        shown = _transition(current)
                     yield sse.frame(item.model_dump(mode="json"), kind, item.id)
         else:
             yield sse.frame(initial.model_dump(mode="json"), "status", str(last))
+        if step is not None:
+            yield sse.frame(step, "progress", str(last))
+        if progress.ended(current):
+            yield sse.frame(progress.final(current), "end", str(last))
+            return
         async for change in sub.changes():
             rev = ev.revision(change.object)
             if rev <= last:
                 continue
             if change.res == TRAININGS and meta.uid(change.object) == uid:
                 last = rev
+                deleted = change.type == "DELETED"
+                now = progress.snapshot(change.object)
+                if progress.changed(step, now):
+                    step = now
+                    yield sse.frame(now, "progress", str(rev))
                 item = ev.from_status(change.object)
-                if change.type == "DELETED":
+                if deleted:
                     item = item.model_copy(update={"reason": "Deleted", "message": "training deleted"})
-                if (item.reason, item.message) == shown:  # metadata-only changes are not transitions
-                    continue
-                shown = (item.reason, item.message)
-                yield sse.frame(item.model_dump(mode="json"), "status", item.id)
-                if change.type == "DELETED":
+                if deleted or _transition(change.object) != shown:  # progress alone goes in progress frames
+                    shown = _transition(change.object)
+                    yield sse.frame(item.model_dump(mode="json"), "status", item.id)
+                if deleted or progress.ended(change.object):
+                    yield sse.frame(progress.final(change.object, deleted), "end", str(rev))
                     return
             elif change.res == EVENTS and (change.object.get("involvedObject") or {}).get("uid") == uid \
                     and change.type != "DELETED":
@@ -88,8 +110,11 @@ async def event_frames(cache: Cache, obj: Obj, after: int | None) -> AsyncIterat
 @router.get("/trainings/{training_id}/events/stream", operation_id="sktai_stream_training_events",
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                             "description": "SSE: `status` and `event` frames carrying TrainingEvent JSON; "
-                                            "ids resume with Last-Event-ID; `: keep-alive` comments."}})
+                             "description": "SSE: `status` and `event` frames carrying TrainingEvent JSON, "
+                                            "`progress` frames (step, total_steps, percent, loss, eval_loss, "
+                                            "learning_rate, tokens_per_second, eta_seconds) and a last `end` "
+                                            "frame when the training ends; ids resume with Last-Event-ID; "
+                                            "`: keep-alive` comments."}})
 async def stream_events(request: Request, ctx: ContextDep, user: CurrentUser, training_id: str,
                         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None
                         ) -> StreamingResponse:
