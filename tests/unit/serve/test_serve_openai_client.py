@@ -116,3 +116,22 @@ def test_tools_are_refused_by_name_not_ignored(client: openai.OpenAI) -> None:
         )
     assert caught.value.param == "tools"
     assert "tool-call parser" in caught.value.message
+
+
+def test_embeddings_through_the_sdk_are_unit_vectors_that_tell_texts_apart(client: openai.OpenAI) -> None:
+    import math
+
+    texts = ["The quick brown fox", "The quick brown fox", "jumps over the lazy dog again and again"]
+    result = client.embeddings.create(model="tiny", input=texts)  # the SDK asks for base64
+    vectors = [item.embedding for item in result.data]
+    assert [item.index for item in result.data] == [0, 1, 2]
+    assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-4 for v in vectors)
+    same = sum(a * b for a, b in zip(vectors[0], vectors[1], strict=True))
+    other = sum(a * b for a, b in zip(vectors[0], vectors[2], strict=True))
+    assert same > 0.9999 and other < same
+    assert result.usage.prompt_tokens > 0
+    floats = client.embeddings.create(model="chat", input="The quick brown fox", encoding_format="float")
+    assert len(floats.data[0].embedding) == len(vectors[0])  # the adapter's model has the same width
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="tiny", input="x", dimensions=8)
+    assert caught.value.param == "dimensions"

@@ -95,3 +95,14 @@ async def test_readyz_and_metrics(settings: ServeSettings) -> None:
     assert 'kubetune_serve_request_seconds_count{route="/infer"} 1.0' in metrics
     assert "kubetune_serve_batch_size_count 1.0" in metrics
     assert "kubetune_serve_queue_depth 0.0" in metrics
+
+
+async def test_a_classifier_embeds_with_its_encoder_and_adapters_change_the_vectors(settings: ServeSettings) -> None:
+    async with serve(settings, load_runtime) as (client, _):
+        base = await client.post("/v1/embeddings", json={"input": ["modern chair", "rustic table"]})
+        assert base.status_code == 200, base.text
+        vectors = [d["embedding"] for d in base.json()["data"]]
+        assert len(vectors) == 2 and vectors[0] != vectors[1]
+        assert abs(sum(x * x for x in vectors[0]) - 1) < 1e-4
+        adapted = await client.post("/v1/embeddings", json={"input": "modern chair", "model": "tickets"})
+        assert adapted.json()["data"][0]["embedding"] != vectors[0]

@@ -14,7 +14,7 @@ from kubetune.serve.deps import require_api_key
 from kubetune.serve.engine import InferenceEngine, Loader, running
 from kubetune.serve.engines.adapters import AdapterWatcher
 from kubetune.serve.errors import install_error_handlers
-from kubetune.serve.routes import generate, health, infer, metrics, openai, stream
+from kubetune.serve.routes import embeddings, generate, health, infer, metrics, openai, stream
 from kubetune.serve.settings import ServeSettings
 
 DESCRIPTION = (
@@ -54,7 +54,7 @@ def create_app(settings: ServeSettings, loader: Loader | None = None) -> FastAPI
     protected = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(metrics.router, dependencies=protected if settings.metrics_require_auth else [])
-    for router in (infer.router, stream.router, generate.router, openai.router):
+    for router in (infer.router, stream.router, generate.router, openai.router, embeddings.router):
         app.include_router(router, dependencies=protected)
     app.add_middleware(AccessLogMiddleware, metrics=engine.metrics, model_version=settings.model_version)
     return app

@@ -25,6 +25,7 @@ from kubetune.serve.batcher import DynamicBatcher
 from kubetune.serve.cache import ResultCache, cache_key
 from kubetune.serve.devices import is_out_of_memory
 from kubetune.serve.engines.base import (
+    Embedding,
     Generation,
     GenerationRequest,
     ImageClass,
@@ -222,6 +223,8 @@ class InferenceEngine:
             return runtime.score_texts(payloads, adapter)
         if kind == "image":
             return runtime.classify_images(payloads, adapter, rest[0])
+        if kind == "embed":
+            return runtime.embed_texts(payloads, adapter)
         if kind == "generate":
             generations = runtime.generate(payloads, rest[0], adapter)
             self.metrics.generated_tokens.labels(*self._model_labels(adapter)).inc(
@@ -272,6 +275,10 @@ class InferenceEngine:
             part = texts[start : start + step]
             results += await self._cached_batch("score", ("score", adapter), part, [[adapter, t] for t in part])
         return results
+
+    async def embed_texts(self, texts: list[str], adapter: str | None) -> list[Embedding]:
+        self.require_runtime()
+        return await self._cached_batch("embed", ("embed", adapter), texts, [[adapter, t] for t in texts])
 
     async def classify_image(self, image: Any, digest: str, adapter: str | None, embeddings: bool) -> ImageClass:
         self.require_runtime()

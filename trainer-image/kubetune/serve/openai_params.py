@@ -12,7 +12,12 @@ would tell the caller something false about the answer.
 from __future__ import annotations
 
 from kubetune.serve.errors import unsupported_parameter
-from kubetune.serve.openai_schemas import ChatCompletionRequest, CompletionRequest, _OpenAIRequest
+from kubetune.serve.openai_schemas import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingRequest,
+    _OpenAIRequest,
+)
 
 NO_TOOLS = "the kubetune runtime has no tool-call parser; serve the model with runtime vllm for tools"
 NO_JSON = "the kubetune runtime cannot constrain output to JSON; use runtime vllm or response_format text"
@@ -65,3 +70,15 @@ def check_chat(body: ChatCompletionRequest) -> None:
 
 def include_usage(body: _OpenAIRequest) -> bool:
     return bool((body.stream_options or {}).get("include_usage"))
+
+
+def embedding_texts(body: EmbeddingRequest) -> list[str]:
+    """The texts to embed; token-id input and ``dimensions`` are refused by name."""
+    for name in sorted(body.model_extra or {}):
+        raise unsupported_parameter(name, "unrecognized request argument")
+    if body.dimensions is not None:
+        raise unsupported_parameter("dimensions", "embeddings have the model's hidden size; it cannot be shortened")
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not all(isinstance(text, str) for text in texts):
+        raise unsupported_parameter("input", "token-id input is not supported; send text")
+    return [str(text) for text in texts]

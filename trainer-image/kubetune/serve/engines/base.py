@@ -33,6 +33,14 @@ class Score:
 
 
 @dataclass(frozen=True)
+class Embedding:
+    """A text's unit-length vector and how many tokens it took (OpenAI's usage counts them)."""
+
+    vector: list[float]
+    tokens: int
+
+
+@dataclass(frozen=True)
 class ImageClass:
     label: str
     confidence: float
@@ -85,6 +93,9 @@ class ModelRuntime:
 
     def classify_images(self, images: list[Any], adapter: str | None, embeddings: bool) -> list[ImageClass]:
         raise UnsupportedTaskError("image classification")
+
+    def embed_texts(self, texts: list[str], adapter: str | None) -> list[Embedding]:
+        raise UnsupportedTaskError("embeddings")
 
     def generate(self, requests: list[GenerationRequest], sampling: Sampling, adapter: str | None) -> list[Generation]:
         raise UnsupportedTaskError("text generation")

@@ -16,6 +16,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
 from kubetune.serve.engines.base import (
+    Embedding,
     Generation,
     GenerationRequest,
     ModelRuntime,
@@ -23,7 +24,14 @@ from kubetune.serve.engines.base import (
     Sampling,
     Score,
 )
-from kubetune.serve.engines.torch_common import adapter_scope, attach_adapters, mean_score, pad, token_log_probs
+from kubetune.serve.engines.torch_common import (
+    adapter_scope,
+    attach_adapters,
+    mean_pooled,
+    mean_score,
+    pad,
+    token_log_probs,
+)
 
 
 class _TextStreamer(BaseStreamer):
@@ -139,6 +147,15 @@ class CausalLMRuntime(ModelRuntime):
             score, confidence = mean_score(chosen[row], best[row], target_mask[row])
             results.append(Score(round(score, 6), round(confidence, 6)))
         return results
+
+    # Embeddings
+    def embed_texts(self, texts: list[str], adapter: str | None) -> list[Embedding]:
+        """Mean of the last layer's hidden states over each text's tokens (docs/inference.md)."""
+        sequences = [self._encode(text) or [self.prefix_id] for text in texts]
+        input_ids, mask = pad(sequences, self.pad_id, left=False, device=self.device)
+        with torch.inference_mode(), adapter_scope(self.model, adapter):
+            hidden = self.model(input_ids=input_ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+        return [Embedding(vector, len(seq)) for vector, seq in zip(mean_pooled(hidden, mask), sequences, strict=True)]
 
     # Generation
     def _generate_kwargs(self, sampling: Sampling, max_new_tokens: int) -> dict[str, Any]:

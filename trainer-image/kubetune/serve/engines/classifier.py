@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from kubetune.serve.engines.base import ModelRuntime, Score
-from kubetune.serve.engines.torch_common import adapter_scope, attach_adapters
+from kubetune.serve.engines.base import Embedding, ModelRuntime, Score
+from kubetune.serve.engines.torch_common import adapter_scope, attach_adapters, mean_pooled
 
 # Labels that name the "positive" class of a binary classifier, whose probability is the score.
 POSITIVE_LABELS = frozenset({"positive", "pos", "yes", "true", "good", "relevant", "1", "label_1"})
@@ -77,6 +77,16 @@ class SequenceClassifierRuntime(ModelRuntime):
         with torch.inference_mode(), adapter_scope(self.model, adapter):
             logits = self.model(**encoded).logits
         return scores_from_logits(logits, self.id2label)
+
+    def embed_texts(self, texts: list[str], adapter: str | None) -> list[Embedding]:
+        """Mean of the encoder's last hidden states (before the classification head) over each text."""
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="pt").to(self.device)
+        with torch.inference_mode(), adapter_scope(self.model, adapter):
+            hidden = self.model(**encoded, output_hidden_states=True).hidden_states[-1]
+        mask = encoded["attention_mask"]
+        counts = mask.sum(dim=1).tolist()
+        return [Embedding(vector, int(n)) for vector, n in zip(mean_pooled(hidden, mask), counts, strict=True)]
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, truncation=True, max_length=self.max_length)["input_ids"])

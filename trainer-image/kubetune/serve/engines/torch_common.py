@@ -73,3 +73,11 @@ def mean_score(chosen: torch.Tensor, best: torch.Tensor, mask: torch.Tensor) -> 
     score = torch.exp((chosen * mask).sum() / count)
     confidence = (torch.exp(best) * mask).sum() / count
     return float(score), float(confidence)
+
+
+def mean_pooled(hidden: torch.Tensor, mask: torch.Tensor) -> list[list[float]]:
+    """Embeddings: the last layer's token states averaged over real tokens, scaled to unit length
+    (as OpenAI's are, so a dot product is a cosine similarity)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    summed = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+    return torch.nn.functional.normalize(summed.float(), dim=-1).tolist()
