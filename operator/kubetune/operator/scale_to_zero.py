@@ -42,11 +42,31 @@ def last_activity(annotations: Mapping[str, str], created: Any) -> datetime | No
     return max(moments) if moments else None
 
 
-def is_idle(spec: InferenceServiceSpec, annotations: Mapping[str, str], created: Any, now: datetime) -> bool:
+def ready_since(status: Mapping[str, Any]) -> str | None:
+    """When the Ready condition last turned True; None while the service is not Ready."""
+    for cond in status.get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return cond.get("lastTransitionTime") if cond.get("status") == "True" else None
+    return None
+
+
+def is_idle(spec: InferenceServiceSpec, annotations: Mapping[str, str], created: Any, now: datetime,
+            ready: str | None = None, asleep: bool = False) -> bool:
+    """Whether the service should be at zero.
+
+    Awake, it sleeps only once Ready and unused for idleSeconds since the later of its last request and
+    the moment it became Ready (a model still loading, or just woken, is never idle). Asleep, it stays
+    so until a request newer than idleSeconds arrives (the facade's wake-up call).
+    """
     scaling = spec.autoscaling
     if scaling is None or not scaling.scale_to_zero:
         return False
     since = last_activity(annotations, created)
+    if not asleep:
+        became_ready = parse_time(ready)
+        if became_ready is None:
+            return False
+        since = max(since, became_ready) if since else became_ready
     return since is not None and (now - since).total_seconds() >= scaling.idle_seconds
 
 

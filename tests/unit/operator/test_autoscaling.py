@@ -73,14 +73,22 @@ def test_spec_rules() -> None:
                                          "!has(self.targetConcurrency) || !has(self.targetQueueDepth)"}
 
 
-def test_idleness_counts_from_the_last_request_or_creation() -> None:
+def test_idleness_counts_from_the_last_request_or_readiness_and_never_while_loading() -> None:
     spec = _spec(scaleToZero=True, idleSeconds=60)
-    assert stz.is_idle(spec, {}, _ago(61), NOW)
-    assert not stz.is_idle(spec, {}, _ago(59), NOW)
-    assert not stz.is_idle(spec, {LAST_REQUEST_ANNOTATION: _ago(10)}, _ago(600), NOW)
-    assert stz.is_idle(spec, {LAST_REQUEST_ANNOTATION: "garbage"}, _ago(600), NOW)
-    assert not stz.is_idle(_spec(minReplicas=1), {}, _ago(10_000), NOW)  # no scaleToZero: never idle
-    assert stz.seconds_until_idle(spec, {LAST_REQUEST_ANNOTATION: _ago(10)}, _ago(600), NOW) == 50
+    long_ago = _ago(6000)
+    assert stz.is_idle(spec, {}, long_ago, NOW, ready=_ago(61))
+    assert not stz.is_idle(spec, {}, long_ago, NOW, ready=_ago(59))  # just became Ready (or was woken)
+    assert not stz.is_idle(spec, {}, long_ago, NOW, ready=None)  # still loading: never put to sleep
+    assert not stz.is_idle(spec, {LAST_REQUEST_ANNOTATION: _ago(10)}, long_ago, NOW, ready=_ago(600))
+    assert stz.is_idle(spec, {LAST_REQUEST_ANNOTATION: "garbage"}, long_ago, NOW, ready=_ago(600))
+    # Asleep: it stays at zero until a request newer than idleSeconds, which wakes it.
+    assert stz.is_idle(spec, {LAST_REQUEST_ANNOTATION: _ago(600)}, long_ago, NOW, asleep=True)
+    assert not stz.is_idle(spec, {LAST_REQUEST_ANNOTATION: _ago(1)}, long_ago, NOW, asleep=True)
+    assert not stz.is_idle(_spec(minReplicas=1), {}, long_ago, NOW, ready=long_ago)  # no scaleToZero
+    assert stz.seconds_until_idle(spec, {LAST_REQUEST_ANNOTATION: _ago(10)}, long_ago, NOW) == 50
+    status = {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T11:00:00Z"}]}
+    assert stz.ready_since(status) == "2026-01-01T11:00:00Z"
+    assert stz.ready_since({"conditions": [{"type": "Ready", "status": "False"}]}) is None
 
 
 def test_desired_replicas_and_what_the_operator_writes() -> None:

@@ -147,7 +147,8 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     annotations = (deployment or {}).get("annotations") or {}
     version = next_model_version(annotations.get(lbl.MODEL_VERSION), annotations.get(MODEL_FINGERPRINT), model)
     current = deployment["replicas"] if deployment is not None else None
-    idle = stz.is_idle(spec, view.get("annotations") or {}, view.get("created"), stz.now_utc())
+    idle = stz.is_idle(spec, view.get("annotations") or {}, view.get("created"), stz.now_utc(),
+                       stz.ready_since(view.get("status") or {}), asleep=current == 0)
     desired = stz.desired_replicas(spec, current, idle)
     manifest = build_deployment(owner, spec, model, version, rt.settings, trusted, desired)
     # Replicas are written apart from the template (below): an autoscaler owns them between the

@@ -39,8 +39,10 @@ def sleep_or_wake(rt: Any, body: kopf.Body, training_views: Any, trainer_specs: 
         return  # the spec handler reports an invalid spec
     if spec.suspend:
         return
-    idle = stz.is_idle(spec, view["annotations"], view["created"], stz.now_utc())
-    if idle == (deployment["replicas"] == 0):
+    asleep = deployment["replicas"] == 0
+    idle = stz.is_idle(spec, view["annotations"], view["created"], stz.now_utc(), stz.ready_since(view["status"]),
+                       asleep)
+    if idle == asleep:
         return  # already where it should be
     reconcile_isvc(rt, view, training_views, trainer_specs, server_deployments, server_pods)
 
