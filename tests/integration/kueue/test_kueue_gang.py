@@ -61,11 +61,7 @@ def test_a_multi_pod_job_is_admitted_as_a_whole_once_the_quota_fits_all_its_pods
     assert not core.list_namespaced_pod(namespace, label_selector="job-name=group").items
 
     # Room for all three: admitted at once, the Job unsuspended, all three pods created.
-    custom.patch_cluster_custom_object(*KUEUE, "clusterqueues", queue, {"spec": {"resourceGroups": [{
-        "coveredResources": ["cpu", "memory"],
-        "flavors": [{"name": _flavor(custom, queue), "resources": [
-            {"name": "cpu", "nominalQuota": "2"}, {"name": "memory", "nominalQuota": "64Gi"}]}],
-    }]}})
+    _set_cpu_quota(custom, queue, "2")
     workload(reserved("True"))
     wait_for(batch.list_namespaced_job, lambda j: not j["spec"].get("suspend")
              and (j.get("status") or {}).get("active") == 3, namespace, field_selector="metadata.name=group")
@@ -78,6 +74,46 @@ def test_a_multi_pod_job_is_admitted_as_a_whole_once_the_quota_fits_all_its_pods
     assert finished["metadata"]["name"]
 
 
-def _flavor(custom: client.CustomObjectsApi, queue: str) -> str:
-    cq = custom.get_cluster_custom_object(*KUEUE, "clusterqueues", queue)
-    return str(cq["spec"]["resourceGroups"][0]["flavors"][0]["name"])
+def _set_cpu_quota(custom: client.CustomObjectsApi, queue: str, cpu: str) -> None:
+    flavor = custom.get_cluster_custom_object(*KUEUE, "clusterqueues", queue)["spec"]["resourceGroups"][0][
+        "flavors"][0]["name"]
+    custom.patch_cluster_custom_object(*KUEUE, "clusterqueues", queue, {"spec": {"resourceGroups": [{
+        "coveredResources": ["cpu", "memory"],
+        "flavors": [{"name": flavor, "resources": [
+            {"name": "cpu", "nominalQuota": cpu}, {"name": "memory", "nominalQuota": "64Gi"}]}],
+    }]}})
+
+
+def test_a_multi_node_training_waits_for_room_for_all_its_nodes_then_starts_them_together(
+    kueue_operator: object, api_client: client.ApiClient, namespace: str, cluster_queue: Callable[[str], str],
+    make_training: Callable[..., Any], release_dir: Path,
+) -> None:
+    custom, batch = client.CustomObjectsApi(api_client), client.BatchV1Api(api_client)
+    core = client.CoreV1Api(api_client)
+    queue = cluster_queue("1")  # one node of one CPU would fit; the Training needs two
+    # (Kueue's reason then: "insufficient quota for cpu ... request (2) > maximum capacity (1)".)
+    make_training("pair", nodes=2)
+
+    def training(predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        return dict(wait_for(custom.list_namespaced_custom_object, predicate, "kubetune.io", "v1alpha1", namespace,
+                             "trainings", field_selector="metadata.name=pair"))
+
+    queued = training(lambda o: (o.get("status") or {}).get("phase") == "Queued"
+                      and "insufficient quota for cpu" in (o["status"].get("message") or ""))
+    assert queued["status"]["message"].startswith("waiting in queue gpu-a, position 1: ")
+    job = batch.read_namespaced_job("pair-train", namespace)
+    assert (job.spec.parallelism, job.spec.completion_mode, job.spec.suspend) == (2, "Indexed", True)
+    workload = next(w for w in custom.list_namespaced_custom_object(*KUEUE, namespace, "workloads")["items"]
+                    if w["metadata"]["labels"].get("kueue.x-k8s.io/job-uid") == job.metadata.uid)
+    assert [p["count"] for p in workload["spec"]["podSets"]] == [2]
+    assert not core.list_namespaced_pod(namespace, label_selector="kubetune.io/training=pair").items
+
+    _set_cpu_quota(custom, queue, "2")
+    # Both nodes run: the group was admitted as a whole.
+    running = training(lambda o: (o.get("status") or {}).get("nodes", "").startswith("2/2 Running"))
+    assert running["status"]["phase"] == "Running"
+    wait_for(batch.list_namespaced_job, lambda j: (j.get("status") or {}).get("active") == 2, namespace,
+             field_selector="metadata.name=pair-train")
+    (release_dir / "pair").write_text("go")
+    done = training(lambda o: (o.get("status") or {}).get("phase") in ("Succeeded", "Failed"))
+    assert done["status"]["phase"] == "Succeeded", done["status"]
