@@ -135,3 +135,28 @@ def test_embeddings_through_the_sdk_are_unit_vectors_that_tell_texts_apart(clien
     with pytest.raises(openai.BadRequestError) as caught:
         client.embeddings.create(model="tiny", input="x", dimensions=8)
     assert caught.value.param == "dimensions"
+
+
+def test_logprobs_of_greedy_tokens_are_the_top_choice(client: openai.OpenAI) -> None:
+    chat = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "Count"}],
+                                          max_tokens=5, temperature=0, logprobs=True, top_logprobs=3)
+    choice = chat.choices[0]
+    assert choice.logprobs is not None and choice.logprobs.content
+    content = choice.logprobs.content
+    assert "".join(t.token for t in content) == choice.message.content
+    for token in content:
+        assert token.logprob <= 0 and len(token.top_logprobs) == 3
+        assert token.top_logprobs[0].token == token.token  # greedy: what was chosen was the most likely
+        assert token.top_logprobs[0].logprob == pytest.approx(token.logprob, abs=1e-5)
+        assert [t.logprob for t in token.top_logprobs] == sorted((t.logprob for t in token.top_logprobs),
+                                                                  reverse=True)
+    legacy = client.completions.create(model="tiny", prompt="Once upon", max_tokens=4, temperature=0, logprobs=2)
+    lp = legacy.choices[0].logprobs
+    assert lp is not None and lp.tokens is not None and lp.token_logprobs is not None
+    assert "".join(lp.tokens) == legacy.choices[0].text
+    assert lp.text_offset is not None and lp.text_offset[0] == 0
+    assert lp.top_logprobs is not None and all(len(t) <= 2 for t in lp.top_logprobs)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "x"}], logprobs=True,
+                                       stream=True)
+    assert caught.value.param == "logprobs"

@@ -40,8 +40,8 @@ async def openai_sdk() -> AsyncIterator[openai.AsyncOpenAI]:
         ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
          "response_format"),
-        ({"logprobs": True}, "logprobs"),
-        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"logprobs": True}, "logprobs"),  # this stand-in engine returns none (the torch one does)
+        ({"top_logprobs": 2}, "top_logprobs"),  # without logprobs: true
         ({"presence_penalty": 0.5}, "presence_penalty"),
         ({"logit_bias": {"42": 5}}, "logit_bias"),
     ],

@@ -293,7 +293,8 @@ class InferenceEngine:
         self.require_runtime()
         # Sampled outputs are meant to differ between calls: only greedy ones are cached.
         identities = [
-            [adapter, r.prompt, r.max_new_tokens, r.add_special_tokens] if sampling.greedy else None for r in requests
+            [adapter, r.prompt, r.max_new_tokens, r.add_special_tokens, r.logprobs] if sampling.greedy else None
+            for r in requests
         ]
         key: tuple[Any, ...] = ("generate", adapter, sampling)
         if sampling.seed is not None:

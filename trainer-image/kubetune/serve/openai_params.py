@@ -1,10 +1,11 @@
 """Which OpenAI request parameters the kubetune runtime honours, and a 400 naming each one it cannot.
 
 Honoured: model, prompt/messages, max_tokens/max_completion_tokens, temperature, top_p, n, stop,
-seed, stream, stream_options.include_usage, user (an opaque tag). Accepted only at their no-op
+seed, stream, stream_options.include_usage, user (an opaque tag), logprobs/top_logprobs (without
+stream, on engines that return them). Accepted only at their no-op
 value: presence/frequency_penalty 0, an empty logit_bias, echo false, best_of = n, an empty suffix,
 tool_choice "none", response_format {"type": "text"}. Everything else (tools, JSON output,
-logprobs, unknown fields) is refused with 400 ``unsupported_parameter``: transformers' generate
+unknown fields) is refused with 400 ``unsupported_parameter``: transformers' generate
 has no grammar-constrained decoding or tool parser here, and a parameter accepted and ignored
 would tell the caller something false about the answer.
 """
@@ -21,7 +22,8 @@ from kubetune.serve.openai_schemas import (
 
 NO_TOOLS = "the kubetune runtime has no tool-call parser; serve the model with runtime vllm for tools"
 NO_JSON = "the kubetune runtime cannot constrain output to JSON; use runtime vllm or response_format text"
-NO_LOGPROBS = "the kubetune runtime does not return token log-probabilities"
+NO_LOGPROBS = "this engine does not return token log-probabilities"
+NO_STREAMED_LOGPROBS = "log-probabilities are returned without stream only"
 
 
 def _common(body: _OpenAIRequest) -> None:
@@ -44,8 +46,8 @@ def _common(body: _OpenAIRequest) -> None:
 
 def check_completion(body: CompletionRequest) -> None:
     _common(body)
-    if body.logprobs is not None:
-        raise unsupported_parameter("logprobs", NO_LOGPROBS)
+    if body.logprobs is not None and body.stream:
+        raise unsupported_parameter("logprobs", NO_STREAMED_LOGPROBS)
     if body.echo:
         raise unsupported_parameter("echo", "the prompt is not echoed by the kubetune runtime")
     if body.best_of not in (None, body.n):
@@ -56,8 +58,10 @@ def check_completion(body: CompletionRequest) -> None:
 
 def check_chat(body: ChatCompletionRequest) -> None:
     _common(body)
-    if body.logprobs or body.top_logprobs:
-        raise unsupported_parameter("logprobs" if body.logprobs else "top_logprobs", NO_LOGPROBS)
+    if body.top_logprobs and not body.logprobs:
+        raise unsupported_parameter("top_logprobs", "needs logprobs: true")
+    if body.logprobs and body.stream:
+        raise unsupported_parameter("logprobs", NO_STREAMED_LOGPROBS)
     if body.tools or body.functions:
         raise unsupported_parameter("tools" if body.tools else "functions", NO_TOOLS)
     for name in ("tool_choice", "function_call"):
@@ -66,6 +70,15 @@ def check_chat(body: ChatCompletionRequest) -> None:
     kind = (body.response_format or {}).get("type", "text")
     if kind != "text":
         raise unsupported_parameter("response_format", f"{kind}: {NO_JSON}")
+
+
+def logprobs_wanted(body: _OpenAIRequest) -> int | None:
+    """How many alternatives per token the request asks for; None when it asks for no logprobs."""
+    if isinstance(body, CompletionRequest):
+        return body.logprobs
+    if isinstance(body, ChatCompletionRequest) and body.logprobs:
+        return body.top_logprobs or 0
+    return None
 
 
 def include_usage(body: _OpenAIRequest) -> bool:

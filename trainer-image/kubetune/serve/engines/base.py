@@ -54,6 +54,9 @@ class GenerationRequest:
     prompt: str
     max_new_tokens: int
     add_special_tokens: bool = True
+    # OpenAI's logprobs: None = not asked; k >= 0 = each generated token's log-probability plus the k
+    # most likely alternatives. Only runtimes with supports_logprobs fill Generation.logprobs.
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,15 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token: its text, log-probability and the most likely alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Generation:
     text: str
     prompt_tokens: int
@@ -79,6 +91,7 @@ class Generation:
     finish_reason: str  # "stop" (end of sequence or stopped) or "length"
     score: float  # exp(mean log-probability of the generated tokens), in (0, 1]
     confidence: float
+    logprobs: tuple[TokenLogprob, ...] | None = None  # when the request asked for them
 
 
 class ModelRuntime:
@@ -87,6 +100,7 @@ class ModelRuntime:
     task: Task = "causal-lm"
     device: str = "cpu"
     adapters: Sequence[str] = ()
+    supports_logprobs: bool = False  # fills Generation.logprobs when a request asks
 
     def score_texts(self, texts: list[str], adapter: str | None) -> list[Score]:
         raise UnsupportedTaskError("text scoring")

@@ -23,6 +23,7 @@ from kubetune.serve.engines.base import (
     NoChatTemplateError,
     Sampling,
     Score,
+    TokenLogprob,
 )
 from kubetune.serve.engines.torch_common import (
     adapter_scope,
@@ -86,6 +87,7 @@ def _seed(sampling: Sampling) -> None:
 
 class CausalLMRuntime(ModelRuntime):
     task = "causal-lm"
+    supports_logprobs = True
 
     def __init__(self, model: Any, tokenizer: Any, device: str, max_input_tokens: int, adapters: list[str]) -> None:
         self.model = model
@@ -172,7 +174,8 @@ class CausalLMRuntime(ModelRuntime):
             kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
         return kwargs
 
-    def _finish(self, tokens: list[int], logits: torch.Tensor, prompt_tokens: int, limit: int) -> Generation:
+    def _finish(self, tokens: list[int], logits: torch.Tensor, prompt_tokens: int, limit: int,
+                logprobs: int | None = None) -> Generation:
         """Cut one row at its first end-of-sequence token or its own limit, and score it."""
         kept: list[int] = []
         finish = "length"
@@ -190,7 +193,23 @@ class CausalLMRuntime(ModelRuntime):
         else:
             score, confidence = 1.0, 1.0
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        return Generation(text, prompt_tokens, len(kept), finish, round(score, 6), round(confidence, 6))
+        details = self._token_logprobs(kept, logits, logprobs) if logprobs is not None else None
+        return Generation(text, prompt_tokens, len(kept), finish, round(score, 6), round(confidence, 6), details)
+
+    def _token_logprobs(self, kept: list[int], logits: torch.Tensor, top: int) -> tuple[TokenLogprob, ...]:
+        """Each returned token's log-probability under the model's logits at its step (before
+        temperature and top_p), and the ``top`` most likely tokens there."""
+        if not kept:
+            return ()
+        log_probs = torch.log_softmax(logits[: len(kept)].float(), dim=-1)
+        chosen = log_probs.gather(-1, torch.tensor(kept, device=logits.device).unsqueeze(-1)).squeeze(-1).tolist()
+        values, ids = log_probs.topk(top, dim=-1)
+        decode = self.tokenizer.decode
+        return tuple(
+            TokenLogprob(decode([token]), round(lp, 6),
+                         tuple((decode([int(i)]), round(float(v), 6)) for v, i in zip(vs, row, strict=True)))
+            for token, lp, vs, row in zip(kept, chosen, values.tolist(), ids.tolist(), strict=True)
+        )
 
     def generate(self, requests: list[GenerationRequest], sampling: Sampling, adapter: str | None) -> list[Generation]:
         _seed(sampling)
@@ -204,7 +223,8 @@ class CausalLMRuntime(ModelRuntime):
         new_tokens = out.sequences[:, input_ids.shape[1] :].tolist()
         logits = torch.stack(out.logits, dim=1) if out.logits else torch.empty(len(requests), 0, 1)
         return [
-            self._finish(new_tokens[row], logits[row], len(prompts[row]), requests[row].max_new_tokens)
+            self._finish(new_tokens[row], logits[row], len(prompts[row]), requests[row].max_new_tokens,
+                         requests[row].logprobs)
             for row in range(len(requests))
         ]
 

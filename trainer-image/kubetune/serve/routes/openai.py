@@ -19,7 +19,8 @@ from kubetune.serve.engine import InferenceEngine
 from kubetune.serve.engines.base import Generation, GenerationRequest, NoChatTemplateError, Sampling
 from kubetune.serve.errors import ApiError, bad_request, unsupported_parameter
 from kubetune.serve.openai_errors import openai_error_body
-from kubetune.serve.openai_params import check_chat, check_completion, include_usage
+from kubetune.serve.openai_logprobs import chat_logprobs, completion_logprobs
+from kubetune.serve.openai_params import NO_LOGPROBS, check_chat, check_completion, include_usage, logprobs_wanted
 from kubetune.serve.openai_schemas import ChatCompletionRequest, CompletionRequest, _OpenAIRequest
 from kubetune.serve.routes.infer import ERRORS
 from kubetune.serve.sse import sse_data, sse_response
@@ -56,7 +57,9 @@ def _finish(generation: Generation, stops: list[str]) -> tuple[str, str]:
 
 
 def _setup(engine: InferenceEngine, body: _OpenAIRequest, limit: int | None) -> tuple[str | None, Sampling, int]:
-    engine.require_task("/v1 completions", "causal-lm")
+    runtime = engine.require_task("/v1 completions", "causal-lm")
+    if logprobs_wanted(body) is not None and not runtime.supports_logprobs:
+        raise unsupported_parameter("logprobs", NO_LOGPROBS)
     adapter = engine.resolve_adapter(body.model)
     max_tokens = min(limit or engine.settings.default_max_tokens, engine.settings.max_tokens_limit)
     return adapter, Sampling(body.temperature, body.top_p, body.seed), max_tokens
@@ -135,12 +138,13 @@ async def completions(body: CompletionRequest, engine: Engine) -> Any:
         base = {"id": completion_id, "object": "text_completion", "created": created, "model": model}
         usage = _usage_chunk(base) if include_usage(body) else None
         return sse_response(_stream(engine, request, sampling, adapter, body.stops, chunk, usage))
-    requests = [GenerationRequest(p, max_tokens) for p in body.prompts for _ in range(body.n)]
+    requests = [GenerationRequest(p, max_tokens, logprobs=body.logprobs) for p in body.prompts for _ in range(body.n)]
     generations = await engine.generate(requests, sampling, adapter)
     choices = []
     for index, generation in enumerate(generations):
         text, finish = _finish(generation, body.stops)
-        choices.append({"text": text, "index": index, "logprobs": None, "finish_reason": finish})
+        logprobs = completion_logprobs(generation, text)
+        choices.append({"text": text, "index": index, "logprobs": logprobs, "finish_reason": finish})
     return {
         "id": completion_id,
         "object": "text_completion",
@@ -194,13 +198,15 @@ async def chat_completions(body: ChatCompletionRequest, engine: Engine) -> Any:
         base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
         usage = _usage_chunk(base) if include_usage(body) else None
         return sse_response(_stream(engine, request, sampling, adapter, body.stops, chunk, usage))
-    requests = [GenerationRequest(prompt, max_tokens, add_special_tokens=False) for _ in range(body.n)]
+    wanted = logprobs_wanted(body)
+    requests = [GenerationRequest(prompt, max_tokens, add_special_tokens=False, logprobs=wanted) for _ in range(body.n)]
     generations = await engine.generate(requests, sampling, adapter)
     choices = []
     for index, generation in enumerate(generations):
         text, finish = _finish(generation, body.stops)
         message = {"role": "assistant", "content": text}
-        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": finish})
+        logprobs = chat_logprobs(generation, text)
+        choices.append({"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish})
     return {
         "id": completion_id,
         "object": "chat.completion",
