@@ -32,8 +32,11 @@ NOT_ENABLED = ("spec.queue (or the kueue.x-k8s.io/queue-name label) needs the op
 
 def align(rt: Runtime, namespace: str, job: Mapping[str, Any], queue: str, stop: bool) -> None:
     """Make Kueue follow the user's stop/start of a queued Training, and note its place in the queue."""
-    if job.get("queue") is None:  # created while stopped: into the queue once started
-        if not stop:
+    if job.get("queue") is None:
+        # Not Kueue's (yet): created while stopped, or started before the Training named a queue.
+        if stop and not job["suspend"]:
+            rt.kube.patch("batch/v1", "Job", namespace, job["name"], {"spec": {"suspend": True}})
+        elif not stop and job["suspend"]:  # started: into the queue, Kueue unsuspends it on admission
             rt.kube.patch("batch/v1", "Job", namespace, job["name"],
                           {"metadata": {"labels": {kueue.QUEUE_LABEL: queue}}})
         return
