@@ -21,8 +21,11 @@ from typing import Any, TypeVar
 import httpx
 import openai
 import pytest
+from kubernetes import client
 from openai.types.fine_tuning import FineTuningJob
 
+from kubetune.crd import GROUP, VERSION
+from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.demo import local_trainer
 from kubetune.localdev.platform import LocalPlatform
 
@@ -38,7 +41,8 @@ def _rows(count: int = 32) -> bytes:
     return "".join(json.dumps(c) + "\n" for c in chats).encode()
 
 
-def _until(check: Callable[[], T | None], what: str, timeout: float = RUN_SECONDS) -> T:
+def _until(check: Callable[[], T | None], what: str, timeout: float = RUN_SECONDS,
+           explain: Callable[[], str] = str) -> T:
     """Poll the API until `check` returns something (an HTTP client has no watch to wait on)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -46,7 +50,19 @@ def _until(check: Callable[[], T | None], what: str, timeout: float = RUN_SECOND
         if found is not None:
             return found
         time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}: {explain()}")
+
+
+def _services(p: LocalPlatform) -> Callable[[], str]:
+    """What a failed wait for a model reports: every InferenceService's status and its server's log tail."""
+    def explain() -> str:
+        with client.ApiClient(client_configuration(p.control_plane.kubeconfig)) as api:
+            found = client.CustomObjectsApi(api).list_cluster_custom_object(GROUP, VERSION, "inferenceservices")
+        lines = [f"{i['metadata']['name']}: {json.dumps(i.get('status') or {})}" for i in found["items"]]
+        logs = sorted((p.artifacts.parent / "node" / "logs").rglob("*"), key=lambda f: f.stat().st_mtime)
+        tails = [f"{f}:\n{f.read_text(errors='replace')[-3000:]}" for f in logs if f.is_file() and "ckpt" in str(f)]
+        return "\n".join(lines + tails[-2:])
+    return explain
 
 
 def _answered(call: Callable[[], T]) -> Callable[[], T | None]:
@@ -153,7 +169,7 @@ def test_openai_sdk_fine_tunes_and_chats(platform: tuple[LocalPlatform, dict[str
     _until(lambda: model in [m.id for m in client.models.list()] or None, "the model to be listed")
     question = [{"role": "user", "content": "What is 3 plus 3?"}]
     chat = _until(_answered(lambda: client.chat.completions.create(
-        model=model, messages=question, max_tokens=8, temperature=0)), "the model to answer")  # type: ignore[arg-type]
+        model=model, messages=question, max_tokens=8, temperature=0)), "the model to answer", explain=_services(p))  # type: ignore[arg-type]
     assert chat.choices[0].message.content and chat.usage is not None and chat.usage.completion_tokens >= 1
     stream = client.chat.completions.create(model=model, messages=question, max_tokens=8,  # type: ignore[arg-type]
                                             temperature=0, stream=True)
@@ -163,13 +179,6 @@ def test_openai_sdk_fine_tunes_and_chats(platform: tuple[LocalPlatform, dict[str
     assert completion.choices[0].text
     with pytest.raises(openai.NotFoundError):
         other.chat.completions.create(model=model, messages=question)  # type: ignore[arg-type]
-
-    # A listed checkpoint is a model too: served on first use.
-    checkpoint = checkpoints[-1].fine_tuned_model_checkpoint
-    early = _until(_answered(lambda: client.chat.completions.create(
-        model=checkpoint, messages=question, max_tokens=4, temperature=0)), "the checkpoint to answer", 300)  # type: ignore[arg-type]
-    assert early.choices[0].message.content is not None
-    assert checkpoint in [m.id for m in client.models.list()]
 
     # Pause and resume (it runs to the end); cancel for good.
     second = client.fine_tuning.jobs.create(model="tiny-llama", training_file=training_file.id,
@@ -187,3 +196,11 @@ def test_openai_sdk_fine_tunes_and_chats(platform: tuple[LocalPlatform, dict[str
         client.fine_tuning.jobs.resume(third.id)
     assert client.fine_tuning.jobs.retrieve(third.id).status == "cancelled"
     assert [j.id for j in client.fine_tuning.jobs.list(limit=2).data] == [third.id, second.id]
+
+    # A listed checkpoint is a model too: served on first use.
+    checkpoint = checkpoints[-1].fine_tuned_model_checkpoint
+    early = _until(_answered(lambda: client.chat.completions.create(
+        model=checkpoint, messages=question, max_tokens=4, temperature=0)), "the checkpoint to answer", 300,
+        _services(p))  # type: ignore[arg-type]
+    assert early.choices[0].message.content is not None
+    assert checkpoint in [m.id for m in client.models.list()]
