@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,15 @@ def kueue(control_plane: ControlPlane) -> Iterator[Kueue]:
 
 
 @pytest.fixture(scope="package")
-def kueue_node(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeAgent]:
+def kueue_node(control_plane: ControlPlane, api_client: client.ApiClient,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeAgent]:
     config = NodeConfig(kubeconfig=control_plane.kubeconfig, name=NODE, gpus=0, cpu=4,
                         state_dir=tmp_path_factory.mktemp("kueue-node"), restart_backoff_seconds=1.0)
     with NodeAgent(config) as agent:
         yield agent
+    # Gone with this folder: later tests' pods never land on a node that no longer runs them.
+    with suppress(client.ApiException):
+        client.CoreV1Api(api_client).delete_node(NODE)
 
 
 @pytest.fixture(scope="package")
