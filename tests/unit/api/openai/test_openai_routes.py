@@ -186,3 +186,22 @@ async def test_openai_project_header_picks_the_project(env: Env, alice: openai.A
     async with sdk(env, "alice", project=env.projects["bob"]["key"]) as elsewhere:
         with pytest.raises(openai.PermissionDeniedError):
             await elsewhere.files.list()
+
+
+async def test_validation_file_becomes_the_jobs_validation_split(env: Env, alice: openai.AsyncOpenAI) -> None:
+    train = await alice.files.create(file=("train.jsonl", rows(8)), purpose="fine-tune")
+    valid = await alice.files.create(file=("valid.jsonl", rows(2)), purpose="fine-tune")
+    job = await alice.fine_tuning.jobs.create(model="llama2-7b", training_file=train.id, validation_file=valid.id)
+    assert job.validation_file == valid.id and job.training_file == train.id
+    namespace = env.projects["alice"]["namespace"]
+    training = env.ctx.cache.trainings.get(job.id, namespace)
+    assert training is not None and training["spec"]["dataset"]["validationSplit"] == f"{job.id}-validation"
+    dataset = env.ctx.cache.datasets.get(train.id, namespace)
+    assert dataset is not None
+    folder = dataset["metadata"]["annotations"]["kubetune.io/storage-key"].rpartition("/")[0]
+    # Where the trainer looks for a file Dataset's other splits: beside the training file.
+    assert list(env.ctx.storage.read_lines(namespace, f"{folder}/{job.id}-validation.jsonl")) == \
+        rows(2).decode().splitlines(keepends=True)
+    with pytest.raises(openai.NotFoundError) as err:
+        await alice.fine_tuning.jobs.create(model="llama2-7b", training_file=train.id, validation_file="file-nope")
+    assert err.value.param == "validation_file"

@@ -148,7 +148,7 @@ def _chunks(ctx: AppContext, namespace: str, key: str) -> Iterator[bytes]:
             yield chunk
 
 
-def _key_of(ctx: AppContext, ds: Obj) -> str:
+def key_of(ctx: AppContext, ds: Obj) -> str:
     key = meta.annotations_of(ds).get(pm.DATASET_KEY) or ctx.storage.key_of_uri(
         meta.namespace(ds), str(meta.spec(ds).get("uri", "")))
     if not key or not ctx.storage.exists(meta.namespace(ds), key):
@@ -162,8 +162,18 @@ def _key_of(ctx: AppContext, ds: Obj) -> str:
 async def file_content(ctx: ContextDep, user: CurrentUser, file_id: str,
                        openai_project: ProjectHeader = None) -> StreamingResponse:
     ds = find_file(ctx, project(ctx, user, openai_project), file_id)
-    key = _key_of(ctx, ds)
+    key = key_of(ctx, ds)
     return StreamingResponse(_chunks(ctx, meta.namespace(ds), key), media_type="application/octet-stream")
+
+
+def copy_beside(ctx: AppContext, source: Obj, target: Obj, name: str) -> str:
+    """Copy `source`'s bytes next to `target`'s file as `<name>.jsonl`: a split the trainer finds there
+    (kubetune.train.data reads a file Dataset's other splits from its siblings). Returns the new key."""
+    folder = key_of(ctx, target).rpartition("/")[0]
+    key = f"{folder}/{name}.jsonl" if folder else f"{name}.jsonl"
+    store, namespace = ctx.storage, meta.namespace(target)
+    store.fs.copy(store.path(namespace, key_of(ctx, source)), store.path(namespace, key))
+    return key
 
 
 @router.delete("/files/{file_id}", response_model=FileDeleted, operation_id="openai_delete_file")

@@ -8,6 +8,7 @@ cancel suspends for good (an annotation says so; the checkpoints stay). Jobs are
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from kubetune.api.mapping import openai_names as names
 from kubetune.api.mapping.meta import Obj
 from kubetune.api.mapping.training_spec import TrainingRequest
 from kubetune.api.routes.openai.common import After, ProjectHeader, invalid, page, project
-from kubetune.api.routes.openai.files import find_file
+from kubetune.api.routes.openai.files import copy_beside, find_file
 from kubetune.api.schemas.openai import (
     FineTuningJob,
     JobCheckpointList,
@@ -77,10 +78,6 @@ async def create(ctx: AppContext, user: Principal, ns: Obj, body: JobCreate) -> 
     method, hp = oc.method_of(body)
     if method == "dpo" and "objective" not in TrainingSpec.model_fields:
         raise invalid("method dpo is not available on this platform version", "method.type")
-    if body.validation_file:
-        raise invalid("validation_file is not supported yet: kubetune holds out validation rows from the "
-                      "training file (hyperparameter validation_fraction is not exposed here either)",
-                      "validation_file")
     if body.suffix is not None and not names.SUFFIX_PATTERN.match(body.suffix):
         raise invalid("suffix holds at most 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'", "suffix")
     if body.integrations:
@@ -88,6 +85,12 @@ async def create(ctx: AppContext, user: Principal, ns: Obj, body: JobCreate) -> 
     oc.check_metadata(body.metadata)
     dataset = find_file(ctx, ns, body.training_file, "training_file")
     oc.check_file(dataset, method, "training_file")
+    validation = find_file(ctx, ns, body.validation_file, "validation_file") if body.validation_file else None
+    if validation is not None:
+        oc.check_file(validation, method, "validation_file")
+        if meta.spec(validation).get("format") != meta.spec(dataset).get("format"):
+            raise invalid(f"validation_file is {meta.spec(validation).get('format')}, training_file "
+                          f"{meta.spec(dataset).get('format')}: both must have one format", "validation_file")
     trainer, base_model, reported_model = base_of(ctx, ns, body.model)
     seed = body.seed if body.seed is not None else secrets.randbelow(2**31)
     resolved = oc.resolve(trainer, method, hp, seed)
@@ -102,7 +105,19 @@ async def create(ctx: AppContext, user: Principal, ns: Obj, body: JobCreate) -> 
         source_api=names.SOURCE_API, owner="", dataset_ref=meta.name(dataset), params=resolved.params,
         display_name=body.suffix or None, serve=True, objective="dpo" if method == "dpo" else None,
         annotations=annotations)
-    return await create_training(ctx, user, ns, req)
+    if validation is None:
+        return await create_training(ctx, user, ns, req)
+    # The trainer reads a file Dataset's validation split from a sibling file: the validation file is
+    # copied there under the job's name (the job's own copy; removed again if the Training is refused).
+    await ctx.authorizer.require(user, "create", TRAININGS, meta.name(ns))  # before a byte is written
+    req.validation_split = f"{req.name}-validation"
+    annotations[names.VALIDATION_FILE] = meta.name(validation)
+    copied = await asyncio.to_thread(copy_beside, ctx, validation, dataset, req.validation_split)
+    try:
+        return await create_training(ctx, user, ns, req)
+    except BaseException:
+        await asyncio.to_thread(ctx.storage.remove, meta.name(ns), copied)
+        raise
 
 
 @router.post("/jobs", response_model=FineTuningJob, operation_id="openai_create_fine_tuning_job")
