@@ -131,11 +131,12 @@ def test_openai_sdk_fine_tunes_and_chats(platform: tuple[LocalPlatform, dict[str
     assert nf.value.code == "model_not_found"
 
     # Create, follow the events until it succeeds.
+    validation_file = client.files.create(file=("held-out.jsonl", _rows(4)), purpose="fine-tune")
     job = client.fine_tuning.jobs.create(
-        model="tiny-llama", training_file=training_file.id, suffix="arith", seed=3,
-        method={"type": "supervised", "supervised": {"hyperparameters": {
+        model="tiny-llama", training_file=training_file.id, validation_file=validation_file.id, suffix="arith",
+        seed=3, method={"type": "supervised", "supervised": {"hyperparameters": {
             "n_epochs": 1, "batch_size": 4, "learning_rate_multiplier": 15,
-            "max_steps": 12, "save_steps": 4, "logging_steps": 1}}})
+            "max_steps": 12, "save_steps": 4, "logging_steps": 1, "eval_steps": 6}}})
     assert job.status in ("validating_files", "queued") and job.seed == 3
     assert job.method is not None and job.method.supervised is not None
     assert job.method.supervised.hyperparameters.learning_rate_multiplier == 15
@@ -157,6 +158,7 @@ def test_openai_sdk_fine_tunes_and_chats(platform: tuple[LocalPlatform, dict[str
     steps = [e.data for e in events if e.type == "metrics"]
     assert steps and all("train_loss" in d for d in steps), steps  # type: ignore[operator]
     assert steps[0]["step"] == 12 and steps[0]["train_loss"] < steps[-1]["train_loss"]  # type: ignore[index]
+    assert any("valid_loss" in d for d in steps), steps  # type: ignore[operator]  # the validation file's loss
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
     assert checkpoints and [c.step_number for c in checkpoints] == sorted(
         (c.step_number for c in checkpoints), reverse=True)
