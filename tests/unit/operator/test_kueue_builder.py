@@ -76,6 +76,17 @@ def test_positions_follow_priority_then_age_among_pending_workloads() -> None:
     assert kueue.queue_position(by_name["w5"], views) is None
 
 
+def test_a_group_evicted_for_not_starting_in_time_goes_to_the_back_of_the_queue() -> None:
+    late = _workload("w1", "2026-01-01T00:00:01Z")
+    late["status"]["conditions"].append({"type": "Evicted", "status": "True", "reason": "PodsReadyTimeout",
+                                         "message": "Exceeded the PodsReady timeout",
+                                         "lastTransitionTime": "2026-01-01T00:10:00Z"})
+    views = [kueue.workload_view(w) for w in (late, _workload("w2", "2026-01-01T00:00:02Z"))]
+    assert [kueue.queue_position(v, views) for v in views] == [2, 1]
+    assert kueue.waiting_message("gpu-a", views[0], views) == \
+        "waiting in queue gpu-a, position 2 (evicted: Exceeded the PodsReady timeout)"
+
+
 def test_waiting_message_names_queue_position_and_kueues_reason() -> None:
     reason = "insufficient unused quota for cpu in flavor default, 1 more needed"
     views = [kueue.workload_view(_workload("w1", "2026-01-01T00:00:01Z", reserved=True)),

@@ -21,6 +21,9 @@ QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 JOB_UID_LABEL = "kueue.x-k8s.io/job-uid"  # Kueue's label on the Workload of a Job
 WORKLOAD_API = "kueue.x-k8s.io/v1beta2"
 WAITING_REASON = "WaitingInQueue"
+# Evictions after which Kueue queues a Workload by the eviction's time instead of its creation
+# (its default requeuingStrategy.timestamp: Eviction): the group is put at the back again.
+REQUEUED_BY_EVICTION = frozenset({"PodsReadyTimeout", "AdmissionCheck"})
 
 
 def queue_of(spec_queue: str | None, labels: Mapping[str, str] | None) -> str | None:
@@ -52,10 +55,13 @@ def workload_view(body: Mapping[str, Any]) -> dict[str, Any]:
         return (conds.get(kind) or {}).get("status") == "True"
 
     reserved = conds.get("QuotaReserved") or {}
+    evicted = conds.get("Evicted") or {}
+    requeued = true("Evicted") and evicted.get("reason") in REQUEUED_BY_EVICTION
     return {
         "name": meta.get("name"),
         "jobUid": (meta.get("labels") or {}).get(JOB_UID_LABEL),
-        "created": meta.get("creationTimestamp") or "",
+        # Where Kueue's FIFO puts it: its creation, or the eviction that sent it back to the queue.
+        "created": (evicted.get("lastTransitionTime") if requeued else None) or meta.get("creationTimestamp") or "",
         "queue": spec.get("queueName"),
         "priority": int(spec.get("priority") or 0),
         "active": spec.get("active", True) is not False,
@@ -64,7 +70,7 @@ def workload_view(body: Mapping[str, Any]) -> dict[str, Any]:
         "finished": true("Finished"),
         # Kueue's reason for not reserving quota yet, e.g. "insufficient unused quota for cpu in flavor ...".
         "pendingMessage": reserved.get("message") if reserved.get("status") == "False" else None,
-        "evicted": (conds.get("Evicted") or {}).get("message") if true("Evicted") else None,
+        "evicted": (evicted.get("message") or evicted.get("reason")) if true("Evicted") else None,
     }
 
 
