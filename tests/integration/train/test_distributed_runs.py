@@ -84,3 +84,16 @@ def test_a_permanent_failure_keeps_its_exit_code_through_the_launcher(
     config["distributed"] = {"processesPerNode": 2}
     assert train_cli(config) == EXIT_PERMANENT
     assert "exceeds the model's" in (tmp_path / "bad-termination-log").read_text()
+
+
+def test_qlora_replicas_over_4_bit_bases_match_one_process(
+    tiny_llama: Path, memorisable: Path, tmp_path: Path, train_cli: Callable[[dict], int]
+) -> None:
+    hp = {"method": "qlora", "maxSteps": 3}
+    single = run(
+        TrainRunConfig.model_validate(run_config(tiny_llama, memorisable, tmp_path / "one", batchSize=4, **hp))
+    )
+    two = run_config(tiny_llama, memorisable, tmp_path / "two", batchSize=2, distributed={"processesPerNode": 2}, **hp)
+    assert train_cli(two) == 0
+    assert logged_losses(tmp_path / "two") == pytest.approx(single.losses, **TOLERANCE)
+    assert (tmp_path / "two" / "adapter" / "adapter_model.safetensors").is_file()

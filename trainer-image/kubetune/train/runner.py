@@ -341,7 +341,8 @@ def main(config: TrainRunConfig, api: StatusApi | None = None) -> int:
     try:
         with StopRequest() as stop:
             result = run(config, reporter, stop)
-        log.info("done: %s (final loss %s)", result.model_path, result.summary.get("final_loss"))
+        if env_rank()[0] == 0:  # the other ranks wrote nothing and know no summary
+            log.info("done: %s (final loss %s)", result.model_path, result.summary.get("final_loss"))
         return EXIT_OK
     except failures.Stopped as stopped:
         log.info("%s", stopped)
