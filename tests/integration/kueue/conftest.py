@@ -37,9 +37,14 @@ open(os.environ.get("KUBETUNE_TERMINATION_MESSAGE_PATH", "/dev/termination-log")
 """
 
 
+# waitForPodsReady's timeout: long enough for any pod here to start, short enough that the test of a
+# group that never becomes ready sees Kueue evict it.
+PODS_READY_TIMEOUT_SECONDS = 40
+
+
 @pytest.fixture(scope="package")
 def kueue(control_plane: ControlPlane) -> Iterator[Kueue]:
-    with Kueue.start(control_plane) as running:
+    with Kueue.start(control_plane, pods_ready_timeout=f"{PODS_READY_TIMEOUT_SECONDS}s") as running:
         yield running
 
 

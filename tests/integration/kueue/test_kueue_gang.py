@@ -16,7 +16,7 @@ KUEUE = ("kueue.x-k8s.io", "v1beta2")
 RUN_UNTIL_RELEASED = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.2)\n"
 
 
-def group_job(name: str, pods: int, release: Path) -> dict[str, Any]:
+def group_job(name: str, pods: int, release: Path, node_selector: dict[str, str] | None = None) -> dict[str, Any]:
     """The shape of a multi-node Training's Job: parallelism = completions = nodes, created suspended in a queue."""
     return {
         "apiVersion": "batch/v1", "kind": "Job",
@@ -24,7 +24,7 @@ def group_job(name: str, pods: int, release: Path) -> dict[str, Any]:
         "spec": {
             "suspend": True, "parallelism": pods, "completions": pods, "completionMode": "Indexed",
             "backoffLimit": 0,
-            "template": {"spec": {"restartPolicy": "Never", "containers": [{
+            "template": {"spec": {"restartPolicy": "Never", "nodeSelector": node_selector or {}, "containers": [{
                 "name": "node", "image": "kubetune/runtime:test",
                 "command": [sys.executable, "-c", RUN_UNTIL_RELEASED, str(release)],
                 "resources": {"requests": {"cpu": "500m"}, "limits": {"cpu": "500m"}},
@@ -117,3 +117,36 @@ def test_a_multi_node_training_waits_for_room_for_all_its_nodes_then_starts_them
     (release_dir / "pair").write_text("go")
     done = training(lambda o: (o.get("status") or {}).get("phase") in ("Succeeded", "Failed"))
     assert done["status"]["phase"] == "Succeeded", done["status"]
+
+
+def test_a_group_that_does_not_become_ready_in_time_is_evicted_and_gives_its_quota_back(
+    kueue: Kueue, api_client: client.ApiClient, kueue_node: object, namespace: str,
+    cluster_queue: Callable[[str], str], tmp_path: Path,
+) -> None:
+    custom, batch = client.CustomObjectsApi(api_client), client.BatchV1Api(api_client)
+    cluster_queue("2")
+    # Admitted (the quota fits both pods), but no node matches: the pods never run.
+    batch.create_namespaced_job(namespace, group_job("stuck", 2, tmp_path / "release",
+                                                     node_selector={"kubetune.io/no-such-node": "x"}))
+    uid = batch.read_namespaced_job("stuck", namespace).metadata.uid
+
+    def workload_condition(kind: str, reason: str | None = None) -> dict[str, Any]:
+        return dict(wait_for(
+            custom.list_namespaced_custom_object,
+            lambda w: any(c["type"] == kind and c["status"] == "True" and reason in (None, c.get("reason"))
+                          for c in (w.get("status") or {}).get("conditions") or ()),
+            *KUEUE, namespace, "workloads", label_selector=f"kueue.x-k8s.io/job-uid={uid}", timeout=180))
+
+    workload_condition("Admitted")
+    evicted = workload_condition("Evicted", "PodsReadyTimeout")  # waitForPodsReady's timeout passed
+    assert evicted["spec"]["podSets"][0]["count"] == 2
+    # Kueue suspends the Job: its pods go, and the quota is free for the next Workload.
+    stopped = wait_for(batch.list_namespaced_job, lambda j: bool(j["spec"].get("suspend"))
+                       and not (j.get("status") or {}).get("active"), namespace, field_selector="metadata.name=stuck")
+    assert stopped["spec"]["suspend"] is True
+    released = dict(wait_for(
+        custom.list_namespaced_custom_object,
+        lambda w: not any(c["type"] == "QuotaReserved" and c["status"] == "True"
+                          for c in (w.get("status") or {}).get("conditions") or ()),
+        *KUEUE, namespace, "workloads", label_selector=f"kueue.x-k8s.io/job-uid={uid}"))
+    assert released["metadata"]["name"] == evicted["metadata"]["name"]
