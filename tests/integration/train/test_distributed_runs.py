@@ -42,6 +42,8 @@ def test_two_processes_match_one_and_resume_across_world_sizes(
 ) -> None:
     hp = {"method": method, "learningRate": learning_rate, "maxSteps": STEPS, "saveSteps": SAVE_AT}
     two = {"strategy": strategy, "processesPerNode": 2}
+    if strategy == "fsdp":  # recomputing activations in backward changes nothing in the numbers
+        two["activationCheckpointing"] = True
 
     # One process, global batch 4: the reference curve.
     single = run(

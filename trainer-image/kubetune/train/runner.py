@@ -228,7 +228,8 @@ def _prepare(
 
 def run(config: TrainRunConfig, reporter: StatusReporter | None = None, stop: StopRequest | None = None) -> RunResult:
     """One training run end to end (one rank of it under torchrun); raises on failure (the caller reports it)."""
-    world = init_world(config.distributed.rendezvous_timeout_seconds)
+    # Collectives wait this long for a slow peer (rank 0 uploading a checkpoint) before failing.
+    world = init_world(max(1800.0, config.distributed.rendezvous_timeout_seconds))
     try:
         return _run(config, reporter, world, stop or StopRequest())
     finally:
