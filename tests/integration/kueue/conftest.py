@@ -83,18 +83,31 @@ def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
 
 
 @pytest.fixture
-def trainer(custom: client.CustomObjectsApi) -> Iterator[str]:
-    name = f"tr-{uuid.uuid4().hex[:8]}"
-    custom.create_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", {
-        "apiVersion": "kubetune.io/v1alpha1", "kind": "Trainer", "metadata": {"name": name},
-        "spec": {"image": "kubetune/runtime:test", "command": [sys.executable, "-c", TRAINER_SCRIPT],
-                 "tasks": ["causal-lm"], "methods": ["lora"],
-                 "parameters": [{"name": "release", "type": "string"}],
-                 "models": [{"id": "tiny", "name": "Tiny", "uri": "file:///models/tiny"}],
-                 "resources": {"gpus": 0}},
-    })
-    yield name
-    custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", name)
+def make_trainer(custom: client.CustomObjectsApi) -> Iterator[Callable[..., str]]:
+    """make_trainer(image=...) -> a cluster-scoped Trainer running the stand-in, removed after the test."""
+    made: list[str] = []
+
+    def make(image: str = "kubetune/runtime:test") -> str:
+        name = f"tr-{uuid.uuid4().hex[:8]}"
+        custom.create_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", {
+            "apiVersion": "kubetune.io/v1alpha1", "kind": "Trainer", "metadata": {"name": name},
+            "spec": {"image": image, "command": [sys.executable, "-c", TRAINER_SCRIPT],
+                     "tasks": ["causal-lm"], "methods": ["lora"],
+                     "parameters": [{"name": "release", "type": "string"}],
+                     "models": [{"id": "tiny", "name": "Tiny", "uri": "file:///models/tiny"}],
+                     "resources": {"gpus": 0}},
+        })
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", name)
+
+
+@pytest.fixture
+def trainer(make_trainer: Callable[..., str]) -> str:
+    return make_trainer()
 
 
 @pytest.fixture

@@ -128,3 +128,26 @@ def test_a_training_created_stopped_enters_the_queue_only_when_started(
     wait_training(custom, namespace, "later", phase("Running"))
     release(release_dir, "later")
     assert wait_training(custom, namespace, "later", phase("Succeeded", "Failed"))["status"]["phase"] == "Succeeded"
+
+
+def test_a_queued_training_that_cannot_pull_its_image_fails_and_gives_its_quota_back(
+    kueue_operator: OperatorThread, custom: client.CustomObjectsApi, api_client: client.ApiClient,
+    namespace: str, cluster_queue: Callable[[str], str], make_training: Callable[..., Any],
+    make_trainer: Callable[..., str], release_dir: Path,
+) -> None:
+    cluster_queue("1")
+    batch = client.BatchV1Api(api_client)
+    make_training("nopull", trainerRef=make_trainer(image="registry.invalid/kubetune/runtime:1"))
+    failed = wait_training(custom, namespace, "nopull", phase("Failed", "Succeeded"))
+    assert failed["status"]["phase"] == "Failed"
+    assert "cannot pull the trainer image" in failed["status"]["message"]
+    # Not a suspend of the Job (Kueue would undo it): its Workload is deactivated, Kueue suspends the Job.
+    workload_of_job(custom, batch, namespace, "nopull-train", lambda w: w["spec"].get("active") is False)
+    wait_for(batch.list_namespaced_job, lambda j: j["spec"].get("suspend") is True
+             and not (j.get("status") or {}).get("active"), namespace, field_selector="metadata.name=nopull-train")
+    # The one CPU is free again: the next Training runs.
+    make_training("after")
+    wait_training(custom, namespace, "after", phase("Running"))
+    release(release_dir, "after")
+    assert wait_training(custom, namespace, "after", phase("Succeeded", "Failed"))["status"]["phase"] == "Succeeded"
+    assert wait_training(custom, namespace, "nopull", phase("Failed"))["status"]["phase"] == "Failed"
