@@ -16,6 +16,7 @@ from kubetune.operator.failures import pod_failure
 
 RESTARTABLE = frozenset({"BackoffLimitExceeded"})  # not PodFailurePolicy (permanent), not DeadlineExceeded
 FAILING = frozenset({"Failed", "FailureTarget"})
+SIGTERM_EXIT = 143
 
 
 def is_group(job: Mapping[str, Any]) -> bool:
@@ -89,10 +90,11 @@ def first_failure(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> 
     if not failed:
         return None
 
-    def finished(item: tuple[Mapping[str, Any], tuple[str, str]]) -> tuple[str, int]:
+    def finished(item: tuple[Mapping[str, Any], tuple[str, str]]) -> tuple[str, bool, int]:
         term = item[0]["state"].get("terminated") or item[0]["lastState"].get("terminated") or {}
-        # A pod the Job controller deleted after the first failure ends later; unknown times sort last.
-        return (term.get("finishedAt") or "~", int(item[0].get("index") or 0))
+        # The peers the Job controller ends after the first failure finish later, or in the same second
+        # (times have one-second steps) with SIGTERM's 143; unknown times sort last.
+        return (term.get("finishedAt") or "~", term.get("exitCode") == SIGTERM_EXIT, int(item[0].get("index") or 0))
 
     first, (reason, message) = min(failed, key=finished)
     return reason, f"node {first.get('index')} (pod {first['name']}): {message}"

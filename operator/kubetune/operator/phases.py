@@ -127,6 +127,11 @@ def training_state(
     pods = gang.current(job, pods)
     states = gang.node_states(job, pods)
     state = _state(job, pods, suspend_requested, quota_refusal)
+    failure = gang.first_failure(job, pods)
+    if failure and state.phase in ("Running", "Queued") and not job["suspend"]:
+        # Between a node's failure and the Job's Failed condition (the other nodes are being ended):
+        # the group is not training any more, whatever its surviving pods do.
+        state = TrainingState("Queued", "NodeFailed", f"{failure[1]}; the group stops", state.attempts)
     return replace(state, nodes=gang.summary(states), node_states=tuple(states))
 
 

@@ -67,6 +67,19 @@ def test_the_node_that_failed_first_is_the_message() -> None:
     assert state.nodes == "0/2 Running; node 0 Failed (ExitCode); node 1 Failed (OOMKilled)"
 
 
+def test_in_the_same_second_the_killed_node_wins_over_the_peers_the_job_ended() -> None:
+    pods = [node_pod(0, exit_code=143, finished="2026-01-01T00:05:00Z"),
+            node_pod(1, exit_code=137, finished="2026-01-01T00:05:00Z")]
+    assert gang.first_failure(group_job(failed=2), pods) == (
+        "ExitCode", "node 1 (pod t-train-1-abc): exited with code 137")
+
+
+def test_a_failed_node_stops_the_group_before_the_job_says_so() -> None:
+    state = training_state(group_job(active=1, failed=1), [node_pod(0, running=True), node_pod(1, exit_code=137)])
+    assert (state.phase, state.reason) == ("Queued", "NodeFailed")
+    assert state.message == "node 1 (pod t-train-1-abc): exited with code 137; the group stops"
+
+
 def test_pods_of_an_earlier_group_do_not_count() -> None:
     stale = node_pod(0, exit_code=137, job_uid="old")
     state = training_state(group_job(active=2, before=1), [stale, node_pod(0, running=True),

@@ -18,6 +18,8 @@ import kopf
 
 from kubetune.operator import conditions as cnd
 from kubetune.operator import gang
+from kubetune.operator.events import emit
+from kubetune.operator.owner import Owner
 from kubetune.operator.phases import TrainingState
 from kubetune.operator.runtime import Runtime
 
@@ -40,9 +42,14 @@ def restart_state(rt: Runtime, view: Mapping[str, Any], job: Mapping[str, Any],
     return replace(state, phase="Queued", reason=RESTARTING, message=message, completion_time=None)
 
 
-def delete_group(rt: Runtime, namespace: str, job: Mapping[str, Any]) -> None:
-    """Foreground: the Job goes only after its pods, so the next group never meets the last one."""
-    rt.kube.delete("batch/v1", "Job", namespace, job["name"], propagation="Foreground", uid=job.get("uid"))
+def delete_group(rt: Runtime, owner: Owner, job: Mapping[str, Any], message: str) -> None:
+    """Foreground: the Job goes only after its pods, so the next group never meets the last one.
+
+    A Warning Event of its own: the phase (Queued) may not change, so write_state posts none.
+    """
+    if rt.kube.delete("batch/v1", "Job", owner.namespace, job["name"], propagation="Foreground",
+                      uid=job.get("uid")):
+        emit(rt.kube, owner, RESTARTING, message, warning=True, background=rt.status.background)
 
 
 def waiting_for_previous(job: Mapping[str, Any] | None) -> bool:

@@ -117,7 +117,7 @@ def refresh_training(rt: Runtime, namespace: str, name: str, training_views: Any
             view, job, state = decided
             write_state(rt, view, state, {"jobName": job["name"]})
             if state.reason == group.RESTARTING:
-                group.delete_group(rt, namespace, job)
+                group.delete_group(rt, owner_of(view), job, state.message)
                 return
             if state.phase == "Failed" and not job["suspend"] and not _job_finished(job):
                 # e.g. an image that cannot be pulled: the Job would keep a pod (and its GPUs) waiting
