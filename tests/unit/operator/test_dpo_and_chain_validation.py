@@ -92,3 +92,21 @@ def test_operator_lookup_resolves_catalog_ids_of_the_parent(trainer: TrainerSpec
     assert found == ChainModel("file:///models/tiny-llama", "file:///o/adapter", "sft", "lora")
     other_namespace = chains.training_model("training://sft", "team-b", training_views, trainer_specs)
     assert isinstance(other_namespace, Waiting) and "not found in this namespace" in other_namespace.message
+
+
+def test_an_inference_service_on_a_training_uri_follows_that_trainings_status() -> None:
+    import asyncio
+
+    from kubetune.operator.handlers.indexes import READ_FROM_TRAINER, isvcs_by_training, training_view
+
+    def index(spec: dict[str, Any]) -> Any:
+        indexer: Any = isvcs_by_training  # kopf types it with every kwarg an indexer may take
+        return asyncio.run(indexer(namespace="team-a", name="svc", spec=spec))
+
+    assert index({"model": {"baseModel": "training://dpo/checkpoints/3"}}) == {("team-a", "dpo"): "svc"}
+    assert index({"trainingRef": {"name": "sft"}}) == {("team-a", "sft"): "svc"}
+    assert index({"model": {"baseModel": "file:///store/team-a/m"}}) is None
+    assert "checkpoints" in READ_FROM_TRAINER  # the resolver reads the listed steps from the index
+    body = {"metadata": {"name": "dpo", "namespace": "team-a"}, "spec": {},
+            "status": {"phase": "Running", "checkpoints": [{"step": 3, "uri": "file:///o/checkpoints/step-00000003"}]}}
+    assert training_view(body)["status"]["checkpoints"][0]["step"] == 3

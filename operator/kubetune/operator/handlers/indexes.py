@@ -16,6 +16,7 @@ import kopf
 
 from kubetune.crd import labels as lbl
 from kubetune.crd.kinds import DATASET, INFERENCE_SERVICE, TRAINER, TRAINING
+from kubetune.crd.references import InvalidReference, is_training_uri, parse_training_uri
 from kubetune.crd.training import OPERATOR_STATUS_FIELDS
 from kubetune.operator import conditions as cnd
 from kubetune.operator.builders.kueue import job_queue
@@ -24,7 +25,8 @@ from kubetune.operator.observed import deployment_view, job_view, pod_view
 from kubetune.operator.scale_to_zero import activity_of
 
 # Trainer-written fields the operator reads: outputs for serving, metrics for HPO objectives.
-READ_FROM_TRAINER = ("output", "metrics", "summary")
+# "checkpoints": training://<name>/checkpoints/<step> resolves against the listed steps (crd/chains.py).
+READ_FROM_TRAINER = ("output", "metrics", "summary", "checkpoints")
 
 
 def _owner_uid(meta: Any) -> str | None:
@@ -107,8 +109,17 @@ async def isvc_views(namespace: str, name: str, body: kopf.Body, **_: Any) -> di
 
 @kopf.index(*resource(INFERENCE_SERVICE), registry=REGISTRY)
 async def isvcs_by_training(namespace: str, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any] | None:
+    """The Training whose status an InferenceService waits on: trainingRef, or model.baseModel training://."""
     ref = spec.get("trainingRef")
-    return {(namespace, ref["name"]): name} if ref else None
+    if ref:
+        return {(namespace, ref["name"]): name}
+    base = str((spec.get("model") or {}).get("baseModel") or "")
+    if is_training_uri(base):
+        try:
+            return {(namespace, parse_training_uri(base).name): name}
+        except InvalidReference:
+            return None  # refused when the service itself is reconciled
+    return None
 
 
 @kopf.index("apps", "v1", "deployments", labels={lbl.INFERENCE_SERVICE: kopf.PRESENT}, registry=REGISTRY)
