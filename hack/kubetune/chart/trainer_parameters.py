@@ -53,6 +53,9 @@ def _lora(rank: int, alpha: float) -> list[ParameterDefinition]:
         _p("lora_alpha", "float", "LoRA scaling alpha.", alpha, 1, 512),
         _p("lora_dropout", "float", "LoRA dropout.", 0.05, 0, 0.5),
         _p("lora_target_modules", "string", "Module names LoRA wraps; unset: the runtime's default."),
+        # Not a typed hyperparameter: the runtime reads it from hyperparameters.extra.
+        _p("merge", "bool", "Also write merged weights (the adapter folded into the base model) for servers "
+           "without peft.", False),
     ]
 
 

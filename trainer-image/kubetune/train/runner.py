@@ -283,13 +283,15 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     if not main_process:
         return RunResult(output, output, state, tracker.summary(), dict(tracker.latest), progress.losses)
     model_path = outputs.save_model(loop.model, loaded.processor, config, output, state_dict=full_state)
+    # Counted before a merge: merge_and_unload folds the adapter into the base model in place, after
+    # which nothing is trainable and the LoRA parameters are gone from the count.
+    trainable = modeling.trainable_parameters(loop.model)
     if config.method != "full" and bool(hp.extra.get("merge", False)):
         if full_state is not None:
             log.warning("merge: skipped under FSDP (the adapter is saved; merge it with one process)")
         else:
             outputs.save_merged(loop.model, loaded.processor, output)
     summary = tracker.summary()
-    trainable = modeling.trainable_parameters(loop.model)
     if full_state is not None:  # sharded parameters count their local shard only
         trainable = (trainable[0] * world.world_size, sum(t.numel() for t in full_state.values()))
     (output / outputs.MODEL_CARD).write_text(outputs.model_card(config, summary, tracker.latest, trainable))
