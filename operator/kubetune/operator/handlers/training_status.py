@@ -78,7 +78,10 @@ def decide(rt: Runtime, namespace: str, name: str, training_views: Any, training
     suspend = bool(view["spec"].get("suspend"))
     state = training_state(job, pods, suspend_requested=suspend, quota_refusal=_quota_refusal(rt, namespace, job, pods))
     # Kueue, not the user, holds a queued Job that is suspended: Queued, with its place in the queue.
-    state = kueue.queue_state(job, suspend, state, rt.queue_waits.get((namespace, job["name"])))
+    place = rt.queue_waits.get((namespace, job["name"]))
+    state = kueue.queue_state(job, suspend, state, place)
+    if place is not None and state.reason != kueue.WAITING_REASON:
+        rt.queue_waits.pop((namespace, job["name"]), None)  # admitted, stopped or ended: no place to keep
     return view, job, group.restart_state(rt, view, job, state) or state
 
 
