@@ -44,6 +44,9 @@ def create_app(settings: ServeSettings, loader: Loader | None = None) -> FastAPI
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
+        close = getattr(engine.runtime, "close", None)  # a vLLM started by this server stops with it
+        if close is not None:
+            close()
 
     app = FastAPI(title="kubetune-serve", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = engine

@@ -52,6 +52,14 @@ class ServeSettings(BaseSettings):
     # OpenAI server (a second container of the pod, on loopback) that holds the model instead.
     engine: Engine = Field(default="kubetune", description="Who runs the model: kubetune or vllm.")
     vllm_url: str = Field(default="http://127.0.0.1:8000", description="vLLM's OpenAI server (engine vllm).")
+    vllm_command: list[str] = Field(
+        default_factory=list,
+        description='Start vLLM as a child process with this command (e.g. ["vllm", "serve"]) and the resolved '
+        "model directory; empty: vLLM runs elsewhere (vllm_url).",
+    )
+    vllm_args: list[str] = Field(
+        default_factory=list, description="More vLLM arguments (the operator's from spec.vllm)."
+    )
     vllm_start_timeout_seconds: float = Field(default=1800, gt=0, description="How long vLLM may take to start.")
     adapters_file: Path | None = Field(
         default=None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from kubetune.serve.engines.base import GenerationRequest, Sampling
 from kubetune.serve.engines.loader import ModelLoadError, load_runtime
 from kubetune.serve.engines.vllm.client import VLLMClient, VLLMError
+from kubetune.serve.engines.vllm.process import VLLMProcess, vllm_arguments, vllm_environment
 from kubetune.serve.engines.vllm.runtime import VLLMRuntime, mean_score, step_logprobs
 from kubetune.serve.settings import ServeSettings
 
@@ -191,3 +193,40 @@ def test_unreachable_vllm_is_a_load_error(tiny_lm: tuple[Path, Path]) -> None:
     )
     with pytest.raises(ModelLoadError, match="did not become healthy"):
         load_runtime(settings)
+
+
+def test_vllm_arguments_name_the_model_and_listen_on_loopback(tmp_path: Path) -> None:
+    args = vllm_arguments(tmp_path, "tiny", "http://127.0.0.1:8123", True, ["--max-loras", "4"])
+    assert args == [
+        str(tmp_path),
+        "--served-model-name",
+        "tiny",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8123",
+        "--enable-lora",
+        "--max-loras",
+        "4",
+    ]
+    assert vllm_environment({})["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
+
+
+def test_a_vllm_child_that_dies_before_ready_is_a_load_error(tiny_lm: tuple[Path, Path]) -> None:
+    # A real child process standing in for vLLM that exits at once: the wait says so instead of timing out.
+    settings = ServeSettings(
+        model_uri=str(tiny_lm[0]),
+        engine="vllm",
+        vllm_url="http://127.0.0.1:9",
+        vllm_command=[sys.executable, "-c", "raise SystemExit(3)", "--"],
+    )
+    with pytest.raises(ModelLoadError, match="exited with code 3"):
+        load_runtime(settings)
+
+
+def test_stopping_the_child_ends_it(tmp_path: Path) -> None:
+    process = VLLMProcess([sys.executable, "-c", "import time; time.sleep(600)"], [], exit_with_child=False)
+    process.start()
+    assert process.exited() is None
+    process.stop(timeout_s=10)
+    assert process.exited() is not None

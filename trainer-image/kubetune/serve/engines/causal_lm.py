@@ -174,8 +174,9 @@ class CausalLMRuntime(ModelRuntime):
             kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
         return kwargs
 
-    def _finish(self, tokens: list[int], logits: torch.Tensor, prompt_tokens: int, limit: int,
-                logprobs: int | None = None) -> Generation:
+    def _finish(
+        self, tokens: list[int], logits: torch.Tensor, prompt_tokens: int, limit: int, logprobs: int | None = None
+    ) -> Generation:
         """Cut one row at its first end-of-sequence token or its own limit, and score it."""
         kept: list[int] = []
         finish = "length"
@@ -206,8 +207,11 @@ class CausalLMRuntime(ModelRuntime):
         values, ids = log_probs.topk(top, dim=-1)
         decode = self.tokenizer.decode
         return tuple(
-            TokenLogprob(decode([token]), round(lp, 6),
-                         tuple((decode([int(i)]), round(float(v), 6)) for v, i in zip(vs, row, strict=True)))
+            TokenLogprob(
+                decode([token]),
+                round(lp, 6),
+                tuple((decode([int(i)]), round(float(v), 6)) for v, i in zip(vs, row, strict=True)),
+            )
             for token, lp, vs, row in zip(kept, chosen, values.tolist(), ids.tolist(), strict=True)
         )
 
@@ -223,8 +227,9 @@ class CausalLMRuntime(ModelRuntime):
         new_tokens = out.sequences[:, input_ids.shape[1] :].tolist()
         logits = torch.stack(out.logits, dim=1) if out.logits else torch.empty(len(requests), 0, 1)
         return [
-            self._finish(new_tokens[row], logits[row], len(prompts[row]), requests[row].max_new_tokens,
-                         requests[row].logprobs)
+            self._finish(
+                new_tokens[row], logits[row], len(prompts[row]), requests[row].max_new_tokens, requests[row].logprobs
+            )
             for row in range(len(requests))
         ]
 

@@ -80,8 +80,9 @@ class SequenceClassifierRuntime(ModelRuntime):
 
     def embed_texts(self, texts: list[str], adapter: str | None) -> list[Embedding]:
         """Mean of the encoder's last hidden states (before the classification head) over each text."""
-        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
-                                 return_tensors="pt").to(self.device)
+        encoded = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
         with torch.inference_mode(), adapter_scope(self.model, adapter):
             hidden = self.model(**encoded, output_hidden_states=True).hidden_states[-1]
         mask = encoded["attention_mask"]

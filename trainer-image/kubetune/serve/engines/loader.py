@@ -78,10 +78,17 @@ def _load_vllm(settings: ServeSettings, base: Path, adapters: dict[str, Path]) -
     if settings.task != "causal-lm":
         raise ModelLoadError(f"the vllm engine serves causal-lm models, not {settings.task}")
     from kubetune.serve.engines.vllm.client import VLLMError
+    from kubetune.serve.engines.vllm.process import VLLMProcess, vllm_arguments
     from kubetune.serve.engines.vllm.runtime import VLLMRuntime
 
     log.info("serving %s through vLLM at %s, adapters %s", base, settings.vllm_url, list(adapters))
+    process = None
+    if settings.vllm_command:
+        args = vllm_arguments(base, settings.served_model_name, settings.vllm_url, True, settings.vllm_args)
+        process = VLLMProcess(settings.vllm_command, args)
     try:
+        if process is not None:
+            process.start()
         return VLLMRuntime.load(
             base,
             adapters,
@@ -89,6 +96,9 @@ def _load_vllm(settings: ServeSettings, base: Path, adapters: dict[str, Path]) -
             settings.served_model_name,
             settings.max_input_tokens,
             settings.vllm_start_timeout_seconds,
+            process,
         )
     except (OSError, ValueError, VLLMError) as error:
+        if process is not None:
+            process.stop()
         raise ModelLoadError(f"cannot serve {base} through vLLM: {error}") from error

@@ -26,6 +26,7 @@ from kubetune.serve.engines.base import (
     Score,
 )
 from kubetune.serve.engines.vllm.client import VLLMClient, VLLMError
+from kubetune.serve.engines.vllm.process import VLLMProcess
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class VLLMRuntime(ModelRuntime):
         self.max_input_tokens = max_input_tokens
         self.adapters = list(adapters)
         self.device = "vllm"
+        self.process: VLLMProcess | None = None  # set when this server started vLLM itself
         eos = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0)
         prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else self.pad_id
@@ -84,17 +86,26 @@ class VLLMRuntime(ModelRuntime):
         model_name: str,
         max_input_tokens: int,
         start_timeout_s: float,
+        process: VLLMProcess | None = None,
     ) -> VLLMRuntime:
         """Wait for vLLM (it loads the model in its own process meanwhile), then load the adapters into it."""
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(base)
         client = VLLMClient(url)
-        wait_until_healthy(client, start_timeout_s)
+        wait_until_healthy(client, start_timeout_s, process)
         runtime = cls(client, tokenizer, model_name, max_input_tokens, [])
+        runtime.process = process
+        if process is not None:
+            process.armed.set()
         for name, path in adapters.items():
             runtime.load_adapter(name, path)
         return runtime
+
+    def close(self) -> None:
+        self.client.close()
+        if self.process is not None:
+            self.process.stop()
 
     # Adapters (engines/adapters.py calls these on the model thread)
     def load_adapter(self, name: str, path: Path) -> None:
@@ -224,11 +235,15 @@ class VLLMRuntime(ModelRuntime):
         return Generation("".join(text), len(prompt), max(tokens, 0), finish, score, confidence)
 
 
-def wait_until_healthy(client: VLLMClient, timeout_s: float, poll_s: float = 1.0) -> None:
+def wait_until_healthy(
+    client: VLLMClient, timeout_s: float, process: VLLMProcess | None = None, poll_s: float = 1.0
+) -> None:
     """vLLM's server answers /health once its engine is up; kubetune's /readyz stays 503 until then."""
     deadline = time.monotonic() + timeout_s
     pause = threading.Event()
     while not client.healthy():
+        if process is not None and process.exited() is not None:
+            raise VLLMError(f"vLLM exited with code {process.exited()} before it was ready (see its log lines)")
         if time.monotonic() > deadline:
             raise VLLMError(f"vLLM did not become healthy within {timeout_s:.0f}s")
         pause.wait(poll_s)
