@@ -261,7 +261,7 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     if config.objective == "dpo":
         from kubetune.train.dpo.setup import build_loop
 
-        loop = build_loop(config, loaded, train, validation, output, progress)
+        loop = build_loop(config, loaded, train, validation, output, progress, stop)
     else:
         loop = Loop(
             model=loaded.model,

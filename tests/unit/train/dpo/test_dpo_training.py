@@ -104,3 +104,17 @@ def test_history_keeps_the_reward_curves_under_status_names() -> None:
     status = HistoryPoint.model_validate({to_camel(k): v for k, v in point.items()})
     assert (status.reward_margin, status.eval_reward_accuracy) == (0.2, 1.0)
     assert tracker.latest["rewards/chosen"] == 0.1  # every metric stays in status.metrics
+
+
+def test_sigterm_checkpoints_the_step_and_a_resume_goes_on(tiny_lm: Path, pairs_dir: Path, tmp_path: Path) -> None:
+    from kubetune.train.distributed.failures import Stopped
+    from kubetune.train.distributed.stop import StopRequest
+
+    out = tmp_path / "out"
+    stop = StopRequest()
+    stop.requested = True  # as the SIGTERM handler sets it: the loop ends after its step
+    with pytest.raises(Stopped):
+        run(_config(tiny_lm, pairs_dir, out, maxSteps=4), None, stop)
+    assert (out / "checkpoints" / "step-00000001" / "state.json").is_file()
+    resumed = run(_config(tiny_lm, pairs_dir, out, maxSteps=4))
+    assert len(resumed.losses) == 3  # steps 2..4

@@ -20,6 +20,8 @@ from typing import Any
 from kubetune.crd.runconfig import RunHyperparameters
 from kubetune.train import checkpoint
 from kubetune.train.data import Batches
+from kubetune.train.distributed.failures import Stopped
+from kubetune.train.distributed.stop import StopRequest
 from kubetune.train.dpo import reference
 from kubetune.train.dpo.loss import DpoOutput, dpo_loss, reward_metrics, sequence_logps
 from kubetune.train.dpo.pairs import Pair, batch_tokens, collate_pairs
@@ -52,6 +54,7 @@ class DpoLoop:
     packed: bool = True
     fresh_adapter: bool = True
     device: Any = None
+    stop: StopRequest = field(default_factory=StopRequest)
     scores: dict[str, Any] = field(default_factory=dict)
 
     def _collate(self, pairs: list[Pair]) -> dict[str, Any]:
@@ -173,7 +176,8 @@ class DpoLoop:
                     self.notify("step", record)
                 if self.eval_pairs and hp.eval_steps and (step % hp.eval_steps == 0 or step == plan.total_steps):
                     self.notify("eval", {"step": step, "epoch": record["epoch"], **self.evaluate()})
-                if hp.save_steps and step % hp.save_steps == 0:
+                saved = bool(hp.save_steps and step % hp.save_steps == 0)
+                if saved or self.stop.requested:  # SIGTERM: finish the step, checkpoint, end (exit 143)
                     path = checkpoint.save(
                         self.output,
                         step,
@@ -184,6 +188,8 @@ class DpoLoop:
                         keep=hp.save_total_limit,
                     )
                     self.notify("checkpoint", {"step": step, "path": str(path)})
+                if self.stop.requested:
+                    raise Stopped(step)
                 if step >= plan.total_steps:
                     break
             else:

@@ -7,6 +7,7 @@ from typing import Any
 
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.formats import DatasetError
+from kubetune.train.distributed.stop import StopRequest
 from kubetune.train.dpo.loop import DpoLoop, Notify
 from kubetune.train.dpo.pairs import Pair, encode_pairs
 
@@ -26,7 +27,13 @@ def features(
 
 
 def build_loop(
-    config: TrainRunConfig, loaded: Any, train: list[Pair], validation: list[Pair], output: Path, notify: Notify
+    config: TrainRunConfig,
+    loaded: Any,
+    train: list[Pair],
+    validation: list[Pair],
+    output: Path,
+    notify: Notify,
+    stop: StopRequest | None = None,
 ) -> DpoLoop:
     """The loop on the loaded model (moved to the GPU when there is one)."""
     import torch
@@ -51,4 +58,5 @@ def build_loop(
         packed=bool(hp.extra.get("padding_free", True)) and supports_packed_rows(model),
         fresh_adapter=config.method != "full" and getattr(config, "adapter", None) is None,
         device=device,
+        stop=stop or StopRequest(),
     )
