@@ -126,5 +126,10 @@ class Settings(BaseSettings):
                            allow_hub=self.allow_hub, trusted=trusted)
 
     def default_output(self, namespace: str, training: str) -> str:
-        """Where a Training writes when its spec names no output."""
+        """Where a Training writes when its spec names no output: the project's part of the artifact volume,
+        or, with no volume and an object store (the chart's storage.type s3), the project's prefix of the
+        bucket. (A file:// default there pointed into a directory no pod mounts: the trainer failed with
+        PermissionError on /var/lib/kubetune, seen on the real cluster in S3 mode.)"""
+        if not self.artifact_pvc and self.object_store_root:
+            return f"{self.object_store_root.rstrip('/')}/{namespace}/trainings/{training}"
         return f"file://{self.artifact_mount_path}/{namespace}/trainings/{training}"
