@@ -72,3 +72,29 @@ def wait_until(condition: Callable[[], bool], process: subprocess.Popen[bytes], 
         if time.monotonic() > deadline:
             raise TimeoutError("condition not reached")
         time.sleep(0.05)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface (for a rendezvous store)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def start_node(config_path: Path, log: Path, index: int, endpoint: str) -> subprocess.Popen[bytes]:
+    """One pod of a multi-node Training: the Indexed Job's index and the operator's rendezvous env."""
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "kubetune.train.cli", "--config", str(config_path), "--no-report"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env={
+                **child_env(),
+                "JOB_COMPLETION_INDEX": str(index),
+                "KUBETUNE_RDZV_ENDPOINT": endpoint,
+                "KUBETUNE_LOCAL_ADDR": "127.0.0.1",
+            },
+        )

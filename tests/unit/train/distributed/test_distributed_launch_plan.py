@@ -41,7 +41,7 @@ def test_single_node_is_standalone_on_a_private_port() -> None:
     settings = launch_config(launch, {})
     assert (settings.min_nodes, settings.max_nodes, settings.nproc_per_node) == (1, 1, 4)
     assert settings.rdzv_backend == "c10d" and settings.max_restarts == 0
-    assert "is_host" not in settings.rdzv_configs
+    assert "is_host" not in settings.rdzv_configs and settings.local_addr == "127.0.0.1"
 
 
 def test_multi_node_reads_the_index_endpoint_and_id_from_the_pod() -> None:

@@ -115,7 +115,8 @@ def launch_config(launch: LaunchPlan, env: Mapping[str, str]) -> Any:
         rdzv_timeout=launch.timeout_seconds,
         max_restarts=0,
         monitor_interval=0.5,
-        local_addr=env.get(LOCAL_ADDR_ENV) or None,
+        # One node needs no address others can reach: its ranks meet on the loopback interface.
+        local_addr=env.get(LOCAL_ADDR_ENV) or ("127.0.0.1" if launch.nodes == 1 else None),
     )
 
 
