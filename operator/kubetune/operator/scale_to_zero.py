@@ -16,6 +16,7 @@ from typing import Any
 
 from kubetune.crd.autoscaling import LAST_REQUEST_ANNOTATION
 from kubetune.crd.inferenceservice import InferenceServiceSpec
+from kubetune.operator.conditions import find
 
 
 def activity_of(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,10 +45,12 @@ def last_activity(annotations: Mapping[str, str], created: Any) -> datetime | No
 
 def ready_since(status: Mapping[str, Any]) -> str | None:
     """When the Ready condition last turned True; None while the service is not Ready."""
-    for cond in status.get("conditions") or ():
-        if cond.get("type") == "Ready":
-            return cond.get("lastTransitionTime") if cond.get("status") == "True" else None
-    return None
+    # Status conditions may be kopf's packed form (conditions.unpack), not a list of dicts.
+    cond = find(status.get("conditions"), "Ready")
+    if cond is None or cond.get("status") != "True":
+        return None
+    moment: str | None = cond.get("lastTransitionTime")
+    return moment
 
 
 def is_idle(spec: InferenceServiceSpec, annotations: Mapping[str, str], created: Any, now: datetime,
