@@ -22,6 +22,7 @@ from kubetune.crd.limits import CacheSettings, InferenceLimits
 from kubetune.crd.vocab import InferencePhase, Task
 
 ServingAuth = Literal["apiKey", "none"]
+ServingRuntime = Literal["kubetune", "vllm"]
 
 
 class Adapter(CamelModel):
@@ -41,6 +42,21 @@ class ModelSource(CamelModel):
     adapters: list[Adapter] = Field(default_factory=list, max_length=16, description="LoRA adapters.")
 
 
+class VLLMOptions(CamelModel):
+    """vLLM's engine settings (runtime vllm); tensor parallelism follows the GPUs requested."""
+
+    max_loras: int = Field(default=4, ge=1, le=64, description="Adapters one batch may mix (--max-loras).")
+    max_lora_rank: int = Field(default=16, ge=1, le=512, description="Largest adapter rank (--max-lora-rank).")
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0, le=1,
+        description="Share of GPU memory vLLM takes for weights and KV cache; on a CPU node, the share of the "
+        "pod's memory limit it reserves for the KV cache.",
+    )
+    max_model_len: int | None = Field(
+        default=None, ge=16, le=1_048_576, description="Context length (--max-model-len); unset: the model's own."
+    )
+
+
 class InferenceServiceSpec(CamelModel):
     """What to serve and how."""
 
@@ -49,6 +65,13 @@ class InferenceServiceSpec(CamelModel):
         default=None, description="Serve the output of this Training once it succeeds."
     )
     task: Task = Field(default="causal-lm", description="Task of the served model.")
+    runtime: ServingRuntime | None = Field(
+        default=None,
+        description="Who runs the model: kubetune (its own transformers server) or vllm (vLLM's engine, with "
+        "kubetune's server in front of it in the same pod; causal-lm only). Unset: the platform's default for "
+        "causal-lm (chart value runtime.llmRuntime), kubetune for the other tasks.",
+    )
+    vllm: VLLMOptions = Field(default_factory=VLLMOptions, description="vLLM settings (runtime vllm).")
     image: str | None = Field(default=None, max_length=512, description="Runtime image override.")
     replicas: int = Field(default=1, ge=0, le=100, description="Serving replicas (without autoscaling).")
     autoscaling: Autoscaling | None = Field(
@@ -77,6 +100,8 @@ class InferenceServiceSpec(CamelModel):
             raise ValueError("an InferenceService needs exactly one of model or trainingRef")
         if self.api_keys is not None and self.auth == "none":
             raise ValueError("apiKeys needs auth apiKey: a server without a key accepts every caller")
+        if self.runtime == "vllm" and self.task != "causal-lm":
+            raise ValueError(f"runtime vllm serves causal-lm models, not {self.task}")
         return self
 
 
@@ -91,5 +116,11 @@ class InferenceServiceStatus(CamelModel):
     ready_replicas: int | None = Field(default=None, ge=0, description="Replicas passing /readyz.")
     model_version: str | None = Field(default=None, max_length=256, description="Version of the model being served.")
     deployment_name: str | None = Field(default=None, max_length=253, description="Deployment serving the model.")
+    runtime: ServingRuntime | None = Field(default=None, description="Who runs the model (spec.runtime resolved).")
+    adapters: list[str] = Field(
+        default_factory=list, max_length=16,
+        description="Adapters the running server is given; added and removed ones are loaded and unloaded "
+        "without a rollout (the server's /v1/models lists those it has loaded).",
+    )
     observed_generation: int | None = Field(default=None, description="Generation last reconciled.")
     kopf: dict[str, Any] | None = operator_bookkeeping()

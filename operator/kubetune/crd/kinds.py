@@ -188,6 +188,8 @@ INFERENCE_SERVICE = Kind(
              "an InferenceService needs exactly one of model or trainingRef"),
         Rule("spec", "!has(self.apiKeys) || !has(self.auth) || self.auth != 'none'",
              "apiKeys needs auth apiKey: a server without a key accepts every caller"),
+        Rule("spec", "!has(self.runtime) || self.runtime != 'vllm' || self.task == 'causal-lm'",
+             "runtime vllm serves causal-lm models only"),
         Rule("spec.autoscaling", "self.minReplicas <= self.maxReplicas",
              "autoscaling.minReplicas must not exceed maxReplicas"),
         Rule("spec.autoscaling", "!has(self.targetConcurrency) || !has(self.targetQueueDepth)",

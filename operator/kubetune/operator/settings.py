@@ -6,6 +6,8 @@ tests build a Settings(...) directly instead of patching the environment.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -33,6 +35,15 @@ class Settings(BaseSettings):
         default_factory=lambda: ["kubetune-serve"], description="Server entrypoint."
     )
     serve_port: int = Field(default=8080, ge=1, le=65535, description="Port the inference server listens on.")
+    # vLLM (InferenceService.spec.runtime vllm): its image holds vLLM and kubetune's server, which starts it.
+    llm_runtime: Literal["kubetune", "vllm"] = Field(
+        default="kubetune", description="Runtime of causal-lm InferenceServices that do not name one."
+    )
+    vllm_image: str = Field(default="ghcr.io/kubetune/runtime-vllm:0.1.0", description="Image of runtime vllm.")
+    vllm_command: list[str] = Field(
+        default_factory=lambda: ["python", "-m", "vllm.entrypoints.openai.api_server", "--model"],
+        description="How kubetune's server starts vLLM in that image (the model directory follows).",
+    )
 
     # The artifact store: a PVC mounted into every runtime pod (file:// paths below the mount).
     artifact_pvc: str | None = Field(

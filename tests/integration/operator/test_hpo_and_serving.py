@@ -136,7 +136,11 @@ def test_inference_service_waits_for_its_training_then_becomes_ready(
     deployment = apps.read_namespaced_deployment("chat-server", namespace)
     env = _env(deployment)
     output = resources.get("trainings", namespace, "src")["status"]["output"]
-    assert json.loads(env["KUBETUNE_SERVE_ADAPTERS"]) == {"src": output}
+    # the Training's adapter reaches the server through the adapters ConfigMap and is its default
+    adapters = client.CoreV1Api(api_client).read_namespaced_config_map("chat-adapters", namespace)
+    assert json.loads(adapters.data["adapters.json"]) == {"src": output}
+    assert env["KUBETUNE_SERVE_DEFAULT_ADAPTER"] == "src"
+    assert status["adapters"] == ["src"] and status["runtime"] == "kubetune"
     assert env["KUBETUNE_SERVE_MODEL_URI"] == "file:///models/tiny"
     assert env["KUBETUNE_SERVE_MAX_CONCURRENT"] == "3"
     service = client.CoreV1Api(api_client).read_namespaced_service("chat", namespace)
@@ -240,7 +244,7 @@ def test_trainer_is_ready_and_counts_its_trainings(
         resources.custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", bad_name)
 
 
-def test_a_new_model_rolls_out_as_a_new_version_and_replicas_get_a_budget(
+def test_an_added_adapter_needs_no_rollout_and_replicas_get_a_budget(
         operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
         artifacts: Path) -> None:
     resources.create("inferenceservices", namespace, {
@@ -255,13 +259,16 @@ def test_a_new_model_rolls_out_as_a_new_version_and_replicas_get_a_budget(
         "baseModel": f"file://{artifacts}/{namespace}/models/tiny",
         "adapters": [{"name": "a1", "uri": f"file://{artifacts}/{namespace}/adapters/a1"}]}}})
     second = resources.wait("inferenceservices", namespace, "base",
-                            lambda o: (o.get("status") or {}).get("modelVersion") == "v2"
+                            lambda o: (o.get("status") or {}).get("adapters") == ["a1"]
                             and o["status"].get("phase") == "Ready" and o["status"].get("readyReplicas") == 2,
                             timeout=180)
     assert second["status"]["observedGeneration"] == second["metadata"]["generation"]
+    # Adapters are loaded by the running server (the adapters ConfigMap): the model version stays.
+    assert second["status"]["modelVersion"] == "v1"
+    adapters = client.CoreV1Api(api_client).read_namespaced_config_map("base-adapters", namespace)
+    assert json.loads(adapters.data["adapters.json"]) == {"a1": f"file://{artifacts}/{namespace}/adapters/a1"}
     deployment = client.AppsV1Api(api_client).read_namespaced_deployment("base-server", namespace)
-    assert json.loads(_env(deployment)["KUBETUNE_SERVE_ADAPTERS"]) == {"a1": f"file://{artifacts}/{namespace}/adapters/a1"}
-    assert deployment.spec.template.metadata.annotations["kubetune.io/model-version"] == "v2"
+    assert deployment.spec.template.metadata.annotations["kubetune.io/model-version"] == "v1"
     (pdb,) = policy.list_namespaced_pod_disruption_budget(namespace).items
     assert pdb.spec.min_available == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from kubetune.crd.inferenceservice import InferenceServiceSpec
@@ -43,7 +42,9 @@ def test_deployment_configures_kubetune_serve_through_env(settings: Settings) ->
     assert container["image"] == "rt:1"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["KUBETUNE_SERVE_MODEL_URI"] == "file:///models/base"
-    assert json.loads(env["KUBETUNE_SERVE_ADAPTERS"]) == {"a1": "file:///ad/1"}
+    # the adapters come from the adapters ConfigMap, read while serving; the first one is the default
+    assert "KUBETUNE_SERVE_ADAPTERS" not in env and env["KUBETUNE_SERVE_DEFAULT_ADAPTER"] == "a1"
+    assert env["KUBETUNE_SERVE_ADAPTERS_FILE"] == "/etc/kubetune/adapters/adapters.json"
     assert env["KUBETUNE_SERVE_MAX_CONCURRENT"] == "4"
     assert env["KUBETUNE_SERVE_QUEUE_SIZE"] == "7"
     assert env["KUBETUNE_SERVE_CACHE_TTL_SECONDS"] == "60"
@@ -113,12 +114,14 @@ def test_pdb_only_with_more_than_one_replica() -> None:
     assert pdb["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
 
 
-def test_model_version_bumps_only_when_the_model_changes() -> None:
+def test_model_version_bumps_only_when_the_base_model_changes() -> None:
     first = ServedModel("file:///base", {"t": "file:///out/1"})
     again = ServedModel("file:///base", {"t": "file:///out/1"})
-    newer = ServedModel("file:///base", {"t": "file:///out/2"})
+    other_adapter = ServedModel("file:///base", {"t": "file:///out/2"})  # loaded at run time: same version
+    newer = ServedModel("file:///base-2", {"t": "file:///out/1"})
     assert next_model_version(None, None, first) == "v1"
     assert next_model_version("v1", first.fingerprint(), again) == "v1"
+    assert next_model_version("v1", first.fingerprint(), other_adapter) == "v1"
     assert next_model_version("v1", first.fingerprint(), newer) == "v2"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from kubetune.crd import labels as lbl
@@ -11,6 +10,7 @@ from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.crd.references import layout_env
 from kubetune.operator.builders import podspec
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel
+from kubetune.operator.builders.serving_runtime import adapters_volume, serving_runtime, vllm_env, vllm_volumes
 from kubetune.operator.builders.storage import storage_env
 from kubetune.operator.owner import Owner, child_metadata
 from kubetune.operator.settings import Settings
@@ -34,7 +34,8 @@ def serve_env(
     limits, cache = spec.limits, spec.cache
     values: dict[str, str] = {
         "MODEL_URI": model.base_model,
-        "ADAPTERS": json.dumps(model.adapters, sort_keys=True),
+        # The adapters themselves come from the adapters ConfigMap (serving_runtime.py), loaded at run time.
+        "DEFAULT_ADAPTER": next(iter(model.adapters), ""),
         "TASK": spec.task,
         "MODEL_VERSION": version,
         "MAX_CONCURRENT": str(limits.max_concurrent),
@@ -92,13 +93,24 @@ def build_deployment(
     mounts += podspec.catalog_mounts(trusted & {model.base_model, *model.adapters.values()}, settings, namespace)
     key_volumes, key_mounts = api_keys_volume(owner, spec)
     volumes, mounts = volumes + key_volumes, mounts + key_mounts
+    adapter_volumes, adapter_mounts, adapter_env = adapters_volume(owner)
+    volumes, mounts = volumes + adapter_volumes, mounts + adapter_mounts
+    runtime = serving_runtime(spec, settings)
+    runtime_env: list[dict[str, Any]] = []
+    image = spec.image or settings.runtime_image
+    if runtime == "vllm":
+        runtime_env = vllm_env(spec, settings, gpus)
+        shm_volumes, shm_mounts = vllm_volumes()
+        volumes, mounts = volumes + shm_volumes, mounts + shm_mounts
+        image = spec.image or settings.vllm_image
     probe_port = settings.serve_port
     container: dict[str, Any] = {
         "name": SERVER_CONTAINER,
-        "image": spec.image or settings.runtime_image,
+        "image": image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": list(settings.serve_command),
-        "env": [*storage_env(owner, settings), *serve_env(spec, model, version, settings),
+        "env": [*storage_env(owner, settings), *serve_env(spec, model, version, settings), *adapter_env,
+                *runtime_env,
                 *layout_env(settings.reference_layout(trusted & {model.base_model, *model.adapters.values()}),
                             namespace)],
         "ports": [{"name": "http", "containerPort": probe_port, "protocol": "TCP"}],

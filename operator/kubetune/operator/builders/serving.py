@@ -31,8 +31,11 @@ class ServedModel:
         return cls(base_model, {training: output})
 
     def fingerprint(self) -> str:
-        """Stable across operator restarts: what decides whether a rollout is a new version."""
-        blob = json.dumps({"base": self.base_model, "adapters": self.adapters}, sort_keys=True)
+        """Stable across operator restarts: what decides whether a rollout is a new version.
+
+        The base model only: adapters are loaded into the running server (serving_runtime.py), no rollout.
+        """
+        blob = json.dumps({"base": self.base_model}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -31,6 +31,7 @@ from kubetune.operator.builders.runconfig import ResolutionError, resolve_base_m
 from kubetune.operator.builders.service import build_service, service_url
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel, next_model_version
 from kubetune.operator.builders.serving_key import build_serving_key_secret
+from kubetune.operator.builders.serving_runtime import build_adapters_config_map, serving_runtime
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.project_namespaces import is_project
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
@@ -156,6 +157,7 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     digest = _hash({**manifest, "spec": {k: v for k, v in manifest["spec"].items() if k != "replicas"}})
     manifest["metadata"]["annotations"][SPEC_HASH] = digest
     rt.kube.create(build_service(owner, rt.settings))
+    ensure_adapters(rt, owner, model)
     if deployment is None or annotations.get(SPEC_HASH) != digest:
         # Whenever the pod template is written: it mounts the key Secret (auth may have just changed).
         ensure_serving_key(rt, owner, spec)
@@ -179,6 +181,14 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     else:
         rt.kube.delete("policy/v1", "PodDisruptionBudget", owner.namespace, lbl.server_deployment_name(owner.name))
     return version, manifest
+
+
+def ensure_adapters(rt: Runtime, owner: Owner, model: ServedModel) -> None:
+    """The adapters ConfigMap: created with the server, updated in place (the running server picks it up)."""
+    config_map = build_adapters_config_map(owner, model)
+    if rt.kube.create(config_map) is None:
+        rt.kube.patch("v1", "ConfigMap", owner.namespace, config_map["metadata"]["name"],
+                      {"data": config_map["data"]})
 
 
 def ensure_serving_key(rt: Runtime, owner: Owner, spec: InferenceServiceSpec) -> None:
@@ -227,6 +237,7 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
                                  state.ready_replicas) if not spec.suspend else state
         write_serving(rt, view, state, {
             "url": service_url(name, namespace, rt.settings), "modelVersion": version,
+            "runtime": serving_runtime(spec, rt.settings), "adapters": list(model.adapters),
             "deploymentName": lbl.server_deployment_name(name), "observedGeneration": view.get("generation"),
         })
 

@@ -127,7 +127,13 @@ class AdapterWatcher:
             self.current = {n: resolve_uri(u, settings) for n, u in settings.adapters.items() if n in runtime.adapters}
             uris = read_adapters_file(self.path)
             if uris is not None:
-                self._apply(runtime, settings, uris)
+                change = self._apply(runtime, settings, uris)
+                default = settings.default_adapter
+                if default and default in change.errors:
+                    # The served name means this adapter: without it the server must not answer as if it had it.
+                    from kubetune.serve.engines.loader import ModelLoadError
+
+                    raise ModelLoadError(f"the default adapter {default} did not load: {change.errors[default]}")
             return runtime
 
         return load
