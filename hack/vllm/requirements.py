@@ -9,8 +9,12 @@ import sys
 import zipfile
 from email.parser import Parser
 
-from packaging.markers import default_environment
-from packaging.requirements import Requirement
+try:
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+except ImportError:  # a bare venv: pip's own copy
+    from pip._vendor.packaging.markers import default_environment  # type: ignore[no-redef]
+    from pip._vendor.packaging.requirements import Requirement  # type: ignore[no-redef]
 
 SKIP = {"torch", "torchvision", "torchaudio", "torchcodec"}
 

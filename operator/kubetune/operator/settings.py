@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     )
     vllm_image: str = Field(default="ghcr.io/kubetune/runtime-vllm:0.1.0", description="Image of runtime vllm.")
     vllm_command: list[str] = Field(
-        default_factory=lambda: ["python", "-m", "vllm.entrypoints.openai.api_server", "--model"],
+        default_factory=lambda: ["/opt/vllm/bin/python", "-m", "vllm.entrypoints.openai.api_server", "--model"],
         description="How kubetune's server starts vLLM in that image (the model directory follows).",
     )
 
