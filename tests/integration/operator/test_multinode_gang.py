@@ -120,3 +120,27 @@ def test_a_permanent_failure_fails_the_group_at_once(
     assert status["phase"] == "Failed"
     assert status["attempts"] == 1  # the podFailurePolicy's FailJob: no group restart
     assert "exited with code 78" in status["message"] and "node " in status["message"]
+
+
+def test_the_group_stops_and_resumes_as_one(
+    operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+    make_training: Callable[..., Obj],
+) -> None:
+    make_training("held", behaviour="sleep", nodes=2, backoffLimit=0)
+    resources.wait("trainings", namespace, "held", lambda t: (t.get("status") or {}).get("nodes") == "2/2 Running")
+    core, batch = client.CoreV1Api(api_client), client.BatchV1Api(api_client)
+    job_uid = batch.read_namespaced_job("held-train", namespace).metadata.uid
+
+    resources.patch("trainings", namespace, "held", {"spec": {"suspend": True}})
+    stopped = resources.wait_phase("trainings", namespace, "held", "Stopped", "Failed")
+    assert stopped["status"]["phase"] == "Stopped", stopped["status"]
+    live = [p for p in _pods(core, namespace, "held") if p.status.phase in ("Pending", "Running")
+                      and not p.metadata.deletion_timestamp]
+    assert live == []  # every node of the group ended, none left holding its GPUs
+
+    resources.patch("trainings", namespace, "held", {"spec": {"suspend": False}})
+    resumed = resources.wait("trainings", namespace, "held", lambda t: (t.get("status") or {}).get("phase")
+                             == "Running" and t["status"].get("nodes") == "2/2 Running")
+    # Pods ended by a suspension are no failure: the same Job, no group restart, backoffLimit 0 untouched.
+    assert batch.read_namespaced_job("held-train", namespace).metadata.uid == job_uid
+    assert resumed["status"]["attempts"] == 1
