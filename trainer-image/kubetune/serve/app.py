@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -33,6 +34,13 @@ def create_app(settings: ServeSettings, loader: Loader | None = None) -> FastAPI
     # set is loaded with the model, before the server says it is ready.
     watcher = AdapterWatcher(settings.adapters_file, settings.adapters_poll_seconds) if settings.adapters_file else None
     engine = InferenceEngine(settings, watcher.wrap(loader) if watcher else loader)
+    if settings.engine == "vllm":
+        # vLLM batches continuously on its own: batches and streams go to it at once, not one after another
+        # on a single model thread (which held (b)/(a) of bench_vllm.py at 0.74).
+        engine.executor = ThreadPoolExecutor(
+            max_workers=settings.max_concurrent + 2, thread_name_prefix="kubetune-vllm"
+        )
+        engine.batcher.use_executor(engine.executor, max_in_flight=settings.max_concurrent)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -51,6 +51,15 @@ class DynamicBatcher:
         self._queues: OrderedDict[Hashable, deque[_Pending]] = OrderedDict()
         self._wakeup = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        # Batches run one at a time on the model's thread; an engine that batches on its own (vLLM) takes
+        # several at once, so that a batch formed while another runs need not wait for it.
+        self.max_in_flight = 1
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    def use_executor(self, executor: Executor, max_in_flight: int) -> None:
+        """Run up to ``max_in_flight`` batches at once on ``executor`` (which needs that many threads)."""
+        self._executor = executor
+        self.max_in_flight = max(1, max_in_flight)
 
     def start(self) -> None:
         if self._worker is None:
@@ -61,6 +70,9 @@ class DynamicBatcher:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
+        for task in list(self._in_flight):
+            task.cancel()
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
         for queue in self._queues.values():
             for pending in queue:
                 if not pending.future.done():
@@ -97,8 +109,16 @@ class DynamicBatcher:
                 continue
             await self._fill(key)
             batch = self._take(key)
-            if batch:
+            if not batch:
+                continue
+            if self.max_in_flight <= 1:
                 await self._run(key, batch)
+                continue
+            while len(self._in_flight) >= self.max_in_flight:
+                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.get_running_loop().create_task(self._run(key, batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
 
     async def _fill(self, key: Hashable) -> None:
         """Wait until the key's batch is full or its oldest item has waited max_wait_s."""
