@@ -77,8 +77,12 @@ def test_permanent_failures_fail_the_job_at_once(
     owner: Owner, training: TrainingSpec, trainer: TrainerSpec, settings: Settings
 ) -> None:
     policy = build_job(owner, training, trainer, settings)["spec"]["podFailurePolicy"]
-    assert policy["rules"] == [{"action": "FailJob", "onExitCodes": {
-        "containerName": "trainer", "operator": "In", "values": [EXIT_PERMANENT]}}]
+    assert policy["rules"] == [
+        {"action": "FailJob",
+         "onExitCodes": {"containerName": "trainer", "operator": "In", "values": [EXIT_PERMANENT]}},
+        # Preempted or evicted: replaced, not counted (the trainer checkpointed on SIGTERM).
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+    ]
 
 
 def test_many_nodes_make_an_indexed_job_that_fails_as_a_group(

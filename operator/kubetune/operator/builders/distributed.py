@@ -107,11 +107,17 @@ def shm_volume(config: RunDistributed, size: str | None) -> tuple[dict[str, Any]
 
 
 def pod_failure_policy(container: str) -> dict[str, Any]:
-    """A failure the trainer calls permanent (bad model, bad data) fails the Job at once, without retries."""
-    return {"rules": [{
-        "action": "FailJob",
-        "onExitCodes": {"containerName": container, "operator": "In", "values": list(PERMANENT_EXIT_CODES)},
-    }]}
+    """A failure the trainer calls permanent (bad model, bad data) fails the Job at once, without retries.
+
+    A pod the cluster took away (preemption, eviction, a drained node: condition DisruptionTarget) is
+    replaced without counting against backoffLimit: it checkpointed on SIGTERM and the next pod resumes.
+    (In a group its peers then fail on the lost rank, and the group restarts as usual.)
+    """
+    return {"rules": [
+        {"action": "FailJob",
+         "onExitCodes": {"containerName": container, "operator": "In", "values": list(PERMANENT_EXIT_CODES)}},
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+    ]}
 
 
 def job_shape(job_name: str, config: RunDistributed, backoff_limit: int) -> dict[str, Any]:
