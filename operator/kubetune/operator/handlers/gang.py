@@ -42,14 +42,16 @@ def restart_state(rt: Runtime, view: Mapping[str, Any], job: Mapping[str, Any],
     return replace(state, phase="Queued", reason=RESTARTING, message=message, completion_time=None)
 
 
-def delete_group(rt: Runtime, owner: Owner, job: Mapping[str, Any], message: str) -> None:
+def delete_group(rt: Runtime, owner: Owner, job: Mapping[str, Any], announce: str | None) -> None:
     """Foreground: the Job goes only after its pods, so the next group never meets the last one.
 
-    A Warning Event of its own: the phase (Queued) may not change, so write_state posts none.
+    `announce`: a Warning Event of its own (the phase, Queued, may not change, so write_state posts
+    none); None when status said so already (this is a retry of the delete).
     """
-    if rt.kube.delete("batch/v1", "Job", owner.namespace, job["name"], propagation="Foreground",
-                      uid=job.get("uid")):
-        emit(rt.kube, owner, RESTARTING, message, warning=True, background=rt.status.background)
+    deleted = rt.kube.delete("batch/v1", "Job", owner.namespace, job["name"], propagation="Foreground",
+                             uid=job.get("uid"))
+    if deleted and announce:
+        emit(rt.kube, owner, RESTARTING, announce, warning=True, background=rt.status.background)
 
 
 def waiting_for_previous(job: Mapping[str, Any] | None) -> bool:

@@ -118,9 +118,9 @@ def refresh_training(rt: Runtime, namespace: str, name: str, training_views: Any
         decided = decide(rt, namespace, name, training_views, training_jobs, training_pods)
         if decided is not None:
             view, job, state = decided
-            write_state(rt, view, state, {"jobName": job["name"]})
-            if state.reason == group.RESTARTING:
-                group.delete_group(rt, owner_of(view), job, state.message)
+            written = write_state(rt, view, state, {"jobName": job["name"]})
+            if state.reason == group.RESTARTING:  # announced once, with the status that says it
+                group.delete_group(rt, owner_of(view), job, state.message if written else None)
                 return
             if state.phase == "Failed" and not job["suspend"] and not _job_finished(job):
                 # e.g. an image that cannot be pulled: the Job would keep a pod (and its GPUs) waiting
