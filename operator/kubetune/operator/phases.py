@@ -132,7 +132,22 @@ def training_state(
         # Between a node's failure and the Job's Failed condition (the other nodes are being ended):
         # the group is not training any more, whatever its surviving pods do.
         state = TrainingState("Queued", "NodeFailed", f"{failure[1]}; the group stops", state.attempts)
+    elif state.phase in ("Running", "Queued", "Failed") and not job["suspend"] and not any(
+            cnd.is_true(job["conditions"], c) for c in ("Failed", "FailureTarget", "Complete")):
+        # (Failed here is a pod's image that cannot be pulled, not the Job's failure.)
+        waiting = _group_waiting(pods)
+        state = replace(waiting, attempts=state.attempts) if waiting else state
     return replace(state, nodes=gang.summary(states), node_states=tuple(states))
+
+
+def _group_waiting(pods: Sequence[Mapping[str, Any]]) -> TrainingState | None:
+    """The first node not running yet, why, and by which node: a group trains only with all of them."""
+    for pod in sorted(_live(pods), key=lambda p: (p.get("index") or 0, p["name"])):
+        if pod["deleting"] or pod["state"].get("running"):
+            continue
+        waiting = waiting_state(pod) or TrainingState("Queued", "Starting", "starting the pod")
+        return TrainingState(waiting.phase, waiting.reason, f"node {pod.get('index')}: {waiting.message}")
+    return None
 
 
 def attempts_of(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> int:

@@ -57,6 +57,15 @@ def test_a_node_still_starting_is_named() -> None:
     assert state.nodes == "1/2 Running; node 1 Pending (ContainerCreating)"
 
 
+def test_a_group_runs_only_when_every_node_does_and_says_which_waits() -> None:
+    state = training_state(group_job(active=2), [node_pod(0, running=True), node_pod(1, waiting="ImagePullBackOff")])
+    assert (state.phase, state.reason) == ("Failed", "ImagePullError")
+    assert state.message.startswith("node 1: cannot pull the trainer image (ImagePullBackOff)")
+    state = training_state(group_job(active=2), [node_pod(0, running=True), node_pod(1, waiting="ContainerCreating")])
+    assert (state.phase, state.reason) == ("Queued", "PullingImage")
+    assert state.message.startswith("node 1: ")
+
+
 def test_the_node_that_failed_first_is_the_message() -> None:
     pods = [node_pod(0, exit_code=143, finished="2026-01-01T00:05:09Z"),  # ended by the Job controller
             node_pod(1, exit_code=137, reason="OOMKilled", finished="2026-01-01T00:05:00Z")]
