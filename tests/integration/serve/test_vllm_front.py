@@ -166,9 +166,28 @@ def test_completions_match_vllm_directly(front: dict[str, Any]) -> None:
         f"{front['vllm']}/v1/completions",
         trust_env=False,
         timeout=60,
-        json={"model": "tiny", "prompt": [ids], "max_tokens": 12, "temperature": 0},
+        json={
+            "model": "tiny",
+            "prompt": [ids],
+            "max_tokens": 12,
+            "temperature": 0,
+            "return_token_ids": True,
+            "logprobs": 2,
+        },
     ).json()
     assert through.json()["choices"][0]["text"] == direct["choices"][0]["text"]
+    generated = direct["choices"][0]["token_ids"]
+    eos = AutoTokenizer.from_pretrained(root).eos_token_id
+    assert through.json()["usage"]["completion_tokens"] == len([t for t in generated if t != eos])
+    # log-probabilities through the front are vLLM's own
+    asked = http.post(
+        "/v1/completions", json={"model": "tiny", "prompt": prompt, "max_tokens": 12, "temperature": 0, "logprobs": 2}
+    )
+    assert asked.status_code == 200, asked.text
+    ours = asked.json()["choices"][0]["logprobs"]
+    theirs = direct["choices"][0]["logprobs"]["token_logprobs"]
+    assert ours["token_logprobs"] == pytest.approx(theirs[: len(ours["token_logprobs"])], abs=1e-4)
+    assert len(ours["top_logprobs"][0]) == 2
 
 
 def test_adapter_loaded_and_unloaded_at_run_time(front: dict[str, Any]) -> None:

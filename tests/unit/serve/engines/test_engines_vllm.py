@@ -52,11 +52,12 @@ class ScriptedVLLM:
             )
         return httpx.Response(404)
 
-    @staticmethod
-    def _choice(index: int, prompt: list[int], body: dict[str, Any]) -> dict[str, Any]:
+    eos_id = 2
+
+    def _choice(self, index: int, prompt: list[int], body: dict[str, Any]) -> dict[str, Any]:
         generated = ["a", "b", "c"][: body["max_tokens"]]
         logprobs = [math.log(0.5)] * len(generated)
-        tops = [{"x": math.log(0.5)} for _ in generated]
+        tops = [{"x": math.log(0.5), "y": math.log(0.25)} for _ in generated]
         if body.get("echo"):
             # the prompt's own log-probabilities: none for the first token, then p = 0.25 each
             return {
@@ -68,15 +69,25 @@ class ScriptedVLLM:
                     "top_logprobs": [None] + [{"y": math.log(0.75)}] * (len(prompt) - 1) + tops,
                 },
             }
+        ids = [100 + k for k in range(len(generated))]
         finish = "length" if body["max_tokens"] <= 3 else "stop"
-        if finish == "stop":  # the end-of-sequence token is chosen (and has a probability) but shows no text
-            logprobs, tops = [*logprobs, math.log(0.5)], [*tops, {"</s>": math.log(0.5)}]
-        return {
+        if finish == "stop":  # the end-of-sequence token is generated (and has a probability) but shows no text
+            ids, logprobs, tops = [*ids, self.eos_id], [*logprobs, math.log(0.5)], [*tops, {"</s>": math.log(0.5)}]
+        choice: dict[str, Any] = {
             "index": index,
             "text": "".join(generated) + f"#{len(prompt)}",
             "finish_reason": finish,
-            "logprobs": {"token_logprobs": logprobs, "top_logprobs": tops},
+            "logprobs": None,
         }
+        if body.get("return_token_ids"):
+            choice["token_ids"] = ids
+        if body.get("logprobs") is not None:
+            choice["logprobs"] = {
+                "tokens": [*generated, "</s>"][: len(ids)],
+                "token_logprobs": logprobs,
+                "top_logprobs": tops,
+            }
+        return choice
 
     def _stream(self, body: dict[str, Any]) -> httpx.Response:
         chunks = [
@@ -107,7 +118,9 @@ def runtime(tiny_lm: tuple[Path, Path], vllm: ScriptedVLLM) -> VLLMRuntime:
     from transformers import AutoTokenizer
 
     client = VLLMClient("http://vllm.test", transport=httpx.MockTransport(vllm))
-    return VLLMRuntime(client, AutoTokenizer.from_pretrained(tiny_lm[0]), "base", 64, [])
+    runtime = VLLMRuntime(client, AutoTokenizer.from_pretrained(tiny_lm[0]), "base", 64, [])
+    vllm.eos_id = next(iter(runtime.eos_ids))
+    return runtime
 
 
 def test_a_batch_is_one_completions_call_of_token_ids(runtime: VLLMRuntime, vllm: ScriptedVLLM) -> None:
@@ -115,13 +128,26 @@ def test_a_batch_is_one_completions_call_of_token_ids(runtime: VLLMRuntime, vllm
     out = runtime.generate(requests, Sampling(), None)
     [(_path, body)] = [c for c in vllm.calls if c[0] == "/v1/completions"]
     assert body["model"] == "base" and body["max_tokens"] == 3 and body["temperature"] == 0.0
+    # counts from the generated ids; no log-probabilities unless a request asks (they cost vLLM time)
+    assert body["return_token_ids"] is True and "logprobs" not in body
     expected = [runtime.tokenizer(r.prompt)["input_ids"] for r in requests]
     assert body["prompt"] == expected
     # choices come back out of order: each generation still belongs to its own prompt
     assert [g.text for g in out] == [f"abc#{len(p)}" for p in expected]
     assert [g.prompt_tokens for g in out] == [len(p) for p in expected]
-    assert all(g.completion_tokens == 3 and g.finish_reason == "length" for g in out)
-    assert out[0].score == pytest.approx(0.5) and out[0].confidence == pytest.approx(0.5)
+    assert all(g.completion_tokens == 3 and g.finish_reason == "length" and g.logprobs is None for g in out)
+
+
+def test_logprobs_when_a_request_asks(runtime: VLLMRuntime, vllm: ScriptedVLLM) -> None:
+    [plain, asking] = runtime.generate(
+        [GenerationRequest("hi", 3), GenerationRequest("ho", 3, logprobs=1)], Sampling(), None
+    )
+    assert vllm.calls[-1][1]["logprobs"] == 1
+    assert plain.logprobs is None
+    assert asking.logprobs is not None and [t.token for t in asking.logprobs] == ["a", "b", "c"]
+    assert asking.logprobs[0].logprob == pytest.approx(math.log(0.5))
+    assert asking.logprobs[0].top == (("x", pytest.approx(math.log(0.5))),)  # the one most likely alternative
+    assert asking.score == pytest.approx(0.5) and asking.confidence == pytest.approx(0.5)
 
 
 def test_end_of_sequence_is_not_counted_as_a_completion_token(runtime: VLLMRuntime) -> None:
