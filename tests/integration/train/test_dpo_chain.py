@@ -23,6 +23,7 @@ from kubetune.crd import GROUP, VERSION
 from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.demo import local_trainer
 from kubetune.localdev.platform import LocalPlatform
+from kubetune.operator.builders.serving_runtime import adapters_config_map_name
 from kubetune.testing.chat_data import memorisable_chat_jsonl
 from kubetune.testing.preference_data import preference_jsonl
 
@@ -163,7 +164,11 @@ def test_sft_then_dpo_on_its_adapter_and_a_served_checkpoint(tmp_path: Path, mon
                 timeout=RUN_SECONDS,
             )
             assert served["status"]["readyReplicas"] == 1, served["status"]
-            deployment = client.AppsV1Api(api).read_namespaced_deployment(served["status"]["deploymentName"], namespace)
+            deployment = client.AppsV1Api(api).read_namespaced_deployment(
+                served["status"]["deploymentName"], namespace)
             env = {e.name: e.value for e in deployment.spec.template.spec.containers[0].env}
-            assert env["MODEL_URI"] == f"file://{model_dir}"
-            assert "checkpoints/step-00000003/adapter" in json.dumps(env), env
+            # The server loads the chain's first weights (the catalog model) and dpo's adapter as of step 3.
+            assert env["KUBETUNE_SERVE_MODEL_URI"] == f"file://{model_dir}"
+            assert env["KUBETUNE_SERVE_DEFAULT_ADAPTER"] == "dpo-step-3"
+            adapters = core.read_namespaced_config_map(adapters_config_map_name("dpo-step-3"), namespace).data
+            assert f"{store}/trainings/dpo/checkpoints/step-00000003/adapter" in json.dumps(adapters), adapters
