@@ -1,16 +1,31 @@
 """Which platform the e2e suite runs on.
 
 By default (`make test`): the embedded platform (test_train_to_serve.py). With
-KUBETUNE_E2E_KUBECONFIG set (`make e2e-kind`, or any cluster with the chart installed):
-the same flow against that cluster (test_train_to_serve_cluster.py) instead. The module
-that does not apply is not collected, rather than collected and skipped.
+KUBETUNE_E2E_KUBECONFIG set (`make e2e-kind`, `make e2e-cluster`, or any cluster with the chart
+installed): the same flow against that cluster instead, in the chart's PVC mode
+(test_train_to_serve_cluster.py, test_examples_cluster.py) or, with KUBETUNE_E2E_STORAGE=s3
+(`make e2e-cluster-s3`), in its S3 mode (test_train_to_serve_cluster_s3.py). The modules that do not
+apply are not collected, rather than collected and skipped.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
-CLUSTER_MODULE = "test_train_to_serve_cluster.py"
-EMBEDDED_MODULE = "test_train_to_serve.py"
+# kube_waits (list, then watch from its resourceVersion) is shared with the integration and cluster tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-collect_ignore = [EMBEDDED_MODULE if os.environ.get("KUBETUNE_E2E_KUBECONFIG") else CLUSTER_MODULE]
+EMBEDDED_MODULES = {"test_train_to_serve.py"}
+PVC_MODULES = {"test_train_to_serve_cluster.py", "test_examples_cluster.py"}
+S3_MODULES = {"test_train_to_serve_cluster_s3.py"}
+
+
+def _selected() -> set[str]:
+    if not os.environ.get("KUBETUNE_E2E_KUBECONFIG"):
+        return EMBEDDED_MODULES
+    return S3_MODULES if os.environ.get("KUBETUNE_E2E_STORAGE") == "s3" else PVC_MODULES
+
+
+collect_ignore = sorted((EMBEDDED_MODULES | PVC_MODULES | S3_MODULES) - _selected())
