@@ -28,7 +28,8 @@ def keda_installed(kube: Kube) -> bool:
     cached: tuple[float, bool] | None = getattr(kube, _SEEN, None)
     if cached is not None and now - cached[0] < KEDA_CHECK_SECONDS:
         return cached[1]
-    found = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, KEDA_CRD) is not None
+    crd = kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, KEDA_CRD)
+    found = crd is not None and not crd.get("metadata", {}).get("deletionTimestamp")  # KEDA being removed: gone
     setattr(kube, _SEEN, (now, found))
     return found
 
