@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -108,3 +109,20 @@ def test_a_changed_uri_reloads_the_adapter(fake_runtime: object, tmp_path: Path)
     assert (change.unloaded, change.loaded) == (["a"], ["a"])
     assert calls == [("load", "a=v1"), ("load", "b=b"), ("unload", "a"), ("load", "a=v2")]
     assert current == {"a": tmp_path / "v2", "b": tmp_path / "b"}
+
+
+async def test_a_default_adapter_that_cannot_load_fails_the_model_load(
+    tiny_lm: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The served name means the default adapter: the server must not answer with the base model instead."""
+    base, _ = tiny_lm
+    adapters_file = tmp_path / "adapters.json"
+    adapters_file.write_text(json.dumps({"trained": str(tmp_path / "nowhere")}))
+    settings = ServeSettings(
+        model_uri=str(base), task="causal-lm", model_name="tiny", adapters_file=adapters_file, default_adapter="trained"
+    )
+    async with serve(settings, load_runtime, wait_ready=False) as (client, engine):
+        await asyncio.wait_for(asyncio.to_thread(engine.load_finished.wait), timeout=120)
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert engine.load_error is not None and "default adapter trained" in engine.load_error
