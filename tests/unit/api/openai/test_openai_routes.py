@@ -205,3 +205,24 @@ async def test_validation_file_becomes_the_jobs_validation_split(env: Env, alice
     with pytest.raises(openai.NotFoundError) as err:
         await alice.fine_tuning.jobs.create(model="llama2-7b", training_file=train.id, validation_file="file-nope")
     assert err.value.param == "validation_file"
+
+
+def preference_rows(count: int = 6) -> bytes:
+    pairs = [{"input": {"messages": [{"role": "user", "content": f"question {i}"}]},
+              "preferred_output": [{"role": "assistant", "content": f"a kind answer {i}"}],
+              "non_preferred_output": [{"role": "assistant", "content": f"a curt answer {i}"}]} for i in range(count)]
+    return "".join(json.dumps(p) + "\n" for p in pairs).encode()
+
+
+async def test_dpo_job_trains_the_dpo_objective_with_beta_resolved(env: Env, alice: openai.AsyncOpenAI) -> None:
+    pairs = await alice.files.create(file=("pairs.jsonl", preference_rows()), purpose="fine-tune")
+    job = await alice.fine_tuning.jobs.create(model="llama2-7b", training_file=pairs.id,
+                                              method={"type": "dpo", "dpo": {"hyperparameters": {"beta": "auto"}}})
+    assert job.method is not None and job.method.type == "dpo"
+    assert job.method.dpo is not None and job.method.dpo.hyperparameters.beta == 0.1
+    training = env.ctx.cache.trainings.get(job.id, env.projects["alice"]["namespace"])
+    assert training is not None
+    assert training["spec"]["objective"] == "dpo" and training["spec"]["hyperparameters"]["beta"] == 0.1
+    with pytest.raises(openai.BadRequestError) as err:  # preference pairs cannot train supervised
+        await alice.fine_tuning.jobs.create(model="llama2-7b", training_file=pairs.id)
+    assert err.value.param == "training_file"
