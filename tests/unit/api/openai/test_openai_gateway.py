@@ -85,3 +85,22 @@ async def test_a_checkpoint_is_served_on_first_use(env: Env) -> None:
         assert created["spec"]["model"]["baseModel"] == f"training://{job}/checkpoints/2"
         assert created["metadata"]["ownerReferences"][0]["name"] == job
         assert f"{model}:ckpt-step-2" in [m.id for m in (await alice.models.list()).data]
+
+
+async def test_a_base_model_routes_to_the_service_serving_it(env: Env) -> None:
+    SEEN.clear()
+    ns = env.projects["alice"]["namespace"]
+    plain = {"apiVersion": "kubetune.io/v1alpha1", "kind": "InferenceService", "metadata": {"name": "chat"},
+             "spec": {"model": {"baseModel": "hf://org/model"}}}
+    await env.changed(INFERENCE_SERVICES, lambda: env.fake.create(INFERENCE_SERVICES, plain, ns),
+                      lambda c: c.object["metadata"]["name"] == "chat")
+    await env.changed(INFERENCE_SERVICES, lambda: env.fake.patch(
+        INFERENCE_SERVICES, "chat", {"status": {"phase": "Ready", "url": "http://chat.example:8000"}}, ns, "status"),
+        lambda c: (c.object.get("status") or {}).get("phase") == "Ready")
+    env.ctx.http = httpx.AsyncClient(transport=httpx.MockTransport(_server))
+    async with sdk(env, "alice") as alice:
+        assert [m.id for m in (await alice.models.list()).data] == ["chat", "org/model"]
+        for model in ("org/model", "chat", f"{env.projects['alice']['key']}/chat"):
+            answer = await alice.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+            assert answer.choices[0].message.content == "four"
+    assert len(SEEN) == 3

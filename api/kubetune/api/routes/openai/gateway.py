@@ -71,6 +71,10 @@ def model_ids(ctx: AppContext, ns: Obj) -> list[tuple[str, Obj]]:
             out.append((names.training_model_name(training, key), isvc))
         else:
             out.append((meta.name(isvc), isvc))
+            model = meta.spec(isvc).get("model") or {}
+            base = str(model.get("baseModel") or "")
+            if base and not model.get("adapters") and not base.startswith("training://"):
+                out.append((names.base_name(base), isvc))  # the base model it serves, by its own name
     return out
 
 
@@ -118,8 +122,8 @@ async def resolve(ctx: AppContext, user: Principal, header: str | None, model: s
             other = access.find_project(ctx.cache, ref, ctx.settings.project_namespace_prefix)
             if other is not None and user.can_access(other):
                 ns, model = other, rest
-    found = dict(model_ids(ctx, ns))
-    if model in found:
+    found = dict(sorted(model_ids(ctx, ns), key=lambda item: meta.name(item[1]), reverse=True))
+    if model in found:  # (a base model several services serve: the first by name)
         return found[model]
     if wanted is not None and wanted.step is not None:
         training = ctx.cache.trainings.get(wanted.job, meta.name(ns))
@@ -128,11 +132,6 @@ async def resolve(ctx: AppContext, user: Principal, header: str | None, model: s
         await _serve_checkpoint(ctx, training, wanted.step, model)
         raise ApiError(503, f"model {model} is being loaded: retry shortly", code="model_loading",
                        headers={"Retry-After": "10"})
-    plain = [isvc for isvc in ctx.cache.inference_services.in_project(meta.name(ns))
-             if not (meta.spec(isvc).get("model") or {}).get("adapters")
-             and names.base_name(str((meta.spec(isvc).get("model") or {}).get("baseModel") or "")) == model]
-    if plain:
-        return min(plain, key=meta.name)
     raise not_found(model)
 
 
@@ -140,8 +139,9 @@ async def resolve(ctx: AppContext, user: Principal, header: str | None, model: s
 async def list_models(ctx: ContextDep, user: CurrentUser, openai_project: ProjectHeader = None) -> ModelList:
     """The project's served models: fine-tuned models, checkpoints being served, InferenceServices."""
     ns = project(ctx, user, openai_project)
+    found = dict(sorted(model_ids(ctx, ns), key=lambda item: meta.name(item[1]), reverse=True))
     return ModelList(data=[Model(id=mid, created=int(meta.created(isvc).timestamp()), owned_by=project_key(ns))
-                           for mid, isvc in sorted(model_ids(ctx, ns), key=lambda item: item[0])])
+                           for mid, isvc in sorted(found.items())])
 
 
 async def forward(request: Request, ctx: AppContext, user: Principal, header: str | None,
