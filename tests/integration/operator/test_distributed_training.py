@@ -4,6 +4,8 @@ operator as 1 pod x 2 processes and as 2 pods x 2 processes (Indexed Job, rendez
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -11,12 +13,13 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from operator_waits import Obj, Resources
+from operator_waits import Obj, Resources, wait_for
 
 from kubetune.operator.inprocess import OperatorThread
 from kubetune.testing.chat_data import memorisable_chat_jsonl
 
 STEPS = 4
+LONG_STEPS = 40  # long enough to be killed after its first checkpoint (every 2 steps)
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +43,18 @@ def torch_trainer(resources: Resources, tiny_model: Path) -> Iterator[str]:
     resources.custom.delete_cluster_custom_object("kubetune.io", "v1alpha1", "trainers", name)
 
 
-def _training(resources: Resources, namespace: str, artifacts: Path, trainer: str, name: str, nodes: int) -> Obj:
+def _training(resources: Resources, namespace: str, artifacts: Path, trainer: str, name: str, nodes: int,
+              steps: int = STEPS, backoff_limit: int = 0) -> Obj:
     data = artifacts / namespace / "data" / "chat.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
     data.write_text(memorisable_chat_jsonl())
     return resources.create("trainings", namespace, {
         "apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": name},
         "spec": {"trainerRef": trainer, "method": "lora", "baseModel": "tiny-llama", "nodes": nodes,
+                 "backoffLimit": backoff_limit,
                  "distributed": {"processesPerNode": 2, "rendezvousTimeoutSeconds": 300},
                  "dataset": {"uri": f"file://{data}", "format": "openai_chat_jsonl"},
-                 "hyperparameters": {"maxSteps": STEPS, "batchSize": 2, "learningRate": 1e-2, "loraDropout": 0.0,
+                 "hyperparameters": {"maxSteps": steps, "batchSize": 2, "learningRate": 1e-2, "loraDropout": 0.0,
                                      "saveSteps": 2}}})
 
 
@@ -61,7 +66,7 @@ def test_lora_on_two_processes_per_pod_succeeds(
     _training(resources, namespace, artifacts, torch_trainer, "dist", nodes)
     done = resources.wait_phase("trainings", namespace, "dist", "Succeeded", "Failed", timeout=900)
     status = done["status"]
-    assert status["phase"] == "Succeeded", status
+    assert status["phase"] == "Succeeded", (status.get("message"), status.get("nodeStates"))
     assert status["progress"]["step"] == STEPS  # reported by rank 0 of node 0 alone
     assert status["summary"]["finalLoss"] < status["summary"]["initialLoss"]
     adapter = Path(status["output"].removeprefix("file://"))
@@ -72,3 +77,45 @@ def test_lora_on_two_processes_per_pod_succeeds(
         assert status["nodes"] == "2/2 Succeeded"
     state = json.loads((adapter.parent / "checkpoints" / f"step-{STEPS:08d}" / "state.json").read_text())
     assert state["world_size"] == 2 * nodes  # every process of every pod trained
+
+
+def _pod_processes(pod: str) -> list[int]:
+    """Host pids whose environment names this pod (its container's whole tree on the local node)."""
+    marker = f"KUBETUNE_POD_NAME={pod}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # ended meanwhile, or not ours to read
+    return found
+
+
+def test_a_killed_node_restarts_the_group_from_its_checkpoint(
+    operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+    artifacts: Path, torch_trainer: str,
+) -> None:
+    _training(resources, namespace, artifacts, torch_trainer, "dist", 2, steps=LONG_STEPS, backoff_limit=1)
+    checkpointed = resources.wait("trainings", namespace, "dist",
+                                  lambda t: bool((t.get("status") or {}).get("checkpoints")), timeout=600)
+    assert checkpointed["status"]["phase"] == "Running"
+    core = client.CoreV1Api(api_client)
+    pods = core.list_namespaced_pod(namespace, label_selector="kubetune.io/training=dist").items
+    node1 = [p.metadata.name for p in pods
+             if p.metadata.annotations.get("batch.kubernetes.io/job-completion-index") == "1"]
+    pids = _pod_processes(node1[0])
+    assert pids
+    for pid in pids:  # node 1 dies at once, as a lost machine would
+        os.kill(pid, signal.SIGKILL)
+    done = resources.wait_phase("trainings", namespace, "dist", "Succeeded", "Failed", timeout=900)
+    status = done["status"]
+    assert status["phase"] == "Succeeded", (status.get("message"), status.get("nodeStates"))
+    assert status["attempts"] == 2
+    assert status["progress"]["step"] == LONG_STEPS
+    restart = wait_for(core.list_namespaced_event, lambda e: e.get("reason") == "Restarting", namespace,
+                       field_selector="involvedObject.name=dist")
+    assert "node 1" in restart["message"]
+    wait_for(core.list_namespaced_event, lambda e: e.get("reason") == "Resumed", namespace,
+             field_selector="involvedObject.name=dist")  # the trainer's: the second group went on from a checkpoint
