@@ -36,7 +36,6 @@ from kubetune.api.schemas.openai import (
     JobList,
 )
 from kubetune.api.submit import create_training
-from kubetune.crd.training import TrainingSpec
 
 router = APIRouter(prefix="/fine_tuning")
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -76,8 +75,6 @@ def base_of(ctx: AppContext, ns: Obj, model: str) -> tuple[Obj, str, str]:
 
 async def create(ctx: AppContext, user: Principal, ns: Obj, body: JobCreate) -> Obj:
     method, hp = oc.method_of(body)
-    if method == "dpo" and "objective" not in TrainingSpec.model_fields:
-        raise invalid("method dpo is not available on this platform version", "method.type")
     if body.suffix is not None and not names.SUFFIX_PATTERN.match(body.suffix):
         raise invalid("suffix holds at most 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'", "suffix")
     if body.integrations:
