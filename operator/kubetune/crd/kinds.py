@@ -163,6 +163,16 @@ TRAINING = Kind(
             "(has(oldSelf.spec.objective) ? oldSelf.spec.objective : 'supervised')",
             "objective is immutable once the training has started",
         ),
+        Rule(
+            "",
+            # The Job's shape (pods, processes) and the run config the trainer reads must agree; a group
+            # restart makes the Job from the spec again, so a change would meet pods shaped the old way.
+            "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
+            "((has(self.spec.nodes) ? self.spec.nodes : 1) == (has(oldSelf.spec.nodes) ? oldSelf.spec.nodes : 1) && "
+            "has(self.spec.distributed) == has(oldSelf.spec.distributed) && "
+            "(!has(self.spec.distributed) || self.spec.distributed == oldSelf.spec.distributed))",
+            "nodes and distributed are immutable once the training has started",
+        ),
     ),
 )
 

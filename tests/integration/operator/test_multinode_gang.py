@@ -16,7 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from operator_waits import Obj, Resources, wait_for
 
 from kubetune.operator.inprocess import OperatorThread
@@ -137,6 +139,11 @@ def test_the_group_stops_and_resumes_as_one(
     live = [p for p in _pods(core, namespace, "held") if p.status.phase in ("Pending", "Running")
                       and not p.metadata.deletion_timestamp]
     assert live == []  # every node of the group ended, none left holding its GPUs
+
+    # The group's shape is fixed once it started: the Job and the trainer's run config must agree.
+    with pytest.raises(ApiException) as refused:
+        resources.patch("trainings", namespace, "held", {"spec": {"nodes": 3}})
+    assert refused.value.status == 422 and "nodes and distributed are immutable" in str(refused.value.body)
 
     resources.patch("trainings", namespace, "held", {"spec": {"suspend": False}})
     resumed = resources.wait("trainings", namespace, "held", lambda t: (t.get("status") or {}).get("phase")
