@@ -36,6 +36,7 @@ from kubetune.api.schemas.openai import (
     JobList,
 )
 from kubetune.api.submit import create_training
+from kubetune.crd import labels as lbl
 
 router = APIRouter(prefix="/fine_tuning")
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -137,7 +138,7 @@ async def list_jobs(request: Request, ctx: ContextDep, user: CurrentUser, openai
     wanted = _metadata_filter(request)
     objs = sorted(ctx.cache.trainings.in_project(meta.name(ns)), key=lambda o: (meta.created(o), meta.name(o)),
                   reverse=True)
-    found = [to_job(ctx, ns, o) for o in objs if not meta.labels(o).get("kubetune.io/hpo-parent")]
+    found = [to_job(ctx, ns, o) for o in objs if not meta.labels(o).get(lbl.HPO_PARENT)]
     found = [j for j in found if all((j.metadata or {}).get(k) == v for k, v in wanted.items())]
     chosen, more = page(found, after, limit)
     return JobList(data=chosen, has_more=more)
