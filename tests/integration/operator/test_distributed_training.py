@@ -119,3 +119,31 @@ def test_a_killed_node_restarts_the_group_from_its_checkpoint(
     assert "node 1" in restart["message"]
     wait_for(core.list_namespaced_event, lambda e: e.get("reason") == "Resumed", namespace,
              field_selector="involvedObject.name=dist")  # the trainer's: the second group went on from a checkpoint
+
+
+def test_a_new_training_on_the_same_output_continues_on_another_world_size(
+    operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+    artifacts: Path, torch_trainer: str,
+) -> None:
+    _training(resources, namespace, artifacts, torch_trainer, "wide", 1)  # 1 pod x 2 processes
+    assert resources.wait_phase("trainings", namespace, "wide", "Succeeded", "Failed", timeout=900)[
+        "status"]["phase"] == "Succeeded"
+    output = f"file://{artifacts}/{namespace}/trainings/wide"
+    data = artifacts / namespace / "data" / "chat.jsonl"
+    resources.create("trainings", namespace, {
+        "apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": "narrow"},
+        "spec": {"trainerRef": torch_trainer, "method": "lora", "baseModel": "tiny-llama", "output": output,
+                 "distributed": {"processesPerNode": 1},
+                 "dataset": {"uri": f"file://{data}", "format": "openai_chat_jsonl"},
+                 # One process x batch 4: the global batch of 2 processes x 2.
+                 "hyperparameters": {"maxSteps": STEPS + 2, "batchSize": 4, "learningRate": 1e-2,
+                                     "loraDropout": 0.0, "saveSteps": 2}}})
+    done = resources.wait_phase("trainings", namespace, "narrow", "Succeeded", "Failed", timeout=900)
+    assert done["status"]["phase"] == "Succeeded", done["status"].get("message")
+    core = client.CoreV1Api(api_client)
+    resumed = wait_for(core.list_namespaced_event, lambda e: e.get("reason") == "Resumed", namespace,
+                       field_selector="involvedObject.name=narrow")
+    assert f"from step {STEPS}" in resumed["message"]  # the 2-process checkpoint, in one process
+    state = json.loads((artifacts / namespace / "trainings" / "wide" / "checkpoints" / f"step-{STEPS + 2:08d}"
+                        / "state.json").read_text())
+    assert state["world_size"] == 1
