@@ -228,7 +228,8 @@ class InferenceEngine:
         if kind == "generate":
             generations = runtime.generate(payloads, rest[0], adapter)
             self.metrics.generated_tokens.labels(*self._model_labels(adapter)).inc(
-                sum(g.completion_tokens for g in generations))
+                sum(g.completion_tokens for g in generations)
+            )
             return generations
         raise ValueError(f"unknown batch kind {kind}")
 

@@ -41,19 +41,32 @@ class ServeMetrics:
         self.model_ready = Gauge("kubetune_serve_model_ready", "1 once the model is loaded.", registry=r)
         # Per model and adapter ("" is the bare base model): which of the served models does the work.
         by_model = ["model", "adapter"]
-        self.generated_tokens = Counter(
-            "kubetune_serve_generated_tokens", "Tokens generated.", by_model, registry=r)
+        self.generated_tokens = Counter("kubetune_serve_generated_tokens", "Tokens generated.", by_model, registry=r)
         self.model_requests = Counter(
-            "kubetune_serve_model_requests", "Inference calls by model, adapter and kind of work.",
-            [*by_model, "kind"], registry=r)
+            "kubetune_serve_model_requests",
+            "Inference calls by model, adapter and kind of work.",
+            [*by_model, "kind"],
+            registry=r,
+        )
         self.model_latency = Histogram(
-            "kubetune_serve_model_request_seconds", "Time from admission request to result, by model.",
-            [*by_model, "kind"], buckets=LATENCY_BUCKETS, registry=r)
+            "kubetune_serve_model_request_seconds",
+            "Time from admission request to result, by model.",
+            [*by_model, "kind"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         # Streamed generation only: a batched generate call returns its tokens all at once.
         self.time_to_first_token = Histogram(
             "kubetune_serve_time_to_first_token_seconds",
             "From a streamed request's arrival (queueing included) to its first text.",
-            by_model, buckets=TOKEN_BUCKETS, registry=r)
+            by_model,
+            buckets=TOKEN_BUCKETS,
+            registry=r,
+        )
         self.inter_token_latency = Histogram(
-            "kubetune_serve_inter_token_latency_seconds", "Between successive text deltas of a stream.",
-            by_model, buckets=TOKEN_BUCKETS, registry=r)
+            "kubetune_serve_inter_token_latency_seconds",
+            "Between successive text deltas of a stream.",
+            by_model,
+            buckets=TOKEN_BUCKETS,
+            registry=r,
+        )

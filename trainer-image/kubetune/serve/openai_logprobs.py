@@ -46,5 +46,10 @@ def chat_logprobs(generation: Generation, text: str) -> dict[str, Any] | None:
     """``{"content": [{"token", "logprob", "bytes", "top_logprobs": [...]}]}`` of chat completions."""
     if generation.logprobs is None:
         return None
-    return {"content": [{**_entry(t.token, t.logprob), "top_logprobs": [_entry(tok, lp) for tok, lp in t.top]}
-                        for t in _kept(generation, text)], "refusal": None}
+    return {
+        "content": [
+            {**_entry(t.token, t.logprob), "top_logprobs": [_entry(tok, lp) for tok, lp in t.top]}
+            for t in _kept(generation, text)
+        ],
+        "refusal": None,
+    }

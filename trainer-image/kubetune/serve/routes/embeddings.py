@@ -32,8 +32,10 @@ async def embeddings(body: EmbeddingRequest, engine: Engine) -> dict[str, Any]:
     tokens = sum(r.tokens for r in results)
     return {
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": _encode(r.vector, body.encoding_format)}
-                 for i, r in enumerate(results)],
+        "data": [
+            {"object": "embedding", "index": i, "embedding": _encode(r.vector, body.encoding_format)}
+            for i, r in enumerate(results)
+        ],
         "model": body.model or engine.settings.served_model_name,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
