@@ -161,6 +161,11 @@ def test_a_serving_training_gets_its_own_inference_service(
     assert isvc["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
 
 
+def condition_reason(obj: Obj, type_: str) -> str | None:
+    found = [c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_]
+    return found[0].get("reason") if found and found[0].get("status") == "True" else None
+
+
 def test_datasets_are_validated_and_trainings_wait_for_them(
     operator: OperatorThread,
     resources: Resources,
@@ -185,6 +190,15 @@ def test_datasets_are_validated_and_trainings_wait_for_them(
             "spec": {"uri": f"file://{path}", "format": "openai_chat_jsonl", "splits": [{"name": "train_test"}]},
         }
 
+    # GitOps applies a folder in any order: a Training before its Dataset waits for it, with no Job.
+    make_training("before-its-data", dataset={"ref": {"name": "late"}})
+    waiting = resources.wait("trainings", namespace, "before-its-data",
+                             lambda o: condition_reason(o, "Pending") == "WaitingForDataset")
+    assert waiting["status"]["phase"] == "Pending"
+    assert "Dataset late does not exist yet" in waiting["status"]["message"]
+    assert not client.BatchV1Api(resources.custom.api_client).list_namespaced_job(
+        namespace, label_selector="kubetune.io/training=before-its-data").items
+    resources.create("datasets", namespace, dataset("late", good))
     resources.create("datasets", namespace, dataset("good", good))
     resources.create("datasets", namespace, dataset("bad", bad))
     ready = resources.wait_phase("datasets", namespace, "good", "Ready", "Invalid")["status"]
@@ -199,6 +213,8 @@ def test_datasets_are_validated_and_trainings_wait_for_them(
     make_training("on-bad-data", dataset={"ref": {"name": "bad"}})
     failed = resources.wait_phase("trainings", namespace, "on-bad-data", "Failed")
     assert "Dataset bad is Invalid" in failed["status"]["message"]
+    late = resources.wait_phase("trainings", namespace, "before-its-data", "Succeeded", "Failed")
+    assert late["status"]["phase"] == "Succeeded", late["status"]
     make_training("on-good-data", dataset={"ref": {"name": "good"}})
     assert (
         resources.wait_phase("trainings", namespace, "on-good-data", "Succeeded", "Failed")["status"]["phase"]

@@ -184,6 +184,9 @@ def reconcile_training(rt: Runtime, view: dict[str, Any], trainer_specs: Any, da
                                dataset.uri if dataset is not None else None)
     if refused:  # before anything reads a file or a pod exists
         raise fail(rt, view, "InvalidReference", "; ".join(refused), into)
+    if spec.dataset.ref is not None and dataset is None:  # GitOps applies files in any order: wait, do not fail
+        raise wait(rt, view, "WaitingForDataset", f"Dataset {spec.dataset.ref.name} does not exist yet: the "
+                   "training starts once it is created and validated", 10, into)
     if dataset is not None and dataset_phase in (None, "Pending", "Validating"):
         raise wait(rt, view, "WaitingForDataset", f"waiting for Dataset {spec.dataset.ref.name} "  # type: ignore[union-attr]
                    "to be validated", 5, into)
