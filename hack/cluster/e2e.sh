@@ -5,13 +5,20 @@
 #   1. the dev images (kubetune/{operator,api,runtime}:dev): built by hack/images/build.sh unless
 #      SKIP_BUILD=1, then `docker save`d to $WORK_DIR
 #   2. hack/cluster/up.sh with those archives imported into the node's containerd
-#   3. the artifact store: a host directory (the node is this host) behind hack/kind/storage.yaml
-#   4. helm upgrade --install with hack/kind/values.yaml (the kind values: the same images, CPU Trainers)
-#   5. kubectl port-forward of the api to 127.0.0.1:$API_PORT, then tests/e2e/test_train_to_serve_cluster.py
-#   6. hack/cluster/down.sh, unless KEEP_CLUSTER=1
+#   3. for each storage mode of STORAGE, in order, on the same cluster (default "pvc s3"):
+#      a. the artifact store: pvc, a host directory (the node is this host) behind hack/kind/storage.yaml;
+#         s3, moto's S3 server in the cluster (hack/cluster/s3/s3-server.yaml, image kubetune/s3-server:dev),
+#         port-forwarded to 127.0.0.1:$S3_PORT, its bucket created
+#      b. helm upgrade --install with hack/kind/values.yaml (the kind values: the same images, CPU Trainers),
+#         plus hack/cluster/s3/values.yaml for s3 (storage.type s3, endpoint, bucket, credentials): the second
+#         mode is a `helm upgrade` of the first's release, as a user switching stores would run it
+#      c. kubectl port-forward of the api to 127.0.0.1:$API_PORT, then tests/e2e (conftest.py picks the
+#         PVC-mode modules, or the S3-mode one with KUBETUNE_E2E_STORAGE=s3)
+#   4. hack/cluster/down.sh, unless KEEP_CLUSTER=1
 #
-# Settings (environment): SKIP_BUILD (0), KEEP_CLUSTER (0), WORK_DIR (out/cluster), API_PORT (18081),
-# PYTEST_ARGS. Needs root (see up.sh) and Docker for the images (hack/images/dockerd.sh starts one).
+# Settings (environment): STORAGE ("pvc s3", or one of them), SKIP_BUILD (0), KEEP_CLUSTER (0),
+# WORK_DIR (out/cluster), API_PORT (18081), S3_PORT (18082), PYTEST_ARGS. Needs root (see up.sh) and Docker
+# for the images (hack/images/dockerd.sh starts one).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,9 +28,22 @@ KEEP_CLUSTER="${KEEP_CLUSTER:-0}"
 WORK_DIR="${WORK_DIR:-$repo/out/cluster}"
 API_PORT="${API_PORT:-18081}"
 PYTEST_ARGS="${PYTEST_ARGS:-}"
+STORAGE="${STORAGE:-pvc s3}"
+S3_PORT="${S3_PORT:-18082}"
 NAMESPACE=kubetune-system
 RELEASE=kubetune
 IMAGES=(kubetune/operator:dev kubetune/api:dev kubetune/runtime:dev)
+BUILD=(operator api runtime)
+read -r -a MODES <<<"$STORAGE"
+((${#MODES[@]})) || { echo "e2e-cluster: STORAGE names no mode (pvc, s3)" >&2; exit 2; }
+for mode in "${MODES[@]}"; do
+  case "$mode" in
+    pvc) ;;
+    s3) IMAGES+=(kubetune/s3-server:dev); BUILD+=(s3-server) ;;
+    *) echo "e2e-cluster: STORAGE modes are pvc and s3, not $mode" >&2; exit 2 ;;
+  esac
+done
+S3_VALUES="$here/s3/values.yaml"
 ARTIFACTS=/var/local/kubetune-artifacts  # hack/kind/storage.yaml's hostPath
 RUNTIME_UID=10001
 
@@ -33,6 +53,7 @@ die() { printf 'e2e-cluster: %s\n' "$*" >&2; exit 1; }
 cleanup() {
   local status=$?
   [[ -n "${PORT_FORWARD_PID:-}" ]] && kill "$PORT_FORWARD_PID" 2>/dev/null || true
+  [[ -n "${S3_FORWARD_PID:-}" ]] && kill "$S3_FORWARD_PID" 2>/dev/null || true
   if [[ $status -ne 0 && -n "${KUBECTL:-}" ]]; then
     log "failed; pods and events"
     $KUBECTL get pods,jobs,trainings,inferenceservices,datasets -A 2>/dev/null || true
@@ -41,6 +62,7 @@ cleanup() {
   if [[ "${STARTED:-0}" == 1 && "$KEEP_CLUSTER" != 1 ]]; then
     "$here/down.sh" || true
   fi
+  rm -f "$WORK_DIR"/*.tar  # left only when up.sh failed before importing them (GBs of disk)
   # A dockerd this run started goes with it (stop acts only on a daemon the project's scripts started).
   if [[ "${DOCKERD_WAS_RUNNING:-1}" == 0 ]]; then
     "$repo/hack/images/dockerd.sh" stop || true
@@ -58,15 +80,24 @@ fi
 "$repo/hack/images/dockerd.sh" ensure
 if [[ "$SKIP_BUILD" != 1 ]]; then
   log "building ${IMAGES[*]} (hack/images/build.sh)"
-  KEEP_DOCKERD=1 "$repo/hack/images/build.sh"
+  KEEP_DOCKERD=1 "$repo/hack/images/build.sh" "${BUILD[@]}"
 fi
 docker="$("$repo/hack/images/dockerd.sh" client)"
 archives=()
+# manifests/examples/trainer.yaml names the runtime image a release publishes (ghcr.io/kubetune/runtime:<version>):
+# the node gets the dev runtime under that name too (one archive, the same layers), as an air-gapped cluster
+# would hold it, so the examples apply unchanged (tests/e2e/test_examples_cluster.py).
+example_image="$(awk '$1 == "image:" {print $2; exit}' "$repo/manifests/examples/trainer.yaml")"
 for image in "${IMAGES[@]}"; do
   "$docker" image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (hack/images/build.sh builds it)"
   archive="$WORK_DIR/$(echo "$image" | tr '/:' '__').tar"
-  log "docker save $image"
-  "$docker" save "$image" -o "$archive"
+  names=("$image")
+  if [[ $image == kubetune/runtime:dev && -n $example_image ]]; then
+    "$docker" tag "$image" "$example_image"
+    names+=("$example_image")
+  fi
+  log "docker save ${names[*]}"
+  "$docker" save "${names[@]}" -o "$archive"
   archives+=(--image "$archive")
 done
 t1=$(date +%s)
@@ -81,38 +112,88 @@ kubeconfig="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubeconfi
 kubectl_bin="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubectl"])' <<<"$info")"
 KUBECTL="$kubectl_bin --kubeconfig $kubeconfig"
 
-log "artifact store $ARTIFACTS"
-mkdir -p "$ARTIFACTS" && chown "$RUNTIME_UID:$RUNTIME_UID" "$ARTIFACTS" && chmod 0775 "$ARTIFACTS"
-$KUBECTL apply -f "$repo/hack/kind/storage.yaml"
+# A port-forward to 127.0.0.1:$2 of Service $1 (namespace/name:port); its pid in FORWARD_PID once $3 (a URL) answers.
+forward() {
+  local svc="$1" port="$2" url="$3" log_file="$WORK_DIR/port-forward-${2}.log"
+  local ns="${svc%%/*}" name="${svc#*/}"
+  $KUBECTL -n "$ns" port-forward "svc/${name%%:*}" "$port:${name##*:}" >"$log_file" 2>&1 &
+  FORWARD_PID=$!
+  for _ in $(seq 1 60); do
+    curl -sS -o /dev/null "$url" 2>/dev/null && return 0
+    kill -0 "$FORWARD_PID" 2>/dev/null || die "kubectl port-forward $svc exited: $(cat "$log_file")"
+    sleep 1
+  done
+  die "$url did not answer through the port-forward of $svc"
+}
 
-log "helm upgrade --install $RELEASE"
 helm_bin="$("$repo/hack/helm/build.sh" | tail -n 1)/helm"
-"$helm_bin" --kubeconfig "$kubeconfig" upgrade --install "$RELEASE" "$repo/charts/kubetune" --namespace "$NAMESPACE" \
-  --values "$repo/hack/kind/values.yaml" --wait --timeout 10m
-t3=$(date +%s)
-
-log "port-forward svc/$RELEASE-api to 127.0.0.1:$API_PORT"
-$KUBECTL -n "$NAMESPACE" port-forward "svc/$RELEASE-api" "$API_PORT:80" >"$WORK_DIR/port-forward.log" 2>&1 &
-PORT_FORWARD_PID=$!
-for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && break
-  kill -0 "$PORT_FORWARD_PID" 2>/dev/null || die "kubectl port-forward exited: $(cat "$WORK_DIR/port-forward.log")"
-  sleep 1
-done
-curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "the api did not answer /readyz on 127.0.0.1:$API_PORT"
-
-password="$($KUBECTL -n "$NAMESPACE" get secret "$RELEASE-auth" -o jsonpath='{.data.admin-password}' | base64 --decode)"
 pytest_args=()
 [[ -n "$PYTEST_ARGS" ]] && read -r -a pytest_args <<<"$PYTEST_ARGS"
-log "running the e2e suite"
-(
-  cd "$repo"
-  KUBETUNE_E2E_KUBECONFIG="$kubeconfig" \
-  KUBETUNE_E2E_API_URL="http://127.0.0.1:$API_PORT" \
-  KUBETUNE_E2E_ADMIN_PASSWORD="$password" \
-  KUBETUNE_E2E_NAMESPACE="$NAMESPACE" \
-  KUBETUNE_E2E_RUNTIME_IMAGE=kubetune/runtime:dev \
-  .venv/bin/pytest tests/e2e/test_train_to_serve_cluster.py -v ${pytest_args[@]+"${pytest_args[@]}"}
-)
-t4=$(date +%s)
-echo "e2e-cluster: images $((t1 - t0)) s, cluster up $((t2 - t1)) s, chart $((t3 - t2)) s, tests $((t4 - t3)) s" >&2
+timings=()
+
+run_mode() {
+  local mode="$1" m0 m1 m2 leaving
+  local values=(--values "$repo/hack/kind/values.yaml")
+  m0=$(date +%s)
+  if [[ $mode == pvc ]]; then
+    log "artifact store $ARTIFACTS"
+    mkdir -p "$ARTIFACTS" && chown "$RUNTIME_UID:$RUNTIME_UID" "$ARTIFACTS" && chmod 0775 "$ARTIFACTS"
+    $KUBECTL apply -f "$repo/hack/kind/storage.yaml"
+  else
+    log "artifact store: moto's S3 server in the cluster (hack/cluster/s3)"
+    $KUBECTL apply -f "$here/s3/s3-server.yaml"
+    $KUBECTL -n kubetune-s3 rollout status deployment/s3 --timeout 5m
+    forward kubetune-s3/s3:5000 "$S3_PORT" "http://127.0.0.1:$S3_PORT/"
+    S3_FORWARD_PID=$FORWARD_PID
+    # The bucket of hack/cluster/s3/values.yaml, made through the port-forward (moto accepts any key).
+    "$repo/.venv/bin/python" - "$S3_VALUES" "http://127.0.0.1:$S3_PORT" <<'PY'
+import sys, yaml, botocore.session
+s3 = yaml.safe_load(open(sys.argv[1]))["storage"]["s3"]
+client = botocore.session.get_session().create_client(
+    "s3", endpoint_url=sys.argv[2], region_name=s3["region"],
+    aws_access_key_id=s3["accessKeyId"], aws_secret_access_key=s3["secretAccessKey"])
+client.create_bucket(Bucket=s3["bucket"])
+print(f"bucket {s3['bucket']} created", file=sys.stderr)
+PY
+    values+=(--values "$S3_VALUES")
+  fi
+
+  log "helm upgrade --install $RELEASE (storage $mode)"
+  "$helm_bin" --kubeconfig "$kubeconfig" upgrade --install "$RELEASE" "$repo/charts/kubetune" --namespace "$NAMESPACE" \
+    --create-namespace "${values[@]}" --wait --timeout 10m
+  # After a switch of stores the api pods of the previous release go: wait until they are gone, so that the
+  # port-forward reaches a pod of this one.
+  $KUBECTL -n "$NAMESPACE" rollout status "deployment/$RELEASE-api" --timeout 5m
+  leaving="$($KUBECTL -n "$NAMESPACE" get pods -l app.kubernetes.io/component=api \
+    -o jsonpath='{range .items[?(@.metadata.deletionTimestamp)]}pod/{.metadata.name} {end}')"
+  # shellcheck disable=SC2086  # a list of pod/<name> words
+  [[ -z $leaving ]] || $KUBECTL -n "$NAMESPACE" wait --for=delete $leaving --timeout 5m
+  m1=$(date +%s)
+
+  [[ -n "${PORT_FORWARD_PID:-}" ]] && { kill "$PORT_FORWARD_PID" 2>/dev/null || true; }
+  log "port-forward svc/$RELEASE-api to 127.0.0.1:$API_PORT"
+  forward "$NAMESPACE/$RELEASE-api:80" "$API_PORT" "http://127.0.0.1:$API_PORT/readyz"
+  PORT_FORWARD_PID=$FORWARD_PID
+  curl -fsS "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "the api did not answer /readyz on 127.0.0.1:$API_PORT"
+
+  local password
+  password="$($KUBECTL -n "$NAMESPACE" get secret "$RELEASE-auth" -o jsonpath='{.data.admin-password}' | base64 --decode)"
+  log "running the e2e suite (storage $mode)"
+  (
+    cd "$repo"
+    if [[ $mode == s3 ]]; then export KUBETUNE_E2E_STORAGE=s3 KUBETUNE_E2E_S3_URL="http://127.0.0.1:$S3_PORT"; fi
+    KUBETUNE_E2E_KUBECONFIG="$kubeconfig" \
+    KUBETUNE_E2E_KUBECTL="$kubectl_bin" \
+    KUBETUNE_E2E_API_URL="http://127.0.0.1:$API_PORT" \
+    KUBETUNE_E2E_ADMIN_PASSWORD="$password" \
+    KUBETUNE_E2E_NAMESPACE="$NAMESPACE" \
+    KUBETUNE_E2E_RUNTIME_IMAGE=kubetune/runtime:dev \
+    .venv/bin/pytest tests/e2e -v ${pytest_args[@]+"${pytest_args[@]}"}
+  )
+  m2=$(date +%s)
+  timings+=("$mode: store and chart $((m1 - m0)) s, tests $((m2 - m1)) s")
+}
+
+for mode in "${MODES[@]}"; do run_mode "$mode"; done
+t3=$(date +%s)
+echo "e2e-cluster ($STORAGE): images $((t1 - t0)) s, cluster up $((t2 - t1)) s, modes $((t3 - t2)) s (${timings[*]})" >&2
