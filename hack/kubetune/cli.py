@@ -4,6 +4,9 @@
     kubetune dev up           # control plane + local node + operator + REST facade + default Trainers,
                               # until Ctrl-C
     kubetune dev demo         # the whole flow through REST: dataset -> LoRA training -> served model
+
+User commands (the REST API as a CLI; docs/cli.md): login, projects, datasets, train, ls, show, watch,
+logs, stop, resume, cancel, curve, completion.
 """
 
 from __future__ import annotations
@@ -99,13 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = dev_sub.add_parser("demo", help="run the dataset-to-served-model flow through the REST API")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where artifacts, logs and the PNG go")
     demo.set_defaults(func=dev_demo)
+    from kubetune.usercli.main import add_commands
+
+    add_commands(parser, sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kubetune.usercli.main import run
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
-    return result
+    if args.group == "dev":
+        result: int = args.func(args)
+        return result
+    return run(args)
 
 
 if __name__ == "__main__":
