@@ -162,3 +162,18 @@ def test_in_cluster_token_is_reread_for_each_request(
     (tmp_path / "token").write_text("rotated")
     api.create_event("team-a", {"reason": "B"})
     assert [r.headers["authorization"] for r in server.requests] == ["Bearer first", "Bearer rotated"]
+
+
+def test_routine_events_are_thinned_out_over_a_long_run(server: Any, tmp_path: Path) -> None:
+    reporter = _reporter(server.url, tmp_path, interval=0.0)
+    for epoch in range(1, 445):  # the run that once left 444 EpochDone Events
+        reporter.event("EpochDone", f"epoch {epoch} done")
+    reporter.event("Resumed", "from step 3")  # other reasons are never thinned
+    assert reporter.flush(timeout=20)
+    posted = [r.body for r in server.requests if r.method == "POST"]
+    epochs = [p["message"] for p in posted if p["reason"] == "EpochDone"]
+    assert len(epochs) == 5 + 6  # 1-5, then 8, 16, 32, 64, 128, 256
+    assert epochs[:5] == [f"epoch {i} done" for i in range(1, 6)]
+    assert epochs[5].startswith("epoch 8 done (EpochDone #8;") and epochs[-1].startswith("epoch 256 done")
+    assert [p["reason"] for p in posted][-1] == "Resumed"
+    assert reporter.close(timeout=5)

@@ -24,6 +24,10 @@ from kubetune.train.kubeapi import ApiError
 log = logging.getLogger(__name__)
 PLURAL = "trainings"
 MAX_QUEUED_EVENTS = 100
+# Reasons a run repeats (once per epoch, evaluation, checkpoint): the first few are posted, then only the
+# 8th, 16th, 32nd, ..., so a long run leaves a handful of Events, not hundreds; status.history has every point.
+ROUTINE_REASONS = frozenset({"EpochDone", "EvalDone", "CheckpointSaved"})
+ROUTINE_POSTED_IN_FULL = 5
 
 
 class StatusApi(Protocol):
@@ -74,6 +78,7 @@ class StatusReporter:
         self._inflight = False
         self.patches_sent = 0
         self._events_disabled = False
+        self._reason_counts: dict[str, int] = {}
         self._thread = threading.Thread(target=self._run, name="kubetune-status", daemon=True)
         self._thread.start()
 
@@ -89,7 +94,12 @@ class StatusReporter:
             self._cond.notify()
 
     def event(self, reason: str, message: str, *, warning: bool = False) -> None:
-        """Queue a Kubernetes Event about the Training (best effort)."""
+        """Queue a Kubernetes Event about the Training (best effort; routine reasons thinned out)."""
+        seen = self._reason_counts[reason] = self._reason_counts.get(reason, 0) + 1
+        if reason in ROUTINE_REASONS and seen > ROUTINE_POSTED_IN_FULL:
+            if seen & (seen - 1):  # not a power of two
+                return
+            message = f"{message} ({reason} #{seen}; the ones in between are in status.history)"
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         involved = {"apiVersion": API_VERSION, "kind": "Training", "name": self.name, "namespace": self.namespace}
         if self.uid:
