@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,12 @@ class FailedError(Exception):
 
 
 def _value(text: str) -> Any:
-    """`--param lr=3e-4` → 0.0003: YAML scalars, so numbers and booleans keep their type."""
-    return yaml.safe_load(text)
+    """`--param lr=3e-4` → 0.0003: JSON first (YAML 1.1 reads 3e-4 as a string), then YAML, so numbers,
+    booleans and lists keep their type; anything else stays the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return yaml.safe_load(text)
 
 
 def training_spec(args: argparse.Namespace) -> TrainingCreate:
