@@ -28,6 +28,7 @@ from kubetune.api.routes.openai import router as openai_router
 from kubetune.api.routes.platform import router as platform_router
 from kubetune.api.routes.serving import router as serving_router
 from kubetune.api.storage.multipart import ENVELOPE_BYTES
+from kubetune.api.ui import install as install_ui
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,9 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
             await ctx.cache.stop()
             await ctx.http.aclose()
 
+    # docs_url/redoc_url off: FastAPI's own pages load their scripts from a CDN; ui.install serves packaged ones.
     app = FastAPI(title="kubetune API", version=settings.version, openapi_tags=TAGS, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="REST facade over kubetune's custom resources: seeds 000, 001, 003 and 004, "
                               "plus pass-through to inference servers (seed 002).")
     app.state.ctx = ctx
@@ -92,6 +95,7 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     app.include_router(admin.router)
     app.include_router(admin_quota.router)
     app.include_router(openai_router)
+    install_ui(app)
     return app
 
 
