@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster e2e-cluster-s3 clean \
 	setup-vllm
 
-setup: $(STAMP) controlplane kueue keda helm
+setup: $(STAMP) controlplane kueue keda helm setup-vllm
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
