@@ -98,8 +98,9 @@ TRAINER = Kind(
     description="A training runtime registered by administrators: image, supported tasks and methods, "
     "tunable parameters and a catalog of base models.",
     columns=(
-        Column("Tasks", ".spec.tasks", description="Supported tasks."),
-        Column("Methods", ".spec.methods", description="Supported methods."),
+        Column("Ready", '.status.conditions[?(@.type=="Ready")].status', description="Valid and usable."),
+        Column("Tasks", ".status.tasks", description="Supported tasks."),
+        Column("Methods", ".status.methods", description="Supported methods."),
         Column("Trainings", ".status.trainings", "integer", "Trainings using this runtime."),
         AGE,
     ),
@@ -121,9 +122,13 @@ TRAINING = Kind(
     "The operator runs it as a Job and the trainer pod reports progress into status.",
     columns=(
         Column("Phase", ".status.phase", description="Lifecycle phase."),
-        Column("Progress", ".status.progress.percent", "number", "Percent complete."),
-        Column("Loss", ".status.summary.finalLoss", "number", "Latest training loss."),
-        Column("Trainer", ".spec.trainerRef", description="Runtime used."),
+        Column("Progress", ".status.progress.percent", "number", "Percent complete (one decimal)."),
+        Column("Steps", ".status.progress.steps", description="Optimizer steps done / planned."),
+        Column("Loss", ".status.progress.loss", description="Latest training loss (four digits)."),
+        Column("ETA", ".status.progress.eta", description="Time left."),
+        Column("Reason", '.status.conditions[?(@.status=="True")].reason',
+               description="Why the phase is what it is (ExitCode, OOMKilled, WaitingForDataset, ...)."),
+        Column("Trainer", ".spec.trainerRef", priority=1, description="Runtime used."),
         Column("Method", ".spec.method", priority=1, description="lora, qlora or full."),
         Column("Nodes", ".status.nodes", priority=1, description="Pods of a multi-node run, e.g. 2/2 Running."),
         AGE,

@@ -121,5 +121,7 @@ class TrainerStatus(CamelModel):
 
     conditions: list[Condition] = Field(default_factory=list, description="Ready and related conditions.")
     trainings: int = Field(default=0, ge=0, description="How many Trainings use this Trainer.")
+    tasks: str | None = Field(default=None, max_length=512, description="Supported tasks, as text.")
+    methods: str | None = Field(default=None, max_length=128, description="Supported methods, as text.")
     observed_generation: int | None = Field(default=None, description="Generation last validated.")
     kopf: dict[str, Any] | None = operator_bookkeeping()

@@ -235,6 +235,9 @@ def test_trainer_is_ready_and_counts_its_trainings(
         field_selector=f"metadata.name={trainer}",
     )
     assert got["status"]["observedGeneration"] == got["metadata"]["generation"]
+    # Text for `kubectl get trainers` (an array column would print as JSON).
+    assert got["status"]["tasks"] == ", ".join(got["spec"]["tasks"])
+    assert got["status"]["methods"] == ", ".join(got["spec"]["methods"])
     bad_name = f"{trainer}-bad"
     resources.create(
         "trainers",

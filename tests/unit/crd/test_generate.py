@@ -55,7 +55,7 @@ def test_training_crd_has_status_columns_and_cel_rules() -> None:
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     assert [c["name"] for c in version["additionalPrinterColumns"]] == [
-        "Phase", "Progress", "Loss", "Trainer", "Method", "Nodes", "Age"]
+        "Phase", "Progress", "Steps", "Loss", "ETA", "Reason", "Trainer", "Method", "Nodes", "Age"]
     root = version["schema"]["openAPIV3Schema"]
     rules = [r["rule"] for r in root.get("x-kubernetes-validations", [])]
     assert any("oldSelf.status.startTime" in r for r in rules)

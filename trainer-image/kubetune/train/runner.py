@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
+from kubetune.crd import display
 from kubetune.crd.bounds import bounded_metrics
 from kubetune.crd.exit_codes import EXIT_OK, EXIT_PERMANENT, EXIT_STOPPED
 from kubetune.crd.runconfig import TrainRunConfig
@@ -123,9 +124,12 @@ class Progress:
                     "step": record["step"],
                     "total_steps": total,
                     "epoch": record["epoch"],
-                    "percent": min(100.0, 100.0 * record["step"] / max(total, 1)),
+                    "percent": display.percent(min(100.0, 100.0 * record["step"] / max(total, 1))),
                     "eta_seconds": max(record["eta_seconds"], 0.0),
                     "tokens_per_second": max(record["tokens_per_second"], 0.0),
+                    "steps": display.steps(record["step"], total),
+                    "eta": display.duration(record["eta_seconds"]),
+                    "loss": display.loss(self.tracker.latest.get("loss")),
                 }
             )
         fields["metrics"] = bounded_metrics(self.tracker.latest)  # the CRD refuses a larger map

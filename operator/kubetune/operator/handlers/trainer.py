@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
+from kubetune.crd import display
 from kubetune.crd.kinds import TRAINER
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.operator import conditions as cnd
@@ -26,8 +27,11 @@ def _owner(name: str, uid: str) -> Owner:
 
 def reconcile_trainer(rt: Runtime, body: kopf.Body, trainings: int) -> None:
     meta, generation = body["metadata"], body["metadata"].get("generation")
+    texts: dict[str, str] = {}
     try:
-        problems = validate_trainer(TrainerSpec.model_validate(dict(body.get("spec") or {})))
+        spec = TrainerSpec.model_validate(dict(body.get("spec") or {}))
+        problems = validate_trainer(spec)
+        texts = {"tasks": display.words(spec.tasks), "methods": display.words(spec.methods)}
     except ValidationError as exc:
         problems = [f"invalid spec: {exc}"]
     ready = not problems
@@ -36,6 +40,7 @@ def reconcile_trainer(rt: Runtime, body: kopf.Body, trainings: int) -> None:
         "conditions": [cnd.make("Ready", ready, "Valid" if ready else "InvalidSpec", message, generation)],
         "observedGeneration": generation,
         "trainings": trainings,
+        **texts,
     }
     observed = dict(body.get("status") or {})
     was_ready = cnd.is_true(observed.get("conditions"), "Ready")
