@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from kubetune.api.auth.authorizer import identity_of
 from kubetune.api.auth.principal import Principal
 from kubetune.api.cluster import Cluster, Identity, ListResult, Res, ResourceAttributes, TokenReviewResult, WatchEvent
-from kubetune.api.cluster.base import Obj
+from kubetune.api.cluster.base import LogOptions, Obj
 from kubetune.api.core.errors import ApiError
 
 
@@ -54,6 +54,10 @@ class CallerCluster:
         async for event in self._as_caller().watch(res, resource_version, namespace, label_selector,
                                                    field_selector):
             yield event
+
+    async def pod_log(self, name: str, namespace: str, options: LogOptions) -> AsyncIterator[bytes]:
+        async for chunk in self._as_caller().pod_log(name, namespace, options):
+            yield chunk
 
     async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
         return await self._own.token_review(token, audiences)

@@ -67,6 +67,16 @@ class TokenReviewResult:
     audiences: tuple[str, ...] = field(default=())  # those of the requested audiences the token was minted for
 
 
+@dataclass(frozen=True)
+class LogOptions:
+    """The query of GET pods/{name}/log (pods/log subresource)."""
+
+    container: str | None = None
+    follow: bool = False
+    previous: bool = False
+    tail_lines: int | None = None
+
+
 class Cluster(Protocol):
     """A Kubernetes API as the facade uses it. `patch` is a JSON merge patch."""
 
@@ -90,6 +100,10 @@ class Cluster(Protocol):
               label_selector: str | None = None, field_selector: str | None = None
               ) -> AsyncIterator[WatchEvent]:
         """Events after resource_version; raises ApiException(410) when that version is too old."""
+        ...
+
+    def pod_log(self, name: str, namespace: str, options: LogOptions) -> AsyncIterator[bytes]:
+        """The pod's log as chunks (pods/log); with follow, until the container ends or the caller stops."""
         ...
 
     async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:

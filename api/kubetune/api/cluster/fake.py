@@ -23,6 +23,7 @@ from kubetune.api.cluster import fake_rbac
 from kubetune.api.cluster.base import (
     Identity,
     ListResult,
+    LogOptions,
     Obj,
     ResourceAttributes,
     TokenReviewResult,
@@ -30,7 +31,7 @@ from kubetune.api.cluster.base import (
     api_exception,
 )
 from kubetune.api.cluster.merge import merge_patch
-from kubetune.api.cluster.resources import NAMESPACES, ROLE_BINDINGS, Res
+from kubetune.api.cluster.resources import NAMESPACES, PODS, ROLE_BINDINGS, Res
 from kubetune.api.cluster.selectors import matches_fields, matches_labels
 from kubetune.crd.kinds import ALL_KINDS
 
@@ -57,6 +58,9 @@ class FakeCluster:
         self.tokens: dict[str, TokenReviewResult] = {}
         self.calls: list[tuple[str, str]] = []  # (verb, plural): lets tests prove reads hit the cache
         self.impersonated: list[tuple[str, str, str]] = []  # (verb, plural, user) of calls made through as_user
+        # Pod logs tests serve: (namespace, pod, previous) -> text; log_requests records each LogOptions asked for
+        self.pod_logs: dict[tuple[str, str, bool], str] = {}
+        self.log_requests: list[tuple[str, str, LogOptions]] = []
         # Plays Kubernetes' authorizer for as_user views and access_review (None allows everything):
         # by default RBAC over the project roles and the RoleBindings held here.
         self.authorize: Callable[[Identity, ResourceAttributes], bool] | None = (
@@ -203,6 +207,20 @@ class FakeCluster:
             changed = self._changed
             await changed.wait()
 
+    async def pod_log(self, name: str, namespace: str, options: LogOptions) -> AsyncIterator[bytes]:
+        self.log_requests.append((namespace, name, options))
+        if (PODS.plural, namespace, name) not in self._objects:
+            raise _error(404, "NotFound", f'pods "{name}" not found')
+        text = self.pod_logs.get((namespace, name, options.previous))
+        if text is None:
+            what = "previous terminated container" if options.previous else "container log"
+            raise _error(400, "BadRequest", f'{what} in pod "{name}" not found')
+        lines = text.splitlines(keepends=True)
+        if options.tail_lines is not None:
+            lines = lines[-options.tail_lines:] if options.tail_lines else []
+        for line in lines:
+            yield line.encode()
+
     async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
         """As the API server answers: `tokens` maps a token to its review, whose audiences are those the token
         was minted for (empty: the API server's own, a pod's default token); asked for audiences, a token
@@ -315,6 +333,11 @@ class FakeUserView:
         self._check("watch", res, namespace)
         async for event in self.fake.watch(res, resource_version, namespace, label_selector, field_selector):
             yield event
+
+    async def pod_log(self, name: str, namespace: str, options: LogOptions) -> AsyncIterator[bytes]:
+        self._check("get", PODS, namespace, name, "log")
+        async for chunk in self.fake.pod_log(name, namespace, options):
+            yield chunk
 
     async def token_review(self, token: str, audiences: tuple[str, ...] = ()) -> TokenReviewResult:
         return await self.fake.token_review(token, audiences)

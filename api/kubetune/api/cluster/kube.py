@@ -20,6 +20,7 @@ from urllib3 import HTTPHeaderDict
 from kubetune.api.cluster.base import (
     Identity,
     ListResult,
+    LogOptions,
     Obj,
     ResourceAttributes,
     TokenReviewResult,
@@ -185,6 +186,57 @@ class KubeCluster:
                 obj.setdefault("apiVersion", res.api_version)
                 obj.setdefault("kind", res.kind)
                 yield WatchEvent(item["type"], obj)
+        finally:
+            stop.set()
+            for raw in held:  # unblocks the thread's read
+                with contextlib.suppress(Exception):
+                    raw.shutdown()
+                with contextlib.suppress(Exception):
+                    raw.close()
+
+    async def pod_log(self, name: str, namespace: str, options: LogOptions) -> AsyncIterator[bytes]:
+        """Streams pods/{name}/log chunk by chunk from a worker thread (a followed log can stay open for hours)."""
+        query = [("follow", str(options.follow).lower()), ("previous", str(options.previous).lower())]
+        if options.container:
+            query.append(("container", options.container))
+        if options.tail_lines is not None:
+            query.append(("tailLines", str(options.tail_lines)))
+        path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+        held: list[Any] = []
+
+        def hand_over(item: Any) -> None:
+            if not stop.is_set():
+                with contextlib.suppress(RuntimeError):  # the loop is gone: nobody listens
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def pump() -> None:
+            try:
+                resp = self._call("GET", path, query=query, timeout=(10, 86400.0 if options.follow else 60.0))
+                if resp.status != 200:
+                    raise api_exception(resp.status, resp.reason, resp.read().decode(errors="replace"))
+                raw = resp.response
+                held.append(raw)
+                for chunk in raw.stream(16384, decode_content=True):
+                    if stop.is_set():
+                        break
+                    hand_over(bytes(chunk))
+                raw.release_conn()
+                hand_over(_END)
+            except BaseException as exc:  # handed to the consumer, which decides
+                hand_over(exc)
+
+        threading.Thread(target=pump, name=f"log-{name}", daemon=True).start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
         finally:
             stop.set()
             for raw in held:  # unblocks the thread's read
