@@ -137,3 +137,19 @@ def test_login_follow_training_live_and_ask_the_playground(base_url: str, platfo
     for shot in ("trainings.png", "training.png", "playground.png"):
         assert colours((tmp_path / shot).read_bytes()) > 2, shot
     print(f"dashboard: curve points {first} -> {points}; playground answer {answer!r} ({meta}); shots in {tmp_path}")
+
+
+def test_docs_and_redoc_render_with_no_network(base_url: str, tmp_path: Path) -> None:
+    """The browser reaches loopback only, so a page that still needed a CDN would stay blank here."""
+    with chromium() as driver:
+        wait = WebDriverWait(driver, 60, poll_frequency=0.25)
+        driver.get(f"{base_url}/docs")
+        title = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .info .title"))[0]
+        assert "kubetune API" in title.text
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".opblock")) > 20)
+        driver.save_screenshot(str(tmp_path / "docs.png"))
+        driver.get(f"{base_url}/redoc")
+        wait.until(lambda d: any("kubetune API" in h.text for h in d.find_elements(By.CSS_SELECTOR, "h1")))
+        driver.save_screenshot(str(tmp_path / "redoc.png"))
+    for shot in ("docs.png", "redoc.png"):
+        assert colours((tmp_path / shot).read_bytes()) > 2, shot
