@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from kubetune.crd.base import CamelModel
+from kubetune.crd.tracking import RunTracking
 from kubetune.crd.trainer import ParamValue
 from kubetune.crd.vocab import DatasetFormat, DataStrategy, DpoLoss, Method, Objective, Scheduler, Task
 
@@ -130,6 +131,7 @@ class TrainRunConfig(CamelModel):
     resume: Literal["latest", "none"] | int = Field(default="latest", description="Checkpoint to resume.")
     reporting: Reporting = Field(default_factory=Reporting)
     distributed: RunDistributed = Field(default_factory=RunDistributed, description="Processes and sharding.")
+    tracking: RunTracking | None = Field(default=None, description="Also log the run to MLflow (spec.tracking).")
 
     @classmethod
     def load(cls, path: str | Path) -> TrainRunConfig:

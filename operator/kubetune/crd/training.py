@@ -21,6 +21,7 @@ from kubetune.crd.base import (
 )
 from kubetune.crd.distributed import DistributedSpec, HubTokenRef, NodeState
 from kubetune.crd.limits import CacheSettings, InferenceLimits
+from kubetune.crd.tracking import TrackingSpec
 from kubetune.crd.trainer import ParamValue
 from kubetune.crd.vocab import (
     PREFERENCE_FORMATS,
@@ -206,6 +207,7 @@ class TrainingSpec(CamelModel):
     hpo: HPOSpec | None = Field(default=None, description="Hyperparameter search.")
     output: Uri | None = Field(default=None, description="Where adapters and checkpoints go.")
     serve: ServeSpec | None = Field(default=None, description="Serve the result when training succeeds.")
+    tracking: TrackingSpec | None = Field(default=None, description="Also record the run in MLflow.")
     active_deadline_seconds: int | None = Field(default=None, ge=1, description="Job deadline.")
     backoff_limit: int | None = Field(default=None, ge=0, le=100, description="Pod retries before Failed.")
     ttl_seconds_after_finished: int | None = Field(
@@ -330,6 +332,7 @@ class TrainingStatus(CamelModel):
     checkpoints: list[Checkpoint] | None = Field(default=None, max_length=50, description="Saved checkpoints.")
     output: str | None = Field(default=None, max_length=1024, description="Adapter or model location.")
     metrics_log: str | None = Field(default=None, max_length=1024, description="Full JSONL metric log.")
+    tracking_url: str | None = Field(default=None, max_length=2048, description="The run in the tracking server.")
     gpu: list[GpuReading] | None = Field(default=None, max_length=16, description="GPU readings.")
     kopf: dict[str, Any] | None = operator_bookkeeping()
 
@@ -339,5 +342,5 @@ OPERATOR_STATUS_FIELDS = frozenset(
      "observedGeneration", "inferenceService", "trials", "bestTrial", "nodes", "nodeStates"}
 )
 TRAINER_STATUS_FIELDS = frozenset(
-    {"progress", "metrics", "history", "summary", "checkpoints", "output", "metricsLog", "gpu"}
+    {"progress", "metrics", "history", "summary", "checkpoints", "output", "metricsLog", "gpu", "trackingUrl"}
 )

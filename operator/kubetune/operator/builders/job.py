@@ -7,6 +7,7 @@ from typing import Any
 from kubetune.crd import labels as lbl
 from kubetune.crd.references import is_training_uri, layout_env
 from kubetune.crd.runconfig import RUN_CONFIG_DIR, RUN_CONFIG_PATH, TrainRunConfig
+from kubetune.crd.tracking import tracking_env
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator.builders import distributed, hub, podspec
@@ -87,7 +88,8 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         "imagePullPolicy": settings.image_pull_policy,
         "command": [*trainer.command, "--config", RUN_CONFIG_PATH],
         "env": [*training_env(owner, trainer, settings), *reference_env(spec, config, namespace, settings),
-                *distributed.env(job_name, namespace, spread), *cache_env, *hub.token_env(spec, trainer)],
+                *distributed.env(job_name, namespace, spread), *cache_env, *hub.token_env(spec, trainer),
+                *tracking_env(spec.tracking)],
         "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
         "terminationMessagePolicy": "FallbackToLogsOnError",

@@ -7,6 +7,7 @@ from kubetune.crd.chains import ChainModel
 from kubetune.crd.dataset import DatasetSpec
 from kubetune.crd.references import is_training_uri
 from kubetune.crd.runconfig import Reporting, RunDataset, RunDistributed, TrainingIdentity, TrainRunConfig
+from kubetune.crd.tracking import run_tracking
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator.builders import distributed, podspec
@@ -99,4 +100,5 @@ def build_run_config(
         resume=resume,  # "latest" | "none" | a step, checked by the model
         reporting=Reporting(interval_seconds=settings.report_interval_seconds),
         distributed=resolve_distributed(name, spec, trainer),
+        tracking=run_tracking(spec.tracking, name),
     )
