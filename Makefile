@@ -6,11 +6,11 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup browser controlplane kueue keda helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
+.PHONY: setup browser mlflow controlplane kueue keda helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
 	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster e2e-cluster-s3 clean \
 	setup-vllm
 
-setup: $(STAMP) controlplane kueue keda helm setup-vllm browser
+setup: $(STAMP) controlplane kueue keda helm setup-vllm browser mlflow
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ setup-vllm:
 # Debian's chromium and chromium-driver for the dashboard's browser test (tests/integration/ui).
 browser:
 	hack/browser/setup.sh
+
+# MLflow's tracking server in its own environment (~/.cache/kubetune/mlflow/<version>, about 850 MB) for the
+# local platform and tests/integration/train/test_mlflow_tracking.py.
+mlflow:
+	hack/mlflow/setup.sh
 
 # Compiled once per machine into ~/.cache/kubetune (keyed by version); a no-op when cached.
 controlplane:

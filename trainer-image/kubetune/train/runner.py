@@ -19,7 +19,7 @@ from kubetune.crd.bounds import bounded_metrics
 from kubetune.crd.exit_codes import EXIT_OK, EXIT_PERMANENT, EXIT_STOPPED
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.formats import DatasetError
-from kubetune.train import checkpoint, data, modeling, outputs, uris, validate
+from kubetune.train import checkpoint, data, modeling, outputs, tracking, uris, validate
 from kubetune.train.distributed import failures
 from kubetune.train.distributed.stop import StopRequest
 from kubetune.train.distributed.world import World, env_rank, init_world
@@ -301,6 +301,7 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     (output / outputs.MODEL_CARD).write_text(outputs.model_card(config, summary, tracker.latest, trainable))
     uris.upload_dir(output, config.output)
     output_uri = uris.child_uri(config.output, model_path.name)
+    tracking.track(config, output, model_path, reporter)  # spec.tracking: MLflow, before the final status
     progress.finish(output_uri)
     return RunResult(
         output=output,
