@@ -40,7 +40,8 @@ def training(obj: Obj, project_key: str, trainer_id: TrainerIds) -> s.TrainingRe
         resource=_snake_dict(spec.get("resources")) or None, progress=progress(obj),
         metrics=dict(st.get("metrics") or {}), output_uri=st.get("output"),
         serve=bool((spec.get("serve") or {}).get("enabled")), inference_service=st.get("inferenceService"),
-        suspended=bool(spec.get("suspend")), created_at=meta.created(obj), updated_at=meta.updated(obj),
+        tracking_url=st.get("trackingUrl"), suspended=bool(spec.get("suspend")), created_at=meta.created(obj),
+        updated_at=meta.updated(obj),
         started_at=meta.parse_time(st.get("startTime")), finished_at=meta.parse_time(st.get("completionTime")))
 
 

@@ -98,6 +98,8 @@ class TrainingRead(BaseModel):
     output_uri: str | None
     serve: bool
     inference_service: str | None
+    tracking_url: str | None = Field(default=None, description="The run in MLflow (status.trackingUrl), when "
+                                     "spec.tracking logged it.")
     suspended: bool
     created_at: datetime
     updated_at: datetime

@@ -126,6 +126,8 @@ async function trainingPage(view, id) {
   const phase = el("span", { id: "phase" }, t.phase);
   view.append(el("h1", {}, `Training ${t.name}`),
     el("p", {}, "Phase: ", phase, ` · ${t.method} on ${t.base_model} · trainer ${t.trainer_name ?? t.trainer_id ?? ""}`),
+    t.tracking_url ? el("p", {}, el("a", { id: "tracking-link", href: t.tracking_url, target: "_blank",
+      rel: "noopener" }, "Run in MLflow")) : "",
     el("div", { class: "bar" }, bar), stats,
     el("div", { class: "grid" },
       el("div", {}, el("h2", {}, "Loss"), canvas),
