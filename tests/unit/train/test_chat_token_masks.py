@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kubetune.crd.vocab import TASK_FORMATS
+from kubetune.crd.vocab import PREFERENCE_FORMATS, TASK_FORMATS
 from kubetune.formats import STRATEGIES, read_records, render
 from kubetune.formats.records import ChatExample
 from kubetune.train.chat_tokens import IGNORE_INDEX, mask_string, tokenize_chat, trainable_spans
@@ -23,7 +23,8 @@ pytestmark = pytest.mark.unit
 
 INPUTS = Path(__file__).parents[1] / "formats" / "golden" / "inputs"
 GOLDEN = Path(__file__).parent / "golden" / "chat_masks.json"
-CHAT_FORMATS = sorted(TASK_FORMATS["causal-lm"])  # every format a causal LM learns from
+# Every chat format a causal LM learns from (preference pairs are masked by train/dpo, tested there).
+CHAT_FORMATS = sorted(TASK_FORMATS["causal-lm"] - PREFERENCE_FORMATS)
 
 
 @pytest.fixture(scope="module")

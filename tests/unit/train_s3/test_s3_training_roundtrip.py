@@ -19,7 +19,10 @@ pytestmark = pytest.mark.unit
 
 STEPS = [f"step-{n:08d}" for n in (2, 4, 6)]
 # A one-process DCP checkpoint: one shard, the DCP metadata, the scheduler, its RNG state and the marker.
-CHECKPOINT_FILES = {"dcp/__0_0.distcp", "dcp/.metadata", "scheduler.pt", "rng-0.pt", "state.json"}
+# The resumable state, plus the checkpoint as a servable adapter (training://<name>/checkpoints/<step>).
+CHECKPOINT_FILES = {"dcp/__0_0.distcp", "dcp/.metadata", "scheduler.pt", "rng-0.pt", "state.json",
+                    "adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter/README.md",
+                    "adapter/tokenizer.json", "adapter/tokenizer_config.json", "adapter/chat_template.jinja"}
 
 
 @dataclass(frozen=True)
