@@ -53,6 +53,8 @@ def training_spec(args: argparse.Namespace) -> TrainingCreate:
         params[key] = _value(raw)
     if params:
         data["params"] = params
+    if args.serve is not None:
+        data["serve"] = args.serve
     if args.gpus is not None:
         data["resource"] = {**(data.get("resource") or {}), "gpus": args.gpus}
     return TrainingCreate.model_validate(data)
@@ -167,6 +169,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argpar
     t.add_argument("--project", help="project key or id (default: your default project)")
     t.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", help="a hyperparameter (repeatable)")
     t.add_argument("--gpus", type=int)
+    t.add_argument("--serve", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve the result when done (default: the platform's setting)")
     t.set_defaults(func=train)
 
     p = sub.add_parser("ls", parents=[common], help="list trainings")
