@@ -6,7 +6,7 @@
     kubetune dev demo         # the whole flow through REST: dataset -> LoRA training -> served model
 
 User commands (the REST API as a CLI; docs/cli.md): login, projects, datasets, train, ls, show, watch,
-logs, stop, resume, cancel, curve, completion.
+logs, stop, resume, cancel, serve, services, chat, curve, completion.
 """
 
 from __future__ import annotations

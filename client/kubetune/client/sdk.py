@@ -24,6 +24,7 @@ from kubetune.api.schemas.platform import (
     Token,
     UserRead,
 )
+from kubetune.api.schemas.serving import InferenceServiceList, InferenceServiceRead
 from kubetune.api.schemas.sktai import TrainingCreate, TrainingRead, TrainingsRead, TrainingStatusRead
 from kubetune.client.errors import error_for
 
@@ -188,6 +189,40 @@ class Client:
                         return
                 elif not line:
                     kind = "message"
+
+    # -- serving
+    def services(self, project: int | str) -> list[InferenceServiceRead]:
+        return self._get(InferenceServiceList, f"/api/v1/projects/{project}/inference-services").items
+
+    def serve(self, project: int | str, name: str, *, training: str | None = None,
+              base_model: str | None = None) -> InferenceServiceRead:
+        """Serve a Training's output (by name or numeric id) or a base model, as an InferenceService."""
+        body = {k: v for k, v in {"name": name, "training": training, "base_model": base_model}.items() if v}
+        resp = self._request("POST", f"/api/v1/projects/{project}/inference-services", json=body)
+        return InferenceServiceRead.model_validate(resp.json())
+
+    def chat(self, model: str, messages: list[dict[str, str]], *, max_tokens: int | None = None,
+             temperature: float | None = None) -> Iterator[str]:
+        """A streamed chat completion through the gateway (/v1/chat/completions): the text deltas."""
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": True}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if temperature is not None:
+            body["temperature"] = temperature
+        with self.http.stream("POST", "/v1/chat/completions", json=body, timeout=STREAM_TIMEOUT) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+                raise error_for(resp.status_code, _detail(resp), "POST", "/v1/chat/completions")
+            for line in resp.iter_lines():
+                if not line.startswith("data: "):
+                    continue
+                payload = line[len("data: "):]
+                if payload.strip() == "[DONE]":
+                    return
+                for choice in json.loads(payload).get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield str(text)
 
     def logs(self, training_id: str, *, follow: bool = False, node: int | None = None, previous: bool = False,
              tail: int | None = None) -> Iterator[str]:

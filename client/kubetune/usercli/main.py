@@ -14,7 +14,7 @@ import httpx
 from pydantic import ValidationError
 
 from kubetune.client.errors import ApiError, AuthError, NotFoundError
-from kubetune.usercli import account, trainings
+from kubetune.usercli import account, serving, trainings
 from kubetune.usercli.completion import add as add_completion
 from kubetune.usercli.session import NotLoggedInError
 
@@ -44,6 +44,7 @@ def add_commands(parser: argparse.ArgumentParser, sub: argparse._SubParsersActio
     common = common_options()
     account.add(sub, common)
     trainings.add(sub, common)
+    serving.add(sub, common)
     add_completion(sub, parser)
 
 
@@ -62,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(e), EXIT_FAILED)
     except trainings.FailedError as e:
         return _fail(str(e), EXIT_FAILED)
-    except (ValueError, ValidationError, FileNotFoundError) as e:
+    except ValidationError as e:  # input is validated (as ValueError) before sending; this is the answer
+        return _fail(f"unexpected response from the API (client and server versions differ?): {e}", EXIT_FAILED)
+    except (ValueError, FileNotFoundError) as e:
         return _fail(f"invalid input: {e}", EXIT_USAGE)
     except httpx.TransportError as e:
         return _fail(f"cannot reach the API: {e}", EXIT_FAILED)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from kubetune.api.schemas.sktai import TrainingCreate
 from kubetune.usercli.output import details, render
@@ -57,7 +58,10 @@ def training_spec(args: argparse.Namespace) -> TrainingCreate:
         data["serve"] = args.serve
     if args.gpus is not None:
         data["resource"] = {**(data.get("resource") or {}), "gpus": args.gpus}
-    return TrainingCreate.model_validate(data)
+    try:
+        return TrainingCreate.model_validate(data)
+    except ValidationError as e:  # the user's input (exit 2), unlike a response that fails to parse (exit 1)
+        raise ValueError(str(e)) from e
 
 
 def train(args: argparse.Namespace) -> int:

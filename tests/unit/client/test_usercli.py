@@ -180,3 +180,29 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("kubetune ")
+
+
+def test_serve_posts_the_training_and_needs_a_source(api: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    logged_in()
+    bodies: list[dict[str, Any]] = []
+
+    def create(req: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(req.content))
+        return httpx.Response(201, json={"id": 1, "name": "chat", "project_id": 3, "phase": "Pending",
+                                         "training": "run-1", "task": "causal-lm", "replicas": 1,
+                                         "ready_replicas": 0, "suspended": False, "inference_url": "u",
+                                         "openai_base_url": "u/v1", "managed_by": "platform",
+                                         "created_at": "2026-01-01T00:00:00Z"})
+
+    api["routes"][("POST", "/api/v1/projects/demo/inference-services")] = create
+    assert main(["serve", "chat", "--project", "demo"]) == 2
+    assert main(["serve", "chat", "--project", "demo", "--training", "run-1"]) == 0
+    assert bodies == [{"name": "chat", "training": "run-1"}]
+    assert "chat: Pending" in capsys.readouterr().out
+
+
+def test_an_unexpected_response_shape_exits_1(api: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    logged_in()
+    api["routes"][("GET", "/api/v1/trainings/x")] = httpx.Response(200, json={"id": "x"})
+    assert main(["show", "x"]) == 1
+    assert "unexpected response" in capsys.readouterr().err
