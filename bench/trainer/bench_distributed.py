@@ -3,7 +3,7 @@
 Run (CPU, gloo; 1 process with 2 threads versus 2 processes with 1 thread each)::
 
     HF_HUB_OFFLINE=1 flock /tmp/kt/heavy.lock .venv/bin/python bench/trainer/bench_distributed.py \
-        --device cpu --processes 2 --steps 12 --batch 8 --method lora --method full
+        --device cpu --processes 2 --size 20m --steps 10 --batch 8 --repeats 3 --method lora --method full
 
 On a GPU machine (1 GPU versus N GPUs, NCCL; bf16)::
 
@@ -14,7 +14,8 @@ process, or the launcher with ``processesPerNode`` ranks (DDP for ``--method lor
 ``--method full``). Both sides train the same Llama-shaped model on the same data with the same
 global batch (``--batch``; each of N ranks takes batch/N), so the loss curves are the same and only
 the speed differs. tokens/s is the whole job's (rank 0 logs the tokens of all ranks per step): the
-median over steps after the first two. ``--scaling weak`` keeps the per-rank batch instead (N times
+median over steps after the first two, then the median over ``--repeats`` runs of each side in
+alternating order (a shared machine's noise hits both). ``--scaling weak`` keeps the per-rank batch instead (N times
 the global batch), the usual GPU measure.
 """
 
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--seq", type=int, default=512)
     parser.add_argument("--scaling", choices=("strong", "weak"), default="strong")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads shared by the ranks")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each side, alternating order")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     if args.scaling == "strong" and args.batch % args.processes:
@@ -139,16 +141,22 @@ def main() -> None:
         model, data = _model(work / "model", args.size), work / "train.jsonl"
         _dataset(data, max(64, args.batch * (args.steps + 2) * (args.processes if args.scaling == "weak" else 1)))
         for method in args.method or ["lora"]:
-            one = _run(args, model, data, work, 1, method)
-            many = _run(args, model, data, work, args.processes, method)
-            ratio = many["tokens_per_second"] / one["tokens_per_second"]
-            results.append({"one": one, "many": many, "ratio": round(ratio, 3)})
+            ones: list[dict[str, Any]] = []
+            manys: list[dict[str, Any]] = []
+            for repeat in range(args.repeats):  # alternating order: a noisy neighbour hits both sides
+                order = (1, args.processes) if repeat % 2 == 0 else (args.processes, 1)
+                for processes in order:
+                    (ones if processes == 1 else manys).append(_run(args, model, data, work, processes, method))
+            one_tps = statistics.median(r["tokens_per_second"] for r in ones)
+            many_tps = statistics.median(r["tokens_per_second"] for r in manys)
+            ratio = many_tps / one_tps
+            results.append({"one": ones, "many": manys, "ratio": round(ratio, 3)})
             print(
                 f"{method} ({'ddp' if method != 'full' else 'fsdp'}, {args.device}, {args.size}): "
-                f"1 process {one['tokens_per_second']:.0f} tok/s, {args.processes} processes "
-                f"{many['tokens_per_second']:.0f} tok/s, ratio {ratio:.2f} "
-                f"(global batch {one['global_batch']} vs {many['global_batch']}; "
-                f"wall {one['wall_seconds']} s vs {many['wall_seconds']} s)"
+                f"1 process {one_tps:.0f} tok/s, {args.processes} processes {many_tps:.0f} tok/s "
+                f"(medians of {args.repeats}), ratio {ratio:.2f}; global batch {ones[0]['global_batch']} vs "
+                f"{manys[0]['global_batch']}; runs 1: {[round(r['tokens_per_second']) for r in ones]}, "
+                f"{args.processes}: {[round(r['tokens_per_second']) for r in manys]}"
             )
     if args.out:
         args.out.write_text(
