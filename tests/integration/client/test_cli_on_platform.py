@@ -113,6 +113,11 @@ def test_cli_journey(platform: LocalPlatform, tmp_path: Path) -> None:
     curve = cli.run("curve", training_id, "--png", str(tmp_path / "loss.png"))
     assert "loss " in curve and (tmp_path / "loss.png").stat().st_size > 0
 
+    # The local node has no kubelet API (it advertises port 0, docs/local-node.md), so the API server cannot
+    # read pods/log: `kubetune logs` reports the failure with exit 1 rather than hanging or printing nothing.
+    logs = cli.run("logs", training_id, "--tail", "5", code=1)
+    assert logs.startswith("kubetune: GET /api/v1/trainings/") and "->" in logs
+
     # a second watch of an ended run returns at once with its end
     assert f"{training_id}: Succeeded" in cli.run("watch", training_id)
     # stop on a finished run is refused by the API (exit 1); cancel deletes it; then it is gone (exit 4)
