@@ -109,6 +109,11 @@ def test_login_follow_training_live_and_ask_the_playground(base_url: str, platfo
         assert points > first, (first, points)
         assert driver.find_element(By.ID, "phase").text == "Succeeded"
         assert driver.find_elements(By.CSS_SELECTOR, "#events tr"), "no events shown"
+        driver.find_element(By.ID, "load-log").click()
+        wait.until(lambda d: d.find_element(By.ID, "log").get_attribute("data-loaded") == "true")
+        log_text = driver.find_element(By.ID, "log").text
+        assert log_text and log_text != "…"
+        driver.execute_script("window.scrollTo(0, 0)")
         driver.save_screenshot(str(tmp_path / "training.png"))
         curve_png = driver.find_element(By.ID, "curve").screenshot_as_png
         (tmp_path / "curve.png").write_bytes(curve_png)
@@ -136,7 +141,8 @@ def test_login_follow_training_live_and_ask_the_playground(base_url: str, platfo
             assert driver.find_elements(By.ID, marker)
     for shot in ("trainings.png", "training.png", "playground.png"):
         assert colours((tmp_path / shot).read_bytes()) > 2, shot
-    print(f"dashboard: curve points {first} -> {points}; playground answer {answer!r} ({meta}); shots in {tmp_path}")
+    print(f"dashboard: curve points {first} -> {points}; log panel {log_text[:120]!r}; playground answer {answer!r} "
+          f"({meta}); shots in {tmp_path}")
 
 
 def test_docs_and_redoc_render_with_no_network(base_url: str, tmp_path: Path) -> None:

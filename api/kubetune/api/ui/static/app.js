@@ -124,6 +124,7 @@ async function trainingPage(view, id) {
   const canvas = el("canvas", { id: "curve", width: 640, height: 280, dataset: { points: "0" } });
   const events = el("tbody", { id: "events" });
   const phase = el("span", { id: "phase" }, t.phase);
+  const logBox = el("pre", { id: "log" });
   view.append(el("h1", {}, `Training ${t.name}`),
     el("p", {}, "Phase: ", phase, ` · ${t.method} on ${t.base_model} · trainer ${t.trainer_name ?? t.trainer_id ?? ""}`),
     t.tracking_url ? el("p", {}, el("a", { id: "tracking-link", href: t.tracking_url, target: "_blank",
@@ -134,7 +135,9 @@ async function trainingPage(view, id) {
       el("div", {}, el("h2", {}, "Hyperparameters"), table(["Name", "Value"],
         Object.entries(t.params || {}).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : fmt(v, 6)])))),
     el("h2", {}, "Events"), el("table", {}, el("thead", {}, el("tr", {},
-      ["Time", "Type", "Reason", "Message"].map((h) => el("th", {}, h)))), events));
+      ["Time", "Type", "Reason", "Message"].map((h) => el("th", {}, h)))), events),
+    el("h2", {}, "Log"), el("button", { id: "load-log", type: "button", onclick: () => loadLog(id, logBox) }, "Load the last 200 lines"),
+    logBox);
 
   const points = new Map(); // step -> loss, so a replayed frame never doubles a point
   const redraw = () => drawCurve(canvas, [...points].sort((a, b) => a[0] - b[0]).map(([step, loss]) => ({ step, loss })));
@@ -172,6 +175,16 @@ async function trainingPage(view, id) {
   } catch (e) {
     if (e.name !== "AbortError") stats.textContent = `stream closed: ${e.message}`;
   }
+}
+
+async function loadLog(id, box) {
+  // The trainer pod's log through the facade (pods/log as the caller); its error, when there is one, is shown as is.
+  box.textContent = "…";
+  try {
+    const text = await api(`/api/v1/trainings/${encodeURIComponent(id)}/logs?tail=200`);
+    box.textContent = typeof text === "string" && text ? text : "(empty log)";
+  } catch (e) { box.textContent = e.message; }
+  box.dataset.loaded = "true";
 }
 
 async function datasetsPage(view) {
