@@ -243,6 +243,7 @@ class Progress(CamelModel):
     percent: float = Field(default=0, ge=0, le=100, description="Completion percentage.")
     eta_seconds: float | None = Field(default=None, ge=0, description="Estimated seconds left.")
     tokens_per_second: float | None = Field(default=None, ge=0, description="Training throughput.")
+    tokens: int | None = Field(default=None, ge=0, description="Tokens trained on so far, all ranks together.")
     # Texts for `kubectl get` (crd/display.py): columns cannot format numbers.
     steps: str | None = Field(default=None, max_length=48, description="step/total, as text.")
     eta: str | None = Field(default=None, max_length=16, description="Time left, as text (12m30s).")

@@ -52,6 +52,10 @@ def test_run_fills_the_training_status_through_conflicts(
     assert set(status) <= TRAINER_STATUS_FIELDS
     TrainingStatus.model_validate(status)
     assert status["progress"]["step"] == 6 and status["progress"]["percent"] == 100.0
+    assert status["progress"]["steps"] == "6/6" and status["progress"]["eta"] == "0s"
+    assert float(status["progress"]["loss"]) == pytest.approx(status["metrics"]["loss"], rel=1e-3)
+    # Every step's input tokens counted (OpenAI's trained_tokens): at least one token per example and step.
+    assert status["progress"]["tokens"] >= 6
     assert status["output"] == f"file://{tmp_path / 'out'}/adapter"
     assert status["metricsLog"] == f"file://{tmp_path / 'out'}/metrics.jsonl"
     assert [c["step"] for c in status["checkpoints"]] == [3, 6]

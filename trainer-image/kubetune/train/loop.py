@@ -206,6 +206,7 @@ class Loop:
                     "learning_rate": scheduler.get_last_lr()[0],
                     "grad_norm": grad_norm,
                     "tokens_per_second": tokens_all / max(time.perf_counter() - tick, 1e-9),
+                    "tokens": state["tokens"],  # trained on so far by all ranks (kept across resumes)
                     "eta_seconds": per_step * (plan.total_steps - step),
                     "total_steps": plan.total_steps,
                 }

@@ -127,6 +127,7 @@ class Progress:
                     "percent": display.percent(min(100.0, 100.0 * record["step"] / max(total, 1))),
                     "eta_seconds": max(record["eta_seconds"], 0.0),
                     "tokens_per_second": max(record["tokens_per_second"], 0.0),
+                    "tokens": record.get("tokens"),
                     "steps": display.steps(record["step"], total),
                     "eta": display.duration(record["eta_seconds"]),
                     "loss": display.loss(self.tracker.latest.get("loss")),

@@ -97,6 +97,12 @@ def method_type(training: Obj) -> str:
     return ann or str(meta.spec(training).get("objective") or "supervised")
 
 
+def _trained_tokens(status: dict[str, Any]) -> int | None:
+    """OpenAI's billable tokens: what the trainer counted (status.progress.tokens), null while running."""
+    tokens = (status.get("progress") or {}).get("tokens")
+    return int(tokens) if isinstance(tokens, int) else None
+
+
 def job_object(training: Obj, project: str, training_file: str) -> FineTuningJob:
     st = meta.status(training)
     spec = meta.spec(training)
@@ -119,6 +125,7 @@ def job_object(training: Obj, project: str, training_file: str) -> FineTuningJob
         organization_id=project, seed=int(seed) if isinstance(seed, int) else 0, status=status,
         training_file=training_file, validation_file=ann.get(names.VALIDATION_FILE) or None,
         estimated_finish=estimated, metadata=_json(training, names.METADATA) or None,
+        trained_tokens=_trained_tokens(st) if status == "succeeded" else None,
         method=ResolvedMethod(type=kind, **{kind: config}))
 
 

@@ -137,11 +137,12 @@ async def test_succeeded_job_events_checkpoints_and_models(env: Env, alice: open
     await env.set_status(_uid(env, job.id), {
         "phase": "Succeeded", "startTime": start.isoformat(),
         "completionTime": (start + timedelta(minutes=1)).isoformat(),
-        "progress": {"step": 4, "totalSteps": 4},
+        "progress": {"step": 4, "totalSteps": 4, "tokens": 5120},
         "history": [{"step": s, "loss": 2.0 - s / 4} for s in range(1, 5)],
         "checkpoints": [{"step": 2, "uri": "file:///x/checkpoint-2"}, {"step": 4, "uri": "file:///x/checkpoint-4"}]})
     done = await alice.fine_tuning.jobs.retrieve(job.id)
     assert done.status == "succeeded" and done.finished_at is not None
+    assert done.trained_tokens == 5120  # the trainer's count of all ranks' tokens
     assert done.fine_tuned_model == f"ft:llama2-7b:{project}:care:{job.id}"
     page = await alice.fine_tuning.jobs.list_events(job.id, limit=3)
     assert [e.message for e in page.data][:2] == ["The job has successfully completed",
