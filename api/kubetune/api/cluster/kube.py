@@ -215,8 +215,11 @@ class KubeCluster:
         def pump() -> None:
             try:
                 resp = self._call("GET", path, query=query, timeout=(10, 86400.0 if options.follow else 60.0))
-                if resp.status != 200:
+                if not 200 <= resp.status < 300:
                     raise api_exception(resp.status, resp.reason, resp.read().decode(errors="replace"))
+                if resp.status == 204:  # the API server's answer for a pod not on a node yet: no log so far
+                    hand_over(_END)
+                    return
                 raw = resp.response
                 held.append(raw)
                 for chunk in raw.stream(16384, decode_content=True):
