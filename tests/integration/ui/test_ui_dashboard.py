@@ -96,6 +96,8 @@ def test_login_follow_training_live_and_ask_the_playground(base_url: str, platfo
         driver.find_element(By.ID, "password").send_keys("admin123")
         driver.find_element(By.ID, "login-submit").click()
         wait.until(lambda d: d.execute_script("return sessionStorage.getItem('kubetune.token')"))
+        wait.until(lambda d: not d.find_element(By.ID, "login").is_displayed()
+                   and d.find_element(By.ID, "nav").is_displayed())
         link = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "a.training-link"))[0]
         driver.save_screenshot(str(tmp_path / "trainings.png"))
         link.click()
