@@ -33,6 +33,8 @@ class TrackingSpec(CamelModel):
     """Experiment tracking for one Training: MLflow (parameters, per-step metrics, model card, adapter)."""
 
     mlflow: MlflowTracking | None = Field(default=None, description="Log the run to an MLflow server.")
+    tensorboard: bool = Field(default=False, description="Also write TensorBoard event files (every step's "
+                              "metrics) under the run's output, in tensorboard/.")
 
 
 class RunTracking(CamelModel):
@@ -41,6 +43,8 @@ class RunTracking(CamelModel):
     mlflow_uri: str | None = Field(default=None, description="Tracking URI; else MLFLOW_TRACKING_URI from env.")
     experiment: str = "kubetune"
     run_name: str | None = None
+    mlflow: bool = True
+    tensorboard: bool = False
 
 
 def tracking_env(spec: TrackingSpec | None) -> list[dict[str, object]]:
@@ -60,6 +64,9 @@ def tracking_env(spec: TrackingSpec | None) -> list[dict[str, object]]:
 
 
 def run_tracking(spec: TrackingSpec | None, name: str) -> RunTracking | None:
-    if spec is None or spec.mlflow is None:
+    if spec is None or (spec.mlflow is None and not spec.tensorboard):
         return None
-    return RunTracking(mlflow_uri=spec.mlflow.uri, experiment=spec.mlflow.experiment, run_name=name)
+    if spec.mlflow is None:
+        return RunTracking(mlflow=False, tensorboard=True, run_name=name)
+    return RunTracking(mlflow_uri=spec.mlflow.uri, experiment=spec.mlflow.experiment, run_name=name,
+                       tensorboard=spec.tensorboard)

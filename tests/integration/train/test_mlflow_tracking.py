@@ -47,7 +47,7 @@ def test_a_run_logs_metrics_params_and_adapter_to_mlflow(mlflow: str, tiny_llama
                                                          tmp_path: Path) -> None:
     out = tmp_path / "tracked"
     raw = run_config(tiny_llama, memorisable, out, maxSteps=STEPS, loggingSteps=1)
-    raw["tracking"] = {"mlflowUri": mlflow, "experiment": "it-tracking", "runName": "tracked-1"}
+    raw["tracking"] = {"mlflowUri": mlflow, "experiment": "it-tracking", "runName": "tracked-1", "tensorboard": True}
     reporter = Reporter()
     run(TrainRunConfig.model_validate(raw), reporter)  # type: ignore[arg-type]
     url = str(reporter.fields.get("trackingUrl"))
@@ -68,6 +68,7 @@ def test_a_run_logs_metrics_params_and_adapter_to_mlflow(mlflow: str, tiny_llama
     assert {outputs.MODEL_CARD, outputs.METRICS_LOG, outputs.ADAPTER_DIR} <= names, names
     card = httpx.get(f"{mlflow}/get-artifact", params={"run_id": run_id, "path": outputs.MODEL_CARD})
     assert card.status_code == 200 and card.text == (out / outputs.MODEL_CARD).read_text()
+    assert any((out / "tensorboard").glob("events.out.tfevents.*"))  # spec.tracking.tensorboard, beside MLflow
     print(f"mlflow: {len(steps)} loss points, {len(params)} params, artifacts {sorted(names)} at {url}")
 
 

@@ -27,6 +27,7 @@ from kubetune.train.gpu import GpuProbe
 from kubetune.train.loop import Loop
 from kubetune.train.metrics import MetricsTracker
 from kubetune.train.reporter import StatusApi, StatusReporter
+from kubetune.train.tracking import tensorboard as tracking_tensorboard
 
 log = logging.getLogger("kubetune.train")
 PROGRESS_KEYS = {"total_steps", "eta_seconds"}
@@ -300,6 +301,7 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     if full_state is not None:  # sharded parameters count their local shard only
         trainable = (trainable[0] * world.world_size, sum(t.numel() for t in full_state.values()))
     (output / outputs.MODEL_CARD).write_text(outputs.model_card(config, summary, tracker.latest, trainable))
+    tracking_tensorboard.write_for(config, output, output / outputs.METRICS_LOG)  # before the upload
     uris.upload_dir(output, config.output)
     output_uri = uris.child_uri(config.output, model_path.name)
     tracking.track(config, output, model_path, reporter)  # spec.tracking: MLflow, before the final status

@@ -93,7 +93,7 @@ def log_run(config: TrainRunConfig, output: Path, model_path: Path) -> str:
 def track(config: TrainRunConfig, output: Path, model_path: Path, reporter: Any) -> str | None:
     """log_run when the config asks for it; the URL goes to status.trackingUrl. A tracking failure is a
     Warning Event, not a failed training: the model and its metrics are in the run's output either way."""
-    if config.tracking is None:
+    if config.tracking is None or not config.tracking.mlflow:
         return None
     try:
         url = log_run(config, output, model_path)
