@@ -108,7 +108,9 @@ def vllm_args(model: Path, port: int, device: str) -> list[str]:
     return args
 
 
-def front_env(model: Path, port: int, concurrency: int, engine: str, device: str, vllm_url: str) -> dict[str, str]:
+def front_env(
+    model: Path, port: int, concurrency: int, engine: str, device: str, vllm_url: str, batch: int | None = None
+) -> dict[str, str]:
     return {
         "KUBETUNE_SERVE_MODEL_URI": str(model),
         "KUBETUNE_SERVE_MODEL_NAME": "tiny",
@@ -119,7 +121,7 @@ def front_env(model: Path, port: int, concurrency: int, engine: str, device: str
         "KUBETUNE_SERVE_PORT": str(port),
         "KUBETUNE_SERVE_MAX_CONCURRENT": str(concurrency),
         "KUBETUNE_SERVE_QUEUE_SIZE": str(concurrency * 2),
-        "KUBETUNE_SERVE_MAX_BATCH_SIZE": str(concurrency),
+        "KUBETUNE_SERVE_MAX_BATCH_SIZE": str(batch or concurrency),
         "KUBETUNE_SERVE_MAX_BATCH_WAIT_MS": "5",
         "KUBETUNE_SERVE_TIMEOUT_SECONDS": "600",
         "KUBETUNE_SERVE_CACHE_ENABLED": "false",
@@ -146,6 +148,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=4, help="requests per client after the warm-up")
     parser.add_argument("--repeats", type=int, default=3, help="measurements of each; the median is reported")
+    parser.add_argument(
+        "--front-batch",
+        type=int,
+        default=None,
+        help="(b)'s maxBatchSize (default: as (c)); 1 sends each request to vLLM on its own",
+    )
     parser.add_argument("--vllm-python", default=str(ROOT / ".venv-vllm" / "bin" / "python"))
     parser.add_argument("--out", default=str(HERE / "results-vllm.json"))
     args = parser.parse_args()
@@ -171,7 +179,7 @@ def main() -> None:
         port = free_port()
         front = Process(
             [sys.executable, "-m", "kubetune.serve.cli"],
-            front_env(model, port, args.clients * 2, "vllm", args.device, vllm.url),
+            front_env(model, port, args.clients * 2, "vllm", args.device, vllm.url, args.front_batch),
             port,
             "/readyz",
             work / "front.log",
