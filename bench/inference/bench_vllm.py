@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -237,6 +238,7 @@ def main() -> None:
         f"load average {summary['load_average_before_after']}"
     )
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)  # the model and the servers' logs
 
 
 if __name__ == "__main__":
