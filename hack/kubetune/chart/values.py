@@ -101,16 +101,6 @@ class ModelCache(ValuesModel):
                             description="Where it is mounted, and HF_HOME.")
 
 
-class ModelCache(ValuesModel):
-    """One Hugging Face cache (HF_HOME) for every training pod, so base weights download once."""
-
-    claim_name: str = Field(default="", description="A ReadWriteMany PVC of this name in each project namespace; "
-                            "wins over hostPath.")
-    host_path: str = Field(default="", description="A node-local directory instead (each node keeps a copy).")
-    mount_path: str = Field(default="/var/cache/kubetune/huggingface", min_length=1,
-                            description="Where it is mounted, and HF_HOME.")
-
-
 class Runtime(ValuesModel):
     image: Image = Field(default_factory=lambda: Image(repository="ghcr.io/kubetune/runtime"))
     run_as_user: int = Field(
@@ -119,7 +109,6 @@ class Runtime(ValuesModel):
     )
     report_interval_seconds: float = Field(default=5, ge=0, description="Trainer status patch interval.")
     serve_port: int = Field(default=8080, ge=1, le=65535, description="Port of inference servers.")
-    model_cache: ModelCache = Field(default_factory=ModelCache, description="Shared model cache of training pods.")
     model_cache: ModelCache = Field(default_factory=ModelCache, description="Shared model cache of training pods.")
     llm_runtime: Literal["kubetune", "vllm"] = Field(
         default="kubetune",

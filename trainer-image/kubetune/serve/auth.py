@@ -45,8 +45,9 @@ class ApiKeyFile:
     def keys(self) -> frozenset[str]:
         try:
             files = self._files()
-            signature = tuple((f.name, st.st_ino, st.st_size, st.st_mtime_ns) for f, st in
-                              ((f, os.stat(f)) for f in files))
+            signature = tuple(
+                (f.name, st.st_ino, st.st_size, st.st_mtime_ns) for f, st in ((f, os.stat(f)) for f in files)
+            )
         except OSError:
             if self._signature is not None:
                 log.warning("API key file %s disappeared; refusing every key", self.path)
