@@ -64,7 +64,9 @@ def overrides(args: argparse.Namespace) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from kubetune.train import quiet
+
+    quiet.configure(args.log_level)  # before transformers is imported: its bars read the environment
     from kubetune.crd.runconfig import Reporting
     from kubetune.train.runner import main as run_main
     from kubetune.train.runner import write_termination_log
