@@ -23,6 +23,7 @@ from kubetune.api.core import errors
 from kubetune.api.core.body_limit import BodyLimitMiddleware
 from kubetune.api.core.chosen_project import ChosenProjectHeader
 from kubetune.api.core.config import Settings
+from kubetune.api.core.metrics import ApiMetrics, MetricsMiddleware
 from kubetune.api.routes import admin, admin_quota, aitems, finetune, health, inference_proxy, sktai
 from kubetune.api.routes.openai import router as openai_router
 from kubetune.api.routes.platform import router as platform_router
@@ -85,6 +86,9 @@ def create_app(settings: Settings, cluster: Cluster, *, start_cache: bool = True
     # A login the route would refuse (address throttled, bcrypt pool full) is answered from its head.
     app.add_middleware(LoginGate, logins=ctx.users.logins)
     app.add_middleware(ChosenProjectHeader)
+    # Outermost: every request is counted, refusals by the middlewares above included.
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.include_router(health.router)
     app.include_router(sktai.router)
     app.include_router(finetune.router)
@@ -112,7 +116,10 @@ def main(argv: list[str] | None = None) -> None:
 
     from kubetune.api.cluster.kube import KubeCluster, load_api_client
 
-    app = create_app(Settings(), KubeCluster(load_api_client(args.kubeconfig)))
+    settings = Settings()
+    app = create_app(settings, KubeCluster(load_api_client(args.kubeconfig)))
+    if settings.metrics_port:
+        app.state.metrics.serve(settings.metrics_port, args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 

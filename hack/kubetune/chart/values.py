@@ -146,6 +146,8 @@ class Api(Scheduling):
     image: Image = Field(default_factory=lambda: Image(repository="ghcr.io/kubetune/api"))
     replicas: int = Field(default=1, ge=1, le=20, description="api pods (stateless; each keeps a watch cache).")
     port: int = Field(default=8080, ge=1, le=65535, description="Container port.")
+    metrics_port: int = Field(default=9090, ge=1, le=65535, description="Prometheus metrics port (no authentication: "
+                              "keep it inside the cluster; networkPolicy.metricsFrom limits who scrapes it).")
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="Log level.")
     project_namespace_prefix: str = Field(
         default="kt-", pattern=r"^[a-z0-9][a-z0-9-]{0,15}$", description="Prefix of project Namespaces."
@@ -282,8 +284,22 @@ class ServiceMonitor(ValuesModel):
     labels: K8sMap = Field(default_factory=dict, description="Labels your Prometheus selects on.")
 
 
+class PrometheusRule(ValuesModel):
+    enabled: bool = Field(default=False, description="Create a PrometheusRule with kubetune's alerts "
+                          "(docs/operations.md; needs the prometheus-operator CRDs).")
+    labels: K8sMap = Field(default_factory=dict, description="Labels your Prometheus' ruleSelector matches.")
+
+
+class GrafanaDashboard(ValuesModel):
+    enabled: bool = Field(default=False, description="A ConfigMap holding kubetune's Grafana dashboard.")
+    labels: K8sMap = Field(default_factory=lambda: {"grafana_dashboard": "1"},
+                           description="Labels Grafana's dashboard sidecar looks for.")
+
+
 class Metrics(ValuesModel):
     service_monitor: ServiceMonitor = Field(default_factory=ServiceMonitor)
+    prometheus_rule: PrometheusRule = Field(default_factory=PrometheusRule)
+    grafana_dashboard: GrafanaDashboard = Field(default_factory=GrafanaDashboard)
 
 
 class EgressTarget(ValuesModel):

@@ -183,7 +183,7 @@ def test_default_trainers_are_valid_trainer_specs(render: Render) -> None:
 def test_service_monitor_and_network_policies(render: Render) -> None:
     objects = render({"metrics.serviceMonitor.enabled": "true", "metrics.serviceMonitor.labels.release": "prom",
                       "networkPolicy.enabled": "true"})
-    monitor = one(objects, "ServiceMonitor")
+    monitor = one(objects, "ServiceMonitor", "kt-kubetune-operator")  # and the api's: test_chart_monitoring.py
     assert monitor["metadata"]["labels"]["release"] == "prom"
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     service = one(objects, "Service", "kt-kubetune-operator-metrics")
@@ -191,6 +191,8 @@ def test_service_monitor_and_network_policies(render: Render) -> None:
     policies = {p["metadata"]["name"]: p for p in find(objects, "NetworkPolicy")}
     assert sorted(policies) == ["kt-kubetune-api", "kt-kubetune-operator"]
     assert policies["kt-kubetune-operator"]["spec"]["ingress"] == [{"ports": [{"port": "metrics"}]}]
+    assert policies["kt-kubetune-api"]["spec"]["ingress"] == [{"ports": [{"port": "http"}]},
+                                                             {"ports": [{"port": "metrics"}]}]
 
 
 def test_names_fit_in_63_characters(render: Render) -> None:

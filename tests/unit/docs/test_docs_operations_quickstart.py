@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from kubetune.chart.helm import REPO_ROOT, helm_path, template
+from kubetune.api.core.metrics import ApiMetrics
 from kubetune.operator.metrics import Metrics
 from kubetune.serve.metrics import ServeMetrics
 
@@ -22,14 +23,14 @@ DOCS = REPO_ROOT / "docs"
 def _exported_names() -> set[str]:
     """Series names as Prometheus sees them: counters with _total, histograms by family name."""
     names = set()
-    for registry in (Metrics().registry, ServeMetrics().registry):
+    for registry in (Metrics().registry, ServeMetrics().registry, ApiMetrics().registry):
         for family in registry.collect():
             names.add(f"{family.name}_total" if family.type == "counter" else family.name)
     return names
 
 
 def test_every_exported_metric_is_documented_and_nothing_else() -> None:
-    documented = set(re.findall(r"`(kubetune_(?:operator|serve)_[a-z_]+)`", (DOCS / "operations.md").read_text()))
+    documented = set(re.findall(r"`(kubetune_(?:operator|serve|api)_[a-z_]+)`", (DOCS / "operations.md").read_text()))
     assert documented == _exported_names()
 
 

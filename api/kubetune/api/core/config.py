@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         "the body is parsed or the caller authenticated (1 MiB keeps any one write below etcd's 1.5 MiB).")
     max_proxy_request_bytes: int = Field(
         default=64 << 20, ge=1024, description="Largest body passed through to an inference server (images, batches).")
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Port of the Prometheus metrics (core/metrics.py), apart from the API port; 0: not served.")
     max_model_size_gb: float = Field(default=50, ge=0, description="Shown by /api/v1/settings/storage.")
     storage_total_gb: float | None = Field(default=None, description="Quota shown when the store has no size.")
     serve_by_default: bool = Field(default=True, description="REST-submitted trainings set spec.serve.")
