@@ -34,7 +34,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubetune.localdev import processes
+from kubetune.localdev import built, processes
 from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.controlplane import ControlPlane, free_port
 from kubetune.localdev.crds import install_crds
@@ -48,25 +48,9 @@ class KedaError(RuntimeError):
     """KEDA failed to build or start; the message carries its log tail."""
 
 
-def build_script() -> Path:
-    # hack/kubetune/localdev/keda.py -> hack/keda/build.sh
-    return Path(__file__).resolve().parents[2] / "keda" / "build.sh"
-
-
 def find_keda() -> Path:
     """The directory with `keda-operator` and `crds/`: $KUBETUNE_KEDA_DIR, or build (cached) now."""
-    if os.environ.get(DIR_ENV):
-        directory = Path(os.environ[DIR_ENV])
-    else:
-        try:
-            out = subprocess.run([str(build_script())], check=True, capture_output=True, text=True)
-        except subprocess.CalledProcessError as exc:
-            raise KedaError(f"hack/keda/build.sh failed:\n{exc.stderr[-4000:]}") from exc
-        directory = Path(out.stdout.strip().splitlines()[-1])
-    missing = [p for p in ("keda-operator", "crds") if not (directory / p).exists()]
-    if missing:
-        raise KedaError(f"missing {', '.join(missing)} in {directory}")
-    return directory
+    return built.find_built("keda", DIR_ENV, ("keda-operator", "crds"), KedaError)
 
 
 @dataclass

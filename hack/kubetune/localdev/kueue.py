@@ -45,7 +45,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubetune.localdev import processes
+from kubetune.localdev import built, processes
 from kubetune.localdev.clients import client_configuration
 from kubetune.localdev.controlplane import ControlPlane, free_port
 from kubetune.localdev.crds import install_crds
@@ -64,25 +64,9 @@ class KueueError(RuntimeError):
     """Kueue failed to build or start; the message carries its log tail."""
 
 
-def build_script() -> Path:
-    # hack/kubetune/localdev/kueue.py -> hack/kueue/build.sh
-    return Path(__file__).resolve().parents[2] / "kueue" / "build.sh"
-
-
 def find_kueue() -> Path:
     """The directory with `kueue`, `crds/` and `webhooks.yaml`: $KUBETUNE_KUEUE_DIR, or build (cached) now."""
-    if os.environ.get(DIR_ENV):
-        directory = Path(os.environ[DIR_ENV])
-    else:
-        try:
-            out = subprocess.run([str(build_script())], check=True, capture_output=True, text=True)
-        except subprocess.CalledProcessError as exc:
-            raise KueueError(f"hack/kueue/build.sh failed:\n{exc.stderr[-4000:]}") from exc
-        directory = Path(out.stdout.strip().splitlines()[-1])
-    missing = [p for p in ("kueue", "crds", "webhooks.yaml") if not (directory / p).exists()]
-    if missing:
-        raise KueueError(f"missing {', '.join(missing)} in {directory}")
-    return directory
+    return built.find_built("kueue", DIR_ENV, ("kueue", "crds", "webhooks.yaml"), KueueError)
 
 
 def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
