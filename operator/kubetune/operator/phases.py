@@ -8,7 +8,7 @@ deadline, backoff limit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -211,8 +211,12 @@ def _state(
     return TrainingState(waiting.phase, waiting.reason, waiting.message + note, attempts)
 
 
-def training_conditions(state: TrainingState, generation: int | None) -> list[dict[str, Any]]:
-    """One condition per phase family, exactly one of them True; the True one carries the message."""
+def training_conditions(state: TrainingState, generation: int | None,
+                        existing: Iterable[Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The condition of the current phase family, True with the reason and message; a family that was True
+    before (it is in `existing`) goes False with the phase that ended it as reason (Running False,
+    Succeeded). Families the Training never entered are not listed: no `Failed False` on a run that
+    never failed, so `kubectl describe` shows what happened and nothing else."""
     families = {
         "Pending": state.phase == "Pending",  # carries why: TrainerNotFound, WaitingForDataset, ...
         "Running": state.phase == "Running",
@@ -221,7 +225,8 @@ def training_conditions(state: TrainingState, generation: int | None) -> list[di
         "Suspended": state.phase in ("Stopping", "Stopped"),
         "Queued": state.phase == "Queued",
     }
+    seen = {c.get("type") for c in cnd.unpack(existing)}
     return [
         cnd.make(kind, on, state.reason if on else state.phase, state.message if on else "", generation)
-        for kind, on in families.items()
+        for kind, on in families.items() if on or kind in seen
     ]

@@ -186,8 +186,17 @@ def test_conditions_mark_exactly_the_current_phase() -> None:
     state = training_state(job(active=1), [pod(phase="Running", state={"running": {}})])
     conds = {c["type"]: c for c in training_conditions(state, generation=3)}
     assert conds["Running"]["status"] == "True"
-    assert [t for t, c in conds.items() if c["status"] == "True"] == ["Running"]
+    assert list(conds) == ["Running"]  # no "Failed False" for a run that never failed
     assert all(c["observedGeneration"] == 3 for c in conds.values())
+
+
+def test_a_family_that_was_true_goes_false_naming_what_ended_it() -> None:
+    running = training_conditions(TrainingState("Running", "Running", "attempt 1"), 2)
+    pending = training_conditions(TrainingState("Pending", "WaitingForDataset", "waiting"), 1)
+    done = training_conditions(TrainingState("Succeeded", "Succeeded", "done"), 2, pending + running)
+    conds = {c["type"]: (c["status"], c["reason"]) for c in done}
+    assert conds == {"Pending": ("False", "Succeeded"), "Running": ("False", "Succeeded"),
+                     "Succeeded": ("True", "Succeeded")}
 
 
 def test_a_pending_training_says_why_in_its_pending_condition() -> None:

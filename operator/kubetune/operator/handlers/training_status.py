@@ -33,7 +33,7 @@ def state_fields(state: TrainingState, view: Mapping[str, Any], base: Mapping[st
         "phase": state.phase,
         "message": state.message[:4096],
         "attempts": state.attempts,
-        "conditions": training_conditions(state, view.get("generation")),
+        "conditions": training_conditions(state, view.get("generation"), base.get("conditions")),
     }
     if state.nodes is not None:  # a group of pods (several nodes)
         fields["nodes"] = state.nodes
