@@ -344,6 +344,9 @@ class AdmissionPolicy(ValuesModel):
         default=True, description="Keep the operator and api ServiceAccounts inside project namespaces "
         "(ValidatingAdmissionPolicy, Kubernetes >= 1.30)."
     )
+    training_fit: bool = Field(
+        default=True, description="kubectl apply refuses a Training its Trainer cannot run (task, method, "
+        "catalog model), with the operator's words (ValidatingAdmissionPolicy with the Trainer as parameter).")
 
 
 class ProjectQuotaLimits(ValuesModel):

@@ -81,7 +81,8 @@ def test_admission_policies_match_exactly_the_platforms_service_accounts(render:
     accounts = {f"system:serviceaccount:kubetune-system:{sa['metadata']['name']}"
                 for sa in find(objects, "ServiceAccount")}
     policies = {p["metadata"]["name"]: p for p in find(objects, "ValidatingAdmissionPolicy")}
-    assert set(policies) == {"kt-kubetune-operator-scope", "kt-kubetune-api-scope", "kt-kubetune-project-namespaces"}
+    assert set(policies) == {"kt-kubetune-operator-scope", "kt-kubetune-api-scope", "kt-kubetune-project-namespaces",
+                             "kt-kubetune-training-fit"}  # the last: tests/integration/crd/test_training_admission.py
     for name, user in (("kt-kubetune-operator-scope", OPERATOR_SA), ("kt-kubetune-api-scope", API_SA)):
         spec = policies[name]["spec"]
         assert user in accounts
@@ -134,7 +135,9 @@ def test_project_namespaces_keep_their_platform_metadata_for_all_but_the_platfor
 
 def test_admission_policy_can_be_switched_off(render: Render) -> None:
     objects = render({"admissionPolicy.enabled": "false"})
-    assert find(objects, "ValidatingAdmissionPolicy") == [] and find(objects, "ValidatingAdmissionPolicyBinding") == []
+    assert [p["metadata"]["name"] for p in find(objects, "ValidatingAdmissionPolicy")] == ["kt-kubetune-training-fit"]
+    none = render({"admissionPolicy.enabled": "false", "admissionPolicy.trainingFit": "false"})
+    assert find(none, "ValidatingAdmissionPolicy") == [] and find(none, "ValidatingAdmissionPolicyBinding") == []
     # The operator works outside projects only when no policy would refuse its children there.
     assert _operator_env(objects)["KUBETUNE_OPERATOR_PROJECTS_ONLY"] == "false"
     assert _operator_env(render())["KUBETUNE_OPERATOR_PROJECTS_ONLY"] == "true"
