@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubetune.chart.helm import REPO_ROOT, helm_path, template
 from kubetune.api.core.metrics import ApiMetrics
+from kubetune.chart.helm import REPO_ROOT, helm_path, template
 from kubetune.operator.metrics import Metrics
 from kubetune.serve.metrics import ServeMetrics
 
