@@ -199,7 +199,9 @@ def test_printer_columns_come_back_in_a_table(api_client: client.ApiClient, cont
     doc["metadata"]["name"] = "columns"
     _create(api_client, doc, namespace)
     _patch_status(api_client, namespace, "columns", {
-        "status": {"phase": "Running", "progress": {"percent": 42.5}, "summary": {"finalLoss": 0.75}}})
+        "status": {"phase": "Running", "progress": {"percent": 42.5, "steps": "17/40", "loss": "0.75", "eta": "3m"},
+                   "conditions": [{"type": "Running", "status": "True", "reason": "Running", "message": "",
+                                   "lastTransitionTime": "2026-12-05T00:00:00Z"}]}})
     status, body = control_plane.request(
         f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/trainings",
         headers={"Accept": "application/json;as=Table;g=meta.k8s.io;v=v1"},
@@ -207,6 +209,6 @@ def test_printer_columns_come_back_in_a_table(api_client: client.ApiClient, cont
     assert status == 200
     table = json.loads(body)
     names = [c["name"] for c in table["columnDefinitions"]]
-    assert names[:5] == ["Name", "Phase", "Progress", "Loss", "Trainer"]
+    assert names[:8] == ["Name", "Phase", "Progress", "Steps", "Loss", "ETA", "Reason", "Trainer"]
     row = next(r for r in table["rows"] if r["cells"][0] == "columns")
-    assert row["cells"][1:5] == ["Running", 42.5, 0.75, "lora"]
+    assert row["cells"][1:8] == ["Running", 42.5, "17/40", "0.75", "3m", "Running", "lora"]
