@@ -122,17 +122,22 @@ async def test_dataset_to_served_model_through_rest(journey_app: tuple[Any, http
     assert training is not None and training["spec"]["serve"]["enabled"] is True
 
     async with StreamReader(app, f"/api/v1/trainings/{training['metadata']['uid']}/events/stream", admin) as sse:
-        reasons = []
+        reasons, steps, end = [], [], None
         async with asyncio.timeout(600):
             async for frame in sse.frames():
                 if frame.startswith(":"):
                     continue
                 data = json.loads(frame.split("data: ", 1)[1])
-                reasons.append(data["reason"])
-                if data["reason"] in ("Succeeded", "Failed"):
+                if "event: progress" in frame:  # one per step the trainer reports
+                    steps.append(data["step"])
+                elif "event: end" in frame:  # the stream's last frame
+                    end = data
                     break
-    assert reasons[-1] == "Succeeded", (reasons, cache.trainings.by_id(task_id)["status"])
-    assert "Running" in reasons
+                else:
+                    reasons.append(data["reason"])
+    assert end is not None and end["phase"] == "Succeeded", (reasons, cache.trainings.by_id(task_id)["status"])
+    assert reasons[-1] == "Succeeded" and "Running" in reasons
+    assert steps == sorted(steps) and steps[-1] == 24 and len(steps) >= 2  # in order, up to max_steps
     tasks = (await http.get("/api/v1/tasks", headers=admin)).json()["tasks"]
     assert any(t["id"] == task_id and t["status"] == "completed" for t in tasks)
     curve = (await http.get(f"/api/v1/metrics/loss?experiment_id={task_id}", headers=admin)).json()
