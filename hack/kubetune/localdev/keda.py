@@ -23,8 +23,6 @@ import os
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -96,19 +94,7 @@ class Keda:
         self._wait_ready(timeout=120)
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise KedaError(f"keda-operator exited with {self._proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/readyz", timeout=5) as resp:
-                    if resp.status == 200:
-                        return
-            except (OSError, urllib.error.URLError) as err:
-                last = str(err)
-            time.sleep(0.2)  # polling a process we just started; there is nothing to watch yet
-        raise KedaError(f"keda-operator not ready after {timeout}s ({last}):\n{self.log_tail()}")
+        built.wait_ready(self._proc, self.health_port, "keda-operator", self.log_tail, KedaError, timeout)
 
     def _stop(self, api: client.ApiClient) -> None:
         if self._proc is not None:

@@ -28,9 +28,6 @@ import ipaddress
 import os
 import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -203,20 +200,7 @@ class Kueue:
                 admission.create_validating_webhook_configuration(doc)
 
     def _wait_ready(self, timeout: float) -> None:
-        """Until /readyz answers 200: the webhook server is listening and the manager has started."""
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise KueueError(f"kueue exited with {self._proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/readyz", timeout=5) as resp:
-                    if resp.status == 200:
-                        return
-            except (OSError, urllib.error.URLError) as err:
-                last = str(err)
-            time.sleep(0.2)  # polling a process we just started; there is nothing to watch yet
-        raise KueueError(f"kueue not ready after {timeout}s ({last}):\n{self.log_tail()}")
+        built.wait_ready(self._proc, self.health_port, "kueue", self.log_tail, KueueError, timeout)
 
     def _stop(self, api: client.ApiClient) -> None:
         admission = client.AdmissionregistrationV1Api(api)
