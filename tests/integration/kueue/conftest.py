@@ -1,6 +1,8 @@
 """A real Kueue manager on the session's control plane, the operator with its Kueue integration on,
-and a node for the pods. Kueue lives for this folder only (package scope): its webhook
-configurations are removed before it stops, so later tests' Jobs never wait on it."""
+and a node for the pods. Each lives for one test module: "package" scope would outlive this folder, since
+tests/ has no __init__.py files and pytest then keeps package fixtures to the end of the session (a Kueue
+operator still reconciling every later test's Trainings). Kueue's webhook configurations are removed before
+it stops, so later tests' Jobs never wait on it."""
 
 from __future__ import annotations
 
@@ -42,13 +44,13 @@ open(os.environ.get("KUBETUNE_TERMINATION_MESSAGE_PATH", "/dev/termination-log")
 PODS_READY_TIMEOUT_SECONDS = 40
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def kueue(control_plane: ControlPlane) -> Iterator[Kueue]:
     with Kueue.start(control_plane, pods_ready_timeout=f"{PODS_READY_TIMEOUT_SECONDS}s") as running:
         yield running
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def kueue_node(control_plane: ControlPlane, api_client: client.ApiClient,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeAgent]:
     config = NodeConfig(kubeconfig=control_plane.kubeconfig, name=NODE, gpus=0, cpu=4,
@@ -60,12 +62,12 @@ def kueue_node(control_plane: ControlPlane, api_client: client.ApiClient,
         client.CoreV1Api(api_client).delete_node(NODE)
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("kueue-artifacts")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def kueue_operator(control_plane: ControlPlane, kueue: Kueue, kueue_node: NodeAgent,
                    store: Path) -> Iterator[OperatorThread]:
     settings = Settings(
