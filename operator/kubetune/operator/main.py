@@ -20,6 +20,7 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
+from kubetune.operator.admission import server as admission
 from kubetune.operator.kube import Kube, make_api_client
 from kubetune.operator.leader import LeaseElector
 from kubetune.operator.memory import start_trimmer, tune_gc
@@ -80,6 +81,8 @@ def run(settings: Settings) -> None:
     rt = make_runtime(settings)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=rt.metrics.registry)
+    if settings.webhook_port:  # before the Lease: a standby replica behind the Service answers too
+        admission.start(settings, rt.kube.get)
     if settings.memory_trim_seconds:
         start_trimmer(settings.memory_trim_seconds, threading.Event())
     tune_gc()  # after start-up's allocations, before the first watch event

@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     memory_trim_seconds: float = Field(
         default=30, ge=0, description="Return freed memory to the OS this often after bursts; 0 disables."
     )
+    webhook_port: int = Field(
+        default=0, ge=0, le=65535, description="HTTPS port of the validating admission webhook (every replica "
+        "serves it, leader or not); 0 disables it.")
+    webhook_cert_file: str | None = Field(default=None, description="The webhook's TLS certificate (PEM); "
+                                          "read again when the file changes.")
+    webhook_key_file: str | None = Field(default=None, description="The webhook's TLS private key (PEM).")
     log_format: str = Field(default="json", pattern="^(json|text)$", description="json or text logs.")
     log_level: str = Field(default="INFO", description="Root log level.")
 

@@ -157,8 +157,13 @@ def validate_training(
     trainer: TrainerSpec,
     dataset: DatasetSpec | None = None,
     dataset_phase: str | None = None,
+    dataset_pending: bool = False,
 ) -> list[str]:
-    """All reasons this Training cannot run with this Trainer."""
+    """All reasons this Training cannot run with this Trainer.
+
+    ``dataset_pending``: the referenced Dataset is not there or not validated yet, so its checks wait
+    (the operator waits for it; admission, kubetune.operator.admission, must not refuse it either).
+    """
     problems: list[str] = []
     if spec.task not in trainer.tasks:
         problems.append(
@@ -169,7 +174,8 @@ def validate_training(
             f"method {spec.method} is not supported by the Trainer (supported: {', '.join(trainer.methods)})"
         )
     problems += check_base_model(spec, trainer)
-    problems += check_dataset(spec, dataset, dataset_phase)
+    if not dataset_pending:
+        problems += check_dataset(spec, dataset, dataset_phase)
     problems += check_dpo_hyperparameters(spec)
     # DPO's own hyperparameters are bounded by the Training's schema; a Trainer need not declare them.
     declared = {k: v for k, v in flatten(spec.hyperparameters).items() if k not in DPO_HYPERPARAMETERS}

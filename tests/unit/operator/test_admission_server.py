@@ -1,0 +1,89 @@
+"""The webhook's HTTPS server on 127.0.0.1: reviews over TLS, bad requests, a renewed certificate picked up."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import trainer_doc, training_doc
+
+from kubetune.operator.admission import server as admission
+from kubetune.operator.settings import Settings
+from kubetune.testing.certificates import ServerCertificate, issue
+
+DATA = "file:///mnt/artifacts/team-a/chat.jsonl"
+
+
+@pytest.fixture
+def served(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, ServerCertificate]]:
+    cert = issue(tmp_path)
+    cluster = {"Trainer/lora": {"spec": trainer_doc()}}
+    webhook = admission.start(settings.model_copy(update={
+        "webhook_cert_file": str(cert.certfile), "webhook_key_file": str(cert.keyfile)}),
+        lambda _v, kind, _ns, name: cluster.get(f"{kind}/{name}"), host="127.0.0.1")
+    try:
+        yield f"https://127.0.0.1:{webhook.server_address[1]}", cert
+    finally:
+        webhook.shutdown()
+        webhook.server_close()
+
+
+def post(url: str, ca: bytes, body: Any) -> tuple[int, dict[str, Any]]:
+    context = ssl.create_default_context(cadata=ca.decode())
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=10) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def review_of(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u-7", "kind": {"group": "kubetune.io", "version": "v1alpha1", "kind": "Training"},
+        "operation": "CREATE", "namespace": "team-a",
+        "object": {"metadata": {"name": "r", "namespace": "team-a"}, "spec": spec}}}
+
+
+def test_a_review_over_tls(served: tuple[str, ServerCertificate]) -> None:
+    url, cert = served
+    code, body = post(url + admission.TRAININGS_PATH, cert.ca_pem, review_of(training_doc(
+        method="full", hyperparameters={}, dataset={"uri": DATA, "format": "openai_chat_jsonl"})))
+    assert code == 200
+    assert body["response"] == {"uid": "u-7", "allowed": False, "status": {
+        "code": 422, "reason": "Invalid",
+        "message": "method full is not supported by the Trainer (supported: lora, qlora)"}}
+
+
+def test_unknown_paths_and_bodies_are_client_errors(served: tuple[str, ServerCertificate]) -> None:
+    url, cert = served
+    assert post(url + "/validate/other", cert.ca_pem, {})[0] == 404
+    assert post(url + admission.TRAININGS_PATH, cert.ca_pem, b"not json")[0] == 400
+    assert post(url + admission.TRAININGS_PATH, cert.ca_pem, {"kind": "Pod"})[0] == 400
+
+
+def test_a_renewed_certificate_is_served_without_a_restart(served: tuple[str, ServerCertificate],
+                                                           tmp_path: Path) -> None:
+    url, old = served
+    renewed = issue(tmp_path / "new")
+    renewed.certfile.replace(old.certfile)  # as a Secret volume swaps its files
+    renewed.keyfile.replace(old.keyfile)
+    assert post(url + admission.TRAININGS_PATH, renewed.ca_pem, review_of(training_doc()))[0] == 200
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        post(url + admission.TRAININGS_PATH, old.ca_pem, review_of(training_doc()))
+
+
+def test_no_certificate_no_server(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="webhook_cert_file"):
+        admission.make_server(settings, lambda *_: None, host="127.0.0.1")
+    with pytest.raises(FileNotFoundError):
+        admission.make_server(settings.model_copy(update={
+            "webhook_cert_file": str(tmp_path / "no.crt"), "webhook_key_file": str(tmp_path / "no.key")}),
+            lambda *_: None, host="127.0.0.1")
