@@ -23,6 +23,7 @@ from kubetune.crd.vocab import InferencePhase, Task
 
 ServingAuth = Literal["apiKey", "none"]
 ServingRuntime = Literal["kubetune", "vllm"]
+MAX_ADAPTERS = 16  # per service: spec.model.adapters and status.adapters (with Trainings serving into it)
 
 
 class Adapter(CamelModel):
@@ -39,7 +40,7 @@ class ModelSource(CamelModel):
         description="Base model location, or a Training of this namespace: training://<name> (its output) or "
         "training://<name>/checkpoints/<step> (one of its listed checkpoints)."
     )
-    adapters: list[Adapter] = Field(default_factory=list, max_length=16, description="LoRA adapters.")
+    adapters: list[Adapter] = Field(default_factory=list, max_length=MAX_ADAPTERS, description="LoRA adapters.")
 
 
 class VLLMOptions(CamelModel):
@@ -118,7 +119,7 @@ class InferenceServiceStatus(CamelModel):
     deployment_name: str | None = Field(default=None, max_length=253, description="Deployment serving the model.")
     runtime: ServingRuntime | None = Field(default=None, description="Who runs the model (spec.runtime resolved).")
     adapters: list[str] = Field(
-        default_factory=list, max_length=16,
+        default_factory=list, max_length=MAX_ADAPTERS,
         description="Adapters the running server is given; added and removed ones are loaded and unloaded "
         "without a rollout (the server's /v1/models lists those it has loaded).",
     )

@@ -15,7 +15,7 @@ from kubetune.crd.base import GROUP, VERSION
 from kubetune.crd.dataset import DatasetSpec, DatasetStatus
 from kubetune.crd.inferenceservice import InferenceServiceSpec, InferenceServiceStatus
 from kubetune.crd.trainer import TrainerSpec, TrainerStatus
-from kubetune.crd.training import TrainingSpec, TrainingStatus
+from kubetune.crd.training import SERVE_INTO_NEEDS_ADAPTER, SERVE_NEW_OR_INTO, TrainingSpec, TrainingStatus
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,9 @@ TRAINING = Kind(
              "an hpo parameter range needs min <= max"),
         Rule("spec", "self.method != 'qlora' || self.task == 'causal-lm'",
              "qlora is supported for the causal-lm task only", ".method"),
+        Rule("spec.serve", "!has(self.into) || !has(self.enabled) || !self.enabled", SERVE_NEW_OR_INTO),
+        Rule("spec", "!has(self.serve) || !has(self.serve.into) || !has(self.method) || self.method != 'full'",
+             SERVE_INTO_NEEDS_ADAPTER, ".serve.into"),
         Rule(
             "",
             "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "

@@ -144,14 +144,44 @@ class HPOSpec(CamelModel):
     objective: HPOObjective = Field(default_factory=HPOObjective, description="Objective.")
 
 
+class ServeInto(CamelModel):
+    """An InferenceService that already runs: the Training's adapter is loaded into it, no rollout."""
+
+    name: ObjectName = Field(description="The InferenceService (it may be created later: it loads the adapter then).")
+    namespace: ObjectName | None = Field(
+        default=None,
+        description="Only the Training's own namespace: a project's adapters are served by its own services "
+        "(another namespace is refused).",
+    )
+
+
 class ServeSpec(CamelModel):
-    """Serve the result: on success the operator creates an InferenceService."""
+    """Serve the result: on success the operator creates an InferenceService, or loads into one (into)."""
 
     enabled: bool = Field(default=False, description="Create an InferenceService when training succeeds.")
+    into: ServeInto | None = Field(
+        default=None,
+        description="Instead of a new service: when the training succeeds, its adapter (named after the "
+        "Training) is loaded into this running InferenceService of the namespace without a pod rollout, and "
+        "unloaded when the Training is deleted or this field removed. LoRA/QLoRA only, and the adapter's base "
+        "model must be the one the service serves. Exclusive with enabled.",
+    )
     replicas: int = Field(default=1, ge=0, le=100, description="Serving replicas.")
     resources: Resources | None = Field(default=None, description="Serving pod resources.")
     limits: InferenceLimits | None = Field(default=None, description="Admission and batching limits.")
     cache: CacheSettings | None = Field(default=None, description="Result cache.")
+
+    @model_validator(mode="after")
+    def _new_or_into(self) -> ServeSpec:
+        if self.enabled and self.into is not None:
+            raise ValueError(SERVE_NEW_OR_INTO)
+        return self
+
+
+SERVE_NEW_OR_INTO = ("serve.enabled creates a new InferenceService and serve.into loads the adapter into an "
+                     "existing one: set one of them")
+SERVE_INTO_NEEDS_ADAPTER = ("serve.into loads an adapter into a running service; a full fine-tuning has none "
+                            "(serve it with serve.enabled or an InferenceService of its own)")
 
 
 class ResumeFrom(CamelModel):
@@ -281,10 +311,15 @@ class Checkpoint(CamelModel):
     time: datetime | None = Field(default=None, description="When it was written.")
 
 
+MAX_GPU_READINGS = 128  # 8 nodes of 16 GPUs; a larger run reports its first 128 devices
+
+
 class GpuReading(CamelModel):
     """One GPU's NVML readings."""
 
     index: int = Field(ge=0, description="Device index in the pod.")
+    node: int | None = Field(default=None, ge=0, description="The pod (node index) of a multi-node run it is in; "
+                             "each node's first process reads its own devices.")
     name: str = Field(default="", max_length=128, description="Product name.")
     utilization_percent: float | None = Field(default=None, description="GPU utilisation.")
     memory_used_mb: float | None = Field(default=None, description="Memory in use.")
@@ -334,7 +369,8 @@ class TrainingStatus(CamelModel):
     output: str | None = Field(default=None, max_length=1024, description="Adapter or model location.")
     metrics_log: str | None = Field(default=None, max_length=1024, description="Full JSONL metric log.")
     tracking_url: str | None = Field(default=None, max_length=2048, description="The run in the tracking server.")
-    gpu: list[GpuReading] | None = Field(default=None, max_length=16, description="GPU readings.")
+    gpu: list[GpuReading] | None = Field(default=None, max_length=MAX_GPU_READINGS,
+                                         description="GPU readings of every node, by node then device.")
     kopf: dict[str, Any] | None = operator_bookkeeping()
 
 

@@ -20,7 +20,7 @@ from kubetune.crd.references import (
     resolve,
 )
 from kubetune.crd.trainer import ParameterDefinition, TrainerSpec
-from kubetune.crd.training import TrainingSpec
+from kubetune.crd.training import SERVE_INTO_NEEDS_ADAPTER, TrainingSpec
 from kubetune.crd.vocab import PREFERENCE_FORMATS, TASK_FORMATS
 from kubetune.operator.builders.hpo import sample_trials
 from kubetune.operator.builders.hyperparameters import flatten, snake
@@ -181,7 +181,29 @@ def validate_training(
     declared = {k: v for k, v in flatten(spec.hyperparameters).items() if k not in DPO_HYPERPARAMETERS}
     problems += check_hyperparameters(declared, trainer, spec.method)
     problems += check_hpo(spec, trainer)
+    problems += check_serve_into(spec)
     return problems
+
+
+def check_serve_into(spec: TrainingSpec) -> list[str]:
+    """serve.into loads one adapter: a full fine-tuning has none, and an HPO search's trials do not serve."""
+    if spec.serve is None or spec.serve.into is None:
+        return []
+    if spec.method == "full":
+        return [SERVE_INTO_NEEDS_ADAPTER]
+    if spec.hpo is not None and spec.hpo.enabled:
+        return ["serve.into is not supported with hpo (the trials serve nothing): serve the best trial's "
+                "Training into the service instead"]
+    return []
+
+
+def cross_project_serve_into(spec: TrainingSpec, namespace: str) -> list[str]:
+    """serve.into must name an InferenceService of the Training's own namespace (its project)."""
+    into = spec.serve.into if spec.serve is not None else None
+    if into is None or into.namespace in (None, namespace):
+        return []
+    return [f"serve.into names InferenceService {into.name} of namespace {into.namespace}: a Training serves its "
+            f"adapter only into an InferenceService of its own project (namespace {namespace})"]
 
 
 def catalog_uris(*trainers: TrainerSpec) -> frozenset[str]:
@@ -201,7 +223,7 @@ def check_references(spec: TrainingSpec, namespace: str, layout: StoreLayout,
                      dataset_uri: str | None = None) -> list[str]:
     """Every uri and name of the spec through the one resolver (kubetune.crd.references);
     ``dataset_uri``: the referenced Dataset's, checked again here (its spec may have just changed)."""
-    problems: list[str] = []
+    problems: list[str] = cross_project_serve_into(spec, namespace)
     if is_training_uri(spec.base_model):  # another Training of this namespace: kubetune.crd.chains resolves it
         try:
             parse_training_uri(spec.base_model)

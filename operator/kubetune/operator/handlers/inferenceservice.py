@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import kopf
@@ -39,6 +40,7 @@ from kubetune.operator.handlers.training_status import owner_of as training_owne
 from kubetune.operator.owner import Owner
 from kubetune.operator.projects import NOT_A_PROJECT, RECHECK_SECONDS, not_a_project
 from kubetune.operator.runtime import Runtime
+from kubetune.operator.serve_into import merge_trained, trained_adapters
 from kubetune.operator.serving_phases import ServingState, serving_state
 from kubetune.operator.validation import check_served_model
 
@@ -213,6 +215,9 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
         raise kopf.TemporaryError(outside_project, delay=RECHECK_SECONDS)
     with rt.locks.hold(("isvc", namespace, name)):
         model = served_model(rt, view, spec, training_views, trainer_specs)
+        not_loaded: list[str] = []
+        if not isinstance(model, ServingState):
+            model, not_loaded = merge_trained(model, trained_adapters(namespace, name, training_views, trainer_specs))
         trusted = admin_uris(trainer_specs)
         if not isinstance(model, ServingState):
             refused = check_served_model(model, namespace, rt.settings.reference_layout(trusted))
@@ -235,6 +240,8 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
         if deployment is None or deployment["annotations"].get(lbl.MODEL_VERSION) != version:
             state = ServingState("Loading", "RollingOut", f"rolling out model version {version}",
                                  state.ready_replicas) if not spec.suspend else state
+        if not_loaded:  # Trainings serving into this service whose adapter does not fit it
+            state = replace(state, message="; ".join([state.message, *not_loaded]))
         write_serving(rt, view, state, {
             "url": service_url(name, namespace, rt.settings), "modelVersion": version,
             "runtime": serving_runtime(spec, rt.settings), "adapters": list(model.adapters),
@@ -247,6 +254,14 @@ def reconcile_isvc_by_name(rt: Runtime, namespace: str, name: str, isvc_views: A
     view = one(isvc_views, (namespace, name))
     if view is not None:
         reconcile_isvc(rt, view, training_views, trainer_specs, server_deployments, server_pods)
+
+
+def follow_into(rt: Runtime, namespace: str, names: list[str], isvc_views: Any, training_views: Any,
+                trainer_specs: Any, server_deployments: Any, server_pods: Any) -> None:
+    """Trainings serving into these services moved (serve_into.py): their adapters follow."""
+    for isvc in names:
+        reconcile_isvc_by_name(rt, namespace, isvc, isvc_views, training_views, trainer_specs, server_deployments,
+                               server_pods)
 
 
 def refresh_isvc(rt: Runtime, namespace: str, name: str, isvc_views: Any, server_deployments: Any,

@@ -29,7 +29,7 @@ from kubetune.operator.handlers import gang as group
 from kubetune.operator.handlers import hpo, queue_status
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.indexes import training_view
-from kubetune.operator.handlers.inferenceservice import ensure_serving, reconcile_isvc_by_name
+from kubetune.operator.handlers.inferenceservice import ensure_serving, follow_into, reconcile_isvc_by_name
 from kubetune.operator.handlers.project_namespaces import is_project
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
 from kubetune.operator.handlers.training_status import (
@@ -44,6 +44,7 @@ from kubetune.operator.observed import job_view
 from kubetune.operator.phases import TrainingState, training_state
 from kubetune.operator.projects import NOT_A_PROJECT, RECHECK_SECONDS, not_a_project
 from kubetune.operator.runtime import Runtime
+from kubetune.operator.serve_into import services_to_follow
 from kubetune.operator.validation import catalog_uris, check_references, validate_training
 
 # `into` below: kopf's patch of the Training being handled. Status written there goes out with
@@ -233,13 +234,18 @@ async def training_changed(type: str, namespace: str, name: str, body: kopf.Body
     Decided in the event loop: most Training events concern none of them and cost no thread.
     """
     rt = runtime_of(memo)
+    status = body.get("status") or {}
+    phase = status.get("phase")
+    # serve.into: the services this Training's adapter is (or is no longer) loaded into.
+    into = services_to_follow(namespace, name, body.get("spec") or {}, phase, type == "DELETED", isvc_views)
     if type == "DELETED":
         rt.status.forget(body["metadata"].get("uid", ""))
         rt.metrics.phases.forget(TRAINING.kind, namespace, name)
         rt.locks.forget((namespace, name))
+        if into:
+            await asyncio.to_thread(guarded, "TrainingStatus", rt, lambda: follow_into(
+                rt, namespace, into, isvc_views, training_views, trainer_specs, server_deployments, server_pods))
         return
-    status = body.get("status") or {}
-    phase = status.get("phase")
     if phase:
         rt.metrics.phases.set(TRAINING.kind, namespace, name, phase)
     if refresh_wanted(rt, namespace, name, training_views, training_jobs, training_pods):
@@ -250,7 +256,7 @@ async def training_changed(type: str, namespace: str, name: str, body: kopf.Body
     isvcs = many(isvcs_by_training, (namespace, name))
     serve = (body.get("spec") or {}).get("serve") or {}
     unserved = phase == "Succeeded" and serve.get("enabled") and not status.get("inferenceService")
-    if not (parent or isvcs or unserved):
+    if not (parent or isvcs or unserved or into):
         return
     view = training_view(body)
 
@@ -262,5 +268,7 @@ async def training_changed(type: str, namespace: str, name: str, body: kopf.Body
                                    server_deployments, server_pods)
         if unserved:
             ensure_serving(rt, view)
+        follow_into(rt, namespace, [i for i in into if i not in isvcs], isvc_views, training_views, trainer_specs,
+                    server_deployments, server_pods)
 
     await asyncio.to_thread(guarded, "TrainingStatus", rt, follow)
