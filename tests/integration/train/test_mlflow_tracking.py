@@ -1,10 +1,12 @@
-"""spec.tracking against MLflow's own server (SQLite backend, proxied artifact store) on loopback: after a real
-training run its MLflow run holds the per-step metrics, the parameters, the model card and the adapter."""
+"""spec.tracking against MLflow's own server (SQLite backend, proxied artifact store) on loopback: while a real
+training runs its MLflow run already holds the parameters and the steps so far; after it, every step's
+metrics, the model card and the adapter."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -27,14 +29,22 @@ def mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 class Reporter:
-    """Stands in for the StatusReporter: keeps the status fields and Event reasons the run sends."""
+    """Stands in for the StatusReporter: keeps the status fields and Event reasons the run sends.
+    With ``pause_at``, the training thread's status update at that step waits until ``probe`` is true."""
 
-    def __init__(self) -> None:
+    def __init__(self, pause_at: int = 0, probe: Callable[[Reporter], bool] | None = None) -> None:
         self.fields: dict[str, object] = {}
         self.reasons: list[str] = []
+        self.pause_at, self.probe, self.probe_held = pause_at, probe, False
 
     def update(self, fields: dict[str, object], *, urgent: bool = False) -> None:
         self.fields.update(fields)
+        progress = fields.get("progress")
+        if self.probe and isinstance(progress, dict) and progress.get("step") == self.pause_at:
+            deadline = time.monotonic() + 120  # a bound on the wait, not a timing assertion
+            while not (held := self.probe(self)) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.probe_held = held
 
     def event(self, reason: str, message: str, *, warning: bool = False) -> None:
         self.reasons.append(reason)
@@ -82,3 +92,37 @@ def test_an_unreachable_server_is_a_warning_not_a_failure(tiny_llama: Path, memo
     (tmp_path / "o").mkdir()
     assert track(config, tmp_path / "o", tmp_path / "o" / "adapter", reporter) is None
     assert reporter.reasons == ["TrackingFailed"] and "trackingUrl" not in reporter.fields
+
+
+def test_metrics_reach_mlflow_while_the_training_runs(mlflow: str, tiny_llama: Path, memorisable: Path,
+                                                      tmp_path: Path) -> None:
+    """Training pauses (inside its own status update) at step 3 of 6 until MLflow shows a RUNNING run with the
+    parameters and loss points for steps already trained: logged live, not from the log after the run."""
+    api = f"{mlflow}/api/2.0/mlflow"
+    seen: dict[str, object] = {}
+
+    def mlflow_has_the_first_steps(reporter: Reporter) -> bool:
+        url = reporter.fields.get("trackingUrl")  # the live run's link, set before the first step's metrics
+        if not isinstance(url, str):
+            return False
+        run_id = url.split("/runs/")[1]
+        got = httpx.get(f"{api}/runs/get", params={"run_id": run_id}).json()["run"]
+        history = httpx.get(f"{api}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}).json()
+        steps = sorted(m["step"] for m in history.get("metrics", []))
+        seen.update(status=got["info"]["status"], steps=steps, params=len(got["data"].get("params", [])))
+        return bool(steps)
+
+    raw = run_config(tiny_llama, memorisable, tmp_path / "live", maxSteps=STEPS, loggingSteps=1)
+    raw["tracking"] = {"mlflowUri": mlflow, "experiment": "it-live", "runName": "live-1"}
+    reporter = Reporter(pause_at=3, probe=mlflow_has_the_first_steps)
+    run(TrainRunConfig.model_validate(raw), reporter)  # type: ignore[arg-type]
+    assert reporter.probe_held, seen
+    assert seen["status"] == "RUNNING" and int(str(seen["params"])) > 10, seen
+    steps = seen["steps"]
+    assert isinstance(steps, list) and steps and max(steps) <= 3, seen  # only steps trained so far
+    run_id = str(reporter.fields["trackingUrl"]).split("/runs/")[1]
+    final = httpx.get(f"{api}/runs/get", params={"run_id": run_id}).json()["run"]
+    history = httpx.get(f"{api}/metrics/get-history", params={"run_id": run_id, "metric_key": "loss"}).json()
+    assert final["info"]["status"] == "FINISHED" and "TrackingFailed" not in reporter.reasons, reporter.reasons
+    assert sorted(m["step"] for m in history["metrics"]) == list(range(1, STEPS + 1))  # each step once
+    print(f"mlflow live: {seen['steps']} while paused at step 3 ({seen['status']}), {STEPS} points at the end")

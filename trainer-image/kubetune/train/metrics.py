@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class MetricsTracker:
         self.log_path = log_path
         self.points: dict[int, dict[str, Any]] = {}
         self.latest: dict[str, float] = {}
+        self.on_record: Callable[[dict[str, Any]], None] | None = None  # e.g. live MLflow tracking
 
     def record(self, entry: dict[str, Any]) -> None:
         """Add one record (``step`` plus numbers); it goes to the JSONL log as it is."""
@@ -51,6 +53,8 @@ class MetricsTracker:
             with self.log_path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
         self._merge(entry)
+        if self.on_record is not None:
+            self.on_record(entry)
 
     def _merge(self, entry: dict[str, Any]) -> None:
         point = self.points.setdefault(int(entry["step"]), {"step": int(entry["step"])})

@@ -257,6 +257,9 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     elif main_process:
         (output / outputs.METRICS_LOG).unlink(missing_ok=True)
     progress = Progress(config, tracker, reporter, quiet=not main_process)
+    live = tracking.start_live(config, output, reporter) if main_process else None  # MLflow while it runs
+    if live is not None:
+        tracker.on_record = live.record
     if resume is not None:
         progress.checkpoints = [
             {"step": step, "uri": uris.child_uri(config.output, "checkpoints", path.name)}
@@ -284,7 +287,12 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
         )
     if config.distributed.strategy != "fsdp":  # FSDP shards the weights: its checkpoints are for resuming only
         progress.save_servable = partial(outputs.save_model, loop.model, loaded.processor, config)
-    state = loop.run(resume)
+    try:
+        state = loop.run(resume)
+    except BaseException:
+        if live is not None:
+            live.abort()  # the MLflow run ends FAILED, not RUNNING forever
+        raise
     full_state = loop.full_state()  # a collective under FSDP: every rank joins, rank 0 keeps it
     if not main_process:
         return RunResult(output, output, state, tracker.summary(), dict(tracker.latest), progress.losses)
@@ -304,7 +312,7 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     tracking_tensorboard.write_for(config, output, output / outputs.METRICS_LOG)  # before the upload
     uris.upload_dir(output, config.output)
     output_uri = uris.child_uri(config.output, model_path.name)
-    tracking.track(config, output, model_path, reporter)  # spec.tracking: MLflow, before the final status
+    tracking.track(config, output, model_path, reporter, live)  # spec.tracking: MLflow, before the final status
     progress.finish(output_uri)
     return RunResult(
         output=output,

@@ -1,24 +1,24 @@
-"""Log one finished run to MLflow from what the trainer already wrote: run.json's settings, the JSONL metric
-log (every step, not the status's downsampled curve), the model card and the adapter.
+"""Log a run to MLflow: its settings (run.json) as parameters, every record of the JSONL metric log (not the
+status's downsampled curve) as metrics, and the model card, metric log and adapter as artifacts.
 
-Done once, after training, from rank 0: a slow or unreachable tracking server never stalls a step, and a
-resumed run logs its whole log (the trainer trims it to the checkpoint on resume) as one MLflow run.
+From rank 0 only. Normally live (mlflow_live.LiveRun: params at the start, metrics as the trainer reports
+them, artifacts at the end); ``log_run`` does it all at once from the files, for a run that was not
+tracked live. A slow or unreachable tracking server never stalls a step.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.crd.tracking import URI_ENV
 from kubetune.train import outputs
-from kubetune.train.tracking.mlflow_rest import MlflowRest, TrackingError
+from kubetune.train.tracking.mlflow_live import LiveRun, earlier_records
+from kubetune.train.tracking.mlflow_rest import TrackingError
 
 log = logging.getLogger(__name__)
 MAX_PARAM_CHARS = 500
@@ -38,19 +38,11 @@ def params(config: TrainRunConfig) -> dict[str, str]:
     return {k: v[:MAX_PARAM_CHARS] for k, v in flat.items()}
 
 
-def metrics(log: Path, now_ms: int) -> list[dict[str, Any]]:
-    """One MLflow metric per finite number per record of the JSONL log, at the record's step."""
-    if not log.is_file():
-        return []
-    found = []
-    for line in log.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        step = int(entry.get("step", 0))
-        for key, value in entry.items():
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if key != "step" and number and math.isfinite(value):
-                found.append({"key": key, "value": float(value), "timestamp": now_ms, "step": step})
-    return found
+def run_tags(config: TrainRunConfig) -> dict[str, str]:
+    tags = {"mlflow.source.name": "kubetune-train"}
+    if config.training is not None:
+        tags.update({"kubetune.namespace": config.training.namespace, "kubetune.training": config.training.name})
+    return tags
 
 
 def artifacts(output: Path, model_path: Path) -> list[tuple[str, Path]]:
@@ -62,41 +54,50 @@ def artifacts(output: Path, model_path: Path) -> list[tuple[str, Path]]:
     return chosen
 
 
-def log_run(config: TrainRunConfig, output: Path, model_path: Path) -> str:
-    """Log the run; returns its URL in the tracking server's UI. Raises TrackingError."""
+def _uri(config: TrainRunConfig) -> str:
     tracking = config.tracking
     uri = (tracking.mlflow_uri if tracking else None) or os.environ.get(URI_ENV)
     if tracking is None or not uri:
         raise TrackingError("no MLflow URI: set spec.tracking.mlflow.uri or uriSecret")
-    client = MlflowRest(uri)
+    return uri
+
+
+def _new(config: TrainRunConfig, uri: str, output: Path, reporter: Any) -> LiveRun:
+    assert config.tracking is not None
+    name = config.tracking.run_name or output.name
+    return LiveRun(uri, config.tracking.experiment, name, params=params(config), tags=run_tags(config),
+                   reporter=reporter)
+
+
+def start_live(config: TrainRunConfig, output: Path, reporter: Any) -> LiveRun | None:
+    """The live MLflow run when the config asks for one (its earlier records first on a resume)."""
+    if config.tracking is None or not config.tracking.mlflow:
+        return None
     try:
-        now_ms = int(time.time() * 1000)
-        experiment = client.experiment_id(tracking.experiment)
-        tags = {"mlflow.source.name": "kubetune-train"}
-        if config.training is not None:
-            tags.update({"kubetune.namespace": config.training.namespace, "kubetune.training": config.training.name})
-        run_id, artifact_uri = client.create_run(experiment, tracking.run_name or output.name, now_ms, tags)
-        try:
-            client.log_batch(run_id, params(config), metrics(output / outputs.METRICS_LOG, now_ms))
-            for relative, path in artifacts(output, model_path):
-                if not client.upload(artifact_uri, relative, path):
-                    break  # the server does not proxy artifacts: metrics and params are still logged
-        except TrackingError:
-            client.finish(run_id, "FAILED", int(time.time() * 1000))
-            raise
-        client.finish(run_id, "FINISHED", int(time.time() * 1000))
-        return client.run_url(experiment, run_id)
-    finally:
-        client.close()
+        uri = _uri(config)
+    except TrackingError:
+        return None  # reported by track() at the end, as before
+    live = _new(config, uri, output, reporter)
+    return live.start(earlier_records(output / outputs.METRICS_LOG))
 
 
-def track(config: TrainRunConfig, output: Path, model_path: Path, reporter: Any) -> str | None:
+def log_run(config: TrainRunConfig, output: Path, model_path: Path, live: LiveRun | None = None) -> str:
+    """Finish the live run, or log the whole run now from its files; returns its URL in the tracking
+    server's UI. Raises TrackingError."""
+    if live is None:
+        live = _new(config, _uri(config), output, None)
+        live.record_all(earlier_records(output / outputs.METRICS_LOG))
+    return live.finish(artifacts(output, model_path))
+
+
+def track(config: TrainRunConfig, output: Path, model_path: Path, reporter: Any,
+          live: LiveRun | None = None) -> str | None:
     """log_run when the config asks for it; the URL goes to status.trackingUrl. A tracking failure is a
     Warning Event, not a failed training: the model and its metrics are in the run's output either way."""
     if config.tracking is None or not config.tracking.mlflow:
         return None
     try:
-        url = log_run(config, output, model_path)
+        url = log_run(config, output, model_path, live)
     except TrackingError as exc:
         log.warning("tracking: %s", exc)
         if reporter is not None:
