@@ -168,6 +168,11 @@ class PodWorker:
             self.sandbox.refresh_tokens()
         except Exception:
             log.warning("refreshing tokens of %s failed", self.key, exc_info=True)
+        try:
+            for volume in self.sandbox.sync_objects():
+                log.info("volume %s of %s follows its object", volume, self.key)
+        except Exception:
+            log.warning("syncing the volumes of %s failed", self.key, exc_info=True)
         containers = self._containers()
         if not status.initialized(self.init_records):
             self._step_init(containers)

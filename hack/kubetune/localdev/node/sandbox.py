@@ -19,13 +19,17 @@ from typing import Any
 
 from kubetune.localdev.node import envvars, mounts, volumes
 from kubetune.localdev.node.config import NodeConfig
-from kubetune.localdev.node.envvars import PodFacts, Sources
+from kubetune.localdev.node.envvars import EnvError, PodFacts, Sources
 from kubetune.localdev.node.hosts import HostsTable, wants_hosts
 from kubetune.localdev.node.kube import Kube
 
 log = logging.getLogger(__name__)
 
 TOKEN_REFRESH_FRACTION = 0.8  # re-mint at 80% of the token's life, as the kubelet does
+# How often ConfigMap and Secret volumes are brought in step with their objects. A kubelet takes up to
+# its sync period plus its cache's TTL (about a minute); a few seconds here keep tests short, for a GET
+# per referenced object per pod.
+OBJECT_SYNC_SECONDS = 3.0
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Sandbox:
     filesystems: dict[str, mounts.ContainerFs] = field(default_factory=dict)
     host_links: list[Path] = field(default_factory=list)
     token_refresh_at: float | None = None
+    objects_sync_at: float = 0.0
 
     @property
     def namespace(self) -> str:
@@ -118,6 +123,7 @@ class Sandbox:
             volumes.materialize(volume, directory, self.pod, self.facts, sources, self.mint)
             self.volume_dirs[volume["name"]] = directory
         self._schedule_token_refresh()
+        self.objects_sync_at = time.monotonic() + OBJECT_SYNC_SECONDS
         for container in all_containers(self.pod):
             container_dir = self.directory / "containers" / container["name"]
             container_dir.mkdir(parents=True, exist_ok=True)
@@ -148,6 +154,28 @@ class Sandbox:
             if volumes.is_refreshed(volume):
                 volumes.materialize(volume, self.volume_dirs[volume["name"]], self.pod, self.facts, sources, self.mint)
         self._schedule_token_refresh()
+
+    def sync_objects(self) -> list[str]:
+        """Bring ConfigMap and Secret volumes in step with their objects; the names of those that changed.
+
+        A deleted object leaves its files as they were (a kubelet keeps the last content too).
+        """
+        if time.monotonic() < self.objects_sync_at:
+            return []
+        self.objects_sync_at = time.monotonic() + OBJECT_SYNC_SECONDS
+        synced = [v for v in self.pod["spec"].get("volumes") or [] if volumes.is_synced(v)]
+        if not synced:
+            return []
+        sources = self.sources()
+        changed = []
+        for volume in synced:
+            try:
+                files = volumes.volume_files(volume, self.pod, self.facts, sources, self.mint)
+            except EnvError:
+                continue
+            if volumes.sync_files(self.volume_dirs[volume["name"]], files, volumes.holds_secrets(volume)):
+                changed.append(str(volume["name"]))
+        return changed
 
     def container_env(self, container: Mapping[str, Any]) -> dict[str, str]:
         env = host_path_env(self.ctx.config.inherited_env)

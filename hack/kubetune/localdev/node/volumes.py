@@ -54,6 +54,16 @@ def is_refreshed(volume: Volume) -> bool:
     return any("serviceAccountToken" in source for source in sources)
 
 
+def is_synced(volume: Volume) -> bool:
+    """ConfigMap, Secret and projected volumes whose files follow their objects while the pod runs.
+
+    As a kubelet does (within its sync period): a server may re-read such a file, e.g. the adapters
+    ConfigMap of an InferenceService. Volumes with a token are left to the token refresh (re-writing them
+    would mint a token every time).
+    """
+    return any(kind in volume for kind in ("configMap", "secret", "projected")) and not is_refreshed(volume)
+
+
 def token_lifetime(volume: Volume) -> int:
     sources = (volume.get("projected") or {}).get("sources") or []
     lifetimes = [
@@ -151,6 +161,31 @@ def write_files(directory: Path, files: Sequence[VolumeFile], private: bool) -> 
         finally:
             os.close(handle)
         os.replace(temporary, target)
+
+
+def sync_files(directory: Path, files: Sequence[VolumeFile], private: bool) -> bool:
+    """Make ``directory`` hold exactly ``files``: changed ones rewritten atomically, removed keys deleted.
+
+    True when anything changed. Files that are already right are not touched, so a reader that watches
+    modification times sees only real changes.
+    """
+    wanted = {item.path: item for item in files}
+    stale = []
+    for item in files:
+        target = directory / item.path
+        try:
+            same = target.read_bytes() == item.content and (target.stat().st_mode & 0o777) == item.mode
+        except OSError:
+            same = False
+        if not same:
+            stale.append(item)
+    gone = [path for path in directory.rglob("*") if path.is_file() and not path.name.startswith(".tmp-")
+            and str(path.relative_to(directory)) not in wanted]
+    if stale:
+        write_files(directory, stale, private)
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return bool(stale or gone)
 
 
 def holds_secrets(volume: Volume) -> bool:
