@@ -1,8 +1,9 @@
 """Certificates and keys for the local control plane.
 
-One CA signs the API server's serving certificate and the client certificates
+One CA signs the API server's serving certificate, the client certificates
 of the controller-manager and scheduler (which authenticate as the built-in
-system users that RBAC's bootstrap policy already binds). A separate RSA key
+system users that RBAC's bootstrap policy already binds) and of the API server
+towards kubelets, and the local node's kubelet serving certificate. A separate RSA key
 pair signs service-account tokens.
 """
 
@@ -135,6 +136,22 @@ class LocalPKI:
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
         )
+
+    def issue_serving(self, name: str, hosts: tuple[str, ...]) -> tuple[Path, Path]:
+        """A serving certificate for `hosts` (IP addresses or DNS names), e.g. a node's kubelet API."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        sans: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                sans.append(x509.DNSName(host))
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        cert = self._sign(subject, key, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+        cert_path, key_path = self.paths.client(name)
+        _write_key(key_path, key)
+        _write_cert(cert_path, cert)
+        return cert_path, key_path
 
     def issue_client(self, name: str, user: str, groups: tuple[str, ...] = ()) -> tuple[Path, Path]:
         """A client certificate: CN is the user name, O entries are the groups."""

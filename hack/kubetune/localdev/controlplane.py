@@ -26,16 +26,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
 from kubetune.localdev import processes
 from kubetune.localdev.certs import LocalPKI
+from kubetune.localdev.node.config import KubeletTLS
 
 BIN_ENV = "KUBETUNE_CONTROLPLANE_BIN"
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 SERVICE_CIDR = "10.0.0.0/24"
 ADMIN_USER = "kubetune-admin"
+# Who the API server is when it calls a node's kubelet API (pods/log, exec, port-forward): a client
+# certificate of the control plane's CA, the only identity the local node serves logs to.
+KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 
 
 class ControlPlaneError(RuntimeError):
@@ -85,7 +90,11 @@ class ControlPlane:
     work_dir: Path
     server: str = ""
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    pki: LocalPKI | None = None
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The API server checks a kubelet's serving certificate against this CA. The local node's is
+    # issued here (kubelet_tls); a real kubelet's self-signed one is not (ClusterControlPlane).
+    verify_kubelet_serving: ClassVar[bool] = True
 
     @property
     def ca_file(self) -> Path:
@@ -130,8 +139,16 @@ class ControlPlane:
     def alive(self) -> dict[str, bool]:
         return {name: proc.poll() is None for name, proc in self._procs.items()}
 
+    def kubelet_tls(self, node_name: str) -> KubeletTLS:
+        """What a local node needs to serve the kubelet API: a serving certificate for 127.0.0.1 and its
+        name from this control plane's CA, and the CA and user it accepts as the API server."""
+        if self.pki is None:
+            raise ControlPlaneError("the control plane is not started")
+        cert, key = self.pki.issue_serving(f"kubelet-{node_name}", ("127.0.0.1", "localhost", node_name))
+        return KubeletTLS(cert=cert, key=key, client_ca=self.ca_file, client_users=(KUBELET_CLIENT_USER,))
+
     def _boot(self) -> None:
-        pki = LocalPKI(self.work_dir / "pki")
+        pki = self.pki = LocalPKI(self.work_dir / "pki")
         etcd_url = self._start_etcd()
         port = free_port()
         self.server = f"https://127.0.0.1:{port}"
@@ -178,6 +195,9 @@ class ControlPlane:
         tokens.write_text(f'{self.admin_token},{ADMIN_USER},{ADMIN_USER},"system:masters"\n')
         tokens.chmod(0o600)
         p = pki.paths
+        kubelet_cert, kubelet_key = pki.issue_client("apiserver-kubelet-client", KUBELET_CLIENT_USER,
+                                                     ("system:masters",))
+        kubelet_ca = [f"--kubelet-certificate-authority={p.ca_cert}"] if self.verify_kubelet_serving else []
         self._spawn("kube-apiserver", [
             str(self.bin_dir / "kube-apiserver"),
             f"--etcd-servers={etcd_url}",
@@ -198,6 +218,12 @@ class ControlPlane:
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
             "--enable-admission-plugins=NodeRestriction",
+            # pods/log and friends: the API server calls the node at its InternalIP (a node's
+            # Hostname resolves nowhere here) with its own client certificate.
+            f"--kubelet-client-certificate={kubelet_cert}",
+            f"--kubelet-client-key={kubelet_key}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
+            *kubelet_ca,
             "--profiling=false",
             "--v=1",
         ])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +23,7 @@ from kubetune.localdev.node.forward import LoopbackForwarder
 from kubetune.localdev.node.heartbeat import Heartbeat
 from kubetune.localdev.node.hosts import HostsTable
 from kubetune.localdev.node.kube import Kube, api_client, server_address
+from kubetune.localdev.node.kubeletapi import KubeletAPI
 from kubetune.localdev.node.podwatch import Watcher, pod_watcher
 from kubetune.localdev.node.podworker import PodWorker, is_terminal
 from kubetune.localdev.node.sandbox import NodeContext
@@ -50,6 +52,7 @@ class NodeAgent:
         self._heartbeat: Heartbeat | None = None
         self._watcher: Watcher | None = None
         self._provisioner: Provisioner | None = None
+        self.kubelet_api: KubeletAPI | None = None
         self._stopped = False
 
     @property
@@ -74,7 +77,11 @@ class NodeAgent:
             directory.mkdir(parents=True, exist_ok=True)
         if self.allocator.mode == "netns":
             self._start_network()
-        node = registration.register(self.kube, self.config)
+        kubelet_port = 0
+        if self.config.kubelet_tls is not None:
+            self.kubelet_api = KubeletAPI(self.config.kubelet_tls, self.config.logs_dir, self.pod_uid, self.log_live)
+            kubelet_port = self.kubelet_api.start(registration.HOST_IP)
+        node = registration.register(self.kube, self.config, kubelet_port)
         self._heartbeat = Heartbeat(
             self.kube,
             self.config.name,
@@ -132,6 +139,8 @@ class NodeAgent:
             worker.thread.join()
         if self._heartbeat is not None:
             self._heartbeat.stop(mark_not_ready=True)
+        if self.kubelet_api is not None:
+            self.kubelet_api.stop()
         self.allocator.release_all()
         if self._forwarder is not None:
             self._forwarder.stop()
@@ -154,6 +163,22 @@ class NodeAgent:
         with self._lock:
             workers = list(self.workers.values())
         return [current.process.pid for worker in workers for current in list(worker.running.values())]
+
+    def pod_uid(self, namespace: str, name: str) -> str | None:
+        """The uid of the pod this node runs as namespace/name (the kubelet API's pod lookup)."""
+        with self._lock:
+            workers = list(self.workers.values())
+        for worker in workers:
+            meta = worker.pod["metadata"]
+            if meta["namespace"] == namespace and meta["name"] == name:
+                return str(meta["uid"])
+        return None
+
+    def log_live(self, path: Path) -> bool:
+        """Whether a container run still writes to this log file (a followed log ends when it stops)."""
+        with self._lock:
+            workers = list(self.workers.values())
+        return any(current.process.log_path == path for worker in workers for current in list(worker.running.values()))
 
     def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]

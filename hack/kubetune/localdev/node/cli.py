@@ -12,7 +12,7 @@ import signal
 import threading
 from pathlib import Path
 
-from kubetune.localdev.node.config import NodeConfig
+from kubetune.localdev.node.config import KubeletTLS, NodeConfig
 
 
 def parse_args(argv: list[str] | None = None) -> NodeConfig:
@@ -40,7 +40,20 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
         metavar="PREFIX",
         help="also symlink mount paths under PREFIX on the host itself",
     )
+    tls = parser.add_argument_group("kubelet API (container logs for `kubectl logs`; all three or none)")
+    tls.add_argument("--tls-cert-file", type=Path, help="serving certificate, from the cluster's CA")
+    tls.add_argument("--tls-private-key-file", type=Path)
+    tls.add_argument("--client-ca-file", type=Path, help="CA of the API server's kubelet client certificate")
+    tls.add_argument("--client-user", action="append", default=[], metavar="NAME",
+                     help="a client certificate CN allowed to read logs (default kube-apiserver-kubelet-client)")
     args = parser.parse_args(argv)
+    files = (args.tls_cert_file, args.tls_private_key_file, args.client_ca_file)
+    if any(files) and not all(files):
+        parser.error("--tls-cert-file, --tls-private-key-file and --client-ca-file go together")
+    kubelet_tls = KubeletTLS(
+        cert=args.tls_cert_file, key=args.tls_private_key_file, client_ca=args.client_ca_file,
+        client_users=tuple(args.client_user) or ("kube-apiserver-kubelet-client",),
+    ) if all(files) else None
     labels = dict(item.split("=", 1) for item in args.label)
     extra = {"state_dir": args.state_dir} if args.state_dir is not None else {}
     return NodeConfig(
@@ -53,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> NodeConfig:
         pod_cidr=args.pod_cidr,
         host_ports=tuple(args.host_port),
         mount_allowlist=tuple(args.allow_host_mount),
+        kubelet_tls=kubelet_tls,
         **extra,
     )
 

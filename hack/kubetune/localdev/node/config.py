@@ -31,6 +31,18 @@ def _default_state_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class KubeletTLS:
+    """How the node serves the kubelet API (container logs): its serving certificate and key, and
+    the CA and user names (certificate CN) of the clients it accepts, as kubelet's --tls-cert-file,
+    --tls-private-key-file and --client-ca-file. Only the API server is meant to be among them."""
+
+    cert: Path
+    key: Path
+    client_ca: Path
+    client_users: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     """Everything the agent needs; `kubetune-node` builds one from its flags."""
 
@@ -73,6 +85,9 @@ class NodeConfig:
     sync_seconds: float = 0.5  # how often a pod worker checks its processes
     restart_backoff_seconds: float = 10.0  # first restart delay; doubles up to the cap
     restart_backoff_cap_seconds: float = 300.0
+    # None: no kubelet API (the node advertises port 0 and pods/log fails, as before); else the
+    # node serves containerLogs on a free 127.0.0.1 port (see kubeletapi.py).
+    kubelet_tls: KubeletTLS | None = None
     # Where pod IP lock files live: shared by every agent on the machine, so
     # two agents never hand out the same address.
     ipam_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "kubetune-ipam")

@@ -65,8 +65,11 @@ def node_manifest(config: NodeConfig) -> dict[str, Any]:
     }
 
 
-def node_static_status(config: NodeConfig, kubelet_version: str) -> dict[str, Any]:
-    """Everything in NodeStatus but the conditions (heartbeat writes those)."""
+def node_static_status(config: NodeConfig, kubelet_version: str, kubelet_port: int = 0) -> dict[str, Any]:
+    """Everything in NodeStatus but the conditions (heartbeat writes those).
+
+    kubelet_port: where the node's kubelet API (container logs) listens on HOST_IP; 0 for none.
+    """
     capacity = node_capacity(config)
     return {
         "capacity": capacity,
@@ -75,7 +78,7 @@ def node_static_status(config: NodeConfig, kubelet_version: str) -> dict[str, An
             {"type": "InternalIP", "address": HOST_IP},
             {"type": "Hostname", "address": config.name},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": "",
             "systemUUID": "",
@@ -91,7 +94,7 @@ def node_static_status(config: NodeConfig, kubelet_version: str) -> dict[str, An
     }
 
 
-def register(kube: Kube, config: NodeConfig) -> dict[str, Any]:
+def register(kube: Kube, config: NodeConfig, kubelet_port: int = 0) -> dict[str, Any]:
     """Create the Node, or bring an existing one's labels up to date; then write its status."""
     manifest = node_manifest(config)
     try:
@@ -109,7 +112,7 @@ def register(kube: Kube, config: NodeConfig) -> dict[str, Any]:
     version = kube.version.get_code().git_version
     response = kube.core.patch_node_status(
         config.name,
-        {"status": node_static_status(config, version)},
+        {"status": node_static_status(config, version, kubelet_port)},
         _content_type=STRATEGIC_PATCH,
         _preload_content=False,
     )
