@@ -23,6 +23,7 @@ from kubetune.crd.runconfig import RunDistributed, RunHyperparameters
 from kubetune.train import checkpoint
 from kubetune.train.data import Batches
 from kubetune.train.distributed.failures import Stopped
+from kubetune.train.distributed.gpu_readings import GpuReadings
 from kubetune.train.distributed.stop import StopRequest
 from kubetune.train.distributed.strategy import Prepared, full_state_dict, prepare
 from kubetune.train.distributed.world import World
@@ -108,6 +109,7 @@ class Loop:
     distributed: RunDistributed = field(default_factory=RunDistributed)
     stop: StopRequest = field(default_factory=StopRequest)
     prepared: Prepared | None = None
+    gpus: GpuReadings | None = None  # every node's GPU readings for rank 0's status (multi-process runs)
 
     @property
     def world_size(self) -> int:
@@ -193,7 +195,13 @@ class Loop:
                 loss, grad_norm = self._step(prepared, optimizer, micro, window, supervised)
                 scheduler.step()
                 # One collective per step: the whole job's loss and tokens, and whether any rank was asked to stop.
-                loss_sum, tokens_all, stops = world.sum([loss, float(tokens), float(self.stop.requested)])
+                # Rank 0 also says there whether a gather of every node's GPU readings is due.
+                due = self.gpus.due_flag() if self.gpus is not None else 0.0
+                loss_sum, tokens_all, stops, gather = world.sum(
+                    [loss, float(tokens), float(self.stop.requested), due]
+                )
+                if gather > 0 and self.gpus is not None:
+                    self.gpus.collect()
                 loss = loss_sum if self.causal else loss_sum / world.world_size
                 state.update(step=state["step"] + 1, window=index + 1, tokens=state["tokens"] + int(tokens_all))
                 step = state["step"]

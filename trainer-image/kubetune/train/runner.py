@@ -21,6 +21,7 @@ from kubetune.crd.runconfig import TrainRunConfig
 from kubetune.formats import DatasetError
 from kubetune.train import checkpoint, data, modeling, outputs, tracking, uris, validate
 from kubetune.train.distributed import failures
+from kubetune.train.distributed.gpu_readings import GpuReadings
 from kubetune.train.distributed.stop import StopRequest
 from kubetune.train.distributed.world import World, env_rank, init_world
 from kubetune.train.gpu import GpuProbe
@@ -232,17 +233,25 @@ def _prepare(
     return model_dir, loaded, train, validation
 
 
-def run(config: TrainRunConfig, reporter: StatusReporter | None = None, stop: StopRequest | None = None) -> RunResult:
-    """One training run end to end (one rank of it under torchrun); raises on failure (the caller reports it)."""
+def run(
+    config: TrainRunConfig,
+    reporter: StatusReporter | None = None,
+    stop: StopRequest | None = None,
+    gpus: GpuReadings | None = None,
+) -> RunResult:
+    """One training run end to end (one rank of it under torchrun); raises on failure (the caller reports it).
+    ``gpus``: the GPU readings the reporter sends; with several processes the loop gathers every node's."""
     # Collectives wait this long for a slow peer (rank 0 uploading a checkpoint) before failing.
     world = init_world(max(1800.0, config.distributed.rendezvous_timeout_seconds))
     try:
-        return _run(config, reporter, world, stop or StopRequest())
+        return _run(config, reporter, world, stop or StopRequest(), gpus)
     finally:
         world.close()
 
 
-def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, stop: StopRequest) -> RunResult:
+def _run(
+    config: TrainRunConfig, reporter: StatusReporter | None, world: World, stop: StopRequest, gpus: GpuReadings | None
+) -> RunResult:
     hp = config.hyperparameters
     output = uris.output_dir(config.output, config.resume)
     output.mkdir(parents=True, exist_ok=True)
@@ -272,6 +281,8 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
 
         loop = build_loop(config, loaded, train, validation, output, progress, stop)
     else:
+        if gpus is not None:
+            gpus.attach(world)
         loop = Loop(
             model=loaded.model,
             train_features=train,
@@ -284,6 +295,7 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
             world=world,
             distributed=config.distributed,
             stop=stop,
+            gpus=gpus,
         )
     if config.distributed.strategy != "fsdp":  # FSDP shards the weights: its checkpoints are for resuming only
         progress.save_servable = partial(outputs.save_model, loop.model, loaded.processor, config)
@@ -324,18 +336,20 @@ def _run(config: TrainRunConfig, reporter: StatusReporter | None, world: World, 
     )
 
 
-def make_reporter(config: TrainRunConfig, api: StatusApi | None) -> StatusReporter | None:
+def make_reporter(
+    config: TrainRunConfig, api: StatusApi | None, gpus: GpuReadings | None = None
+) -> StatusReporter | None:
     """A reporter when the config names a Training and the API is reachable by configuration."""
     if config.training is None or api is None:
         return None
-    probe = GpuProbe()
+    gpus = gpus or GpuReadings(GpuProbe().readings, interval=config.reporting.interval_seconds)
     return StatusReporter(
         api,
         config.training.namespace,
         config.training.name,
         uid=config.training.uid,
         interval=config.reporting.interval_seconds,
-        extra_fields=probe.status_fields,
+        extra_fields=gpus.status_fields,
     )
 
 
@@ -356,10 +370,14 @@ def write_termination_log(path: str, error: BaseException) -> None:
 
 def main(config: TrainRunConfig, api: StatusApi | None = None) -> int:
     """Run, report and return the exit code (``kubetune.crd.exit_codes``); failures go to the termination log."""
-    reporter = make_reporter(config, api) if env_rank()[0] == 0 else None
+    # Every node's first process reads its GPUs for rank 0; rank 0 asks for them only when it reports.
+    gpus: GpuReadings | None = GpuReadings(GpuProbe().readings, interval=config.reporting.interval_seconds)
+    reporter = make_reporter(config, api, gpus) if env_rank()[0] == 0 else None
+    if env_rank()[0] == 0 and reporter is None:
+        gpus = None
     try:
         with StopRequest() as stop:
-            result = run(config, reporter, stop)
+            result = run(config, reporter, stop, gpus)
         if env_rank()[0] == 0:  # the other ranks wrote nothing and know no summary
             log.info("done: %s (final loss %s)", result.model_path, result.summary.get("final_loss"))
         return EXIT_OK
