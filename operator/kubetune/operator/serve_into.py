@@ -82,6 +82,7 @@ def merge_trained(model: ServedModel, trained: Iterable[Trained]) -> tuple[Serve
     must not be taken by spec.model.adapters (the spec wins); at most MAX_ADAPTERS in all.
     """
     adapters = dict(model.adapters)
+    trained_names: set[str] = set()
     problems: list[str] = []
     for item in trained:
         name = item.training
@@ -101,7 +102,8 @@ def merge_trained(model: ServedModel, trained: Iterable[Trained]) -> tuple[Serve
                             "the most it serves")
         else:
             adapters[name] = item.model.adapter
-    return ServedModel(model.base_model, adapters), problems
+            trained_names.add(name)
+    return ServedModel(model.base_model, adapters, model.trained | trained_names), problems
 
 
 def services_to_follow(namespace: str, training: str, spec: Mapping[str, Any], phase: str | None,

@@ -11,13 +11,16 @@ from pydantic import ValidationError
 
 from kubetune.crd.chains import ChainModel
 from kubetune.crd.crd_yaml import crd_for
-from kubetune.crd.inferenceservice import MAX_ADAPTERS
+from kubetune.crd.inferenceservice import MAX_ADAPTERS, InferenceServiceSpec
 from kubetune.crd.kinds import TRAINING
 from kubetune.crd.references import StoreLayout
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import SERVE_INTO_NEEDS_ADAPTER, SERVE_NEW_OR_INTO, TrainingSpec
+from kubetune.operator.builders.deployment import build_deployment
 from kubetune.operator.builders.serving import ServedModel
+from kubetune.operator.owner import Owner
 from kubetune.operator.serve_into import Trained, merge_trained, services_to_follow, trained_adapters
+from kubetune.operator.settings import Settings
 from kubetune.operator.validation import check_references, validate_training
 
 pytestmark = pytest.mark.unit
@@ -53,11 +56,23 @@ def test_succeeded_trainings_serving_into_the_service_add_their_adapter_by_name(
     assert [t.training for t in trained] == ["sft-a", "sft-b"]
     model, problems = merge_trained(ServedModel(BASE, {"mine": "file:///store/team-a/mine"}), trained)
     assert problems == []
-    assert model == ServedModel(BASE, {"mine": "file:///store/team-a/mine",
-                                       "sft-a": "file:///store/team-a/sft-a",
-                                       "sft-b": "file:///store/team-a/sft-b"})
+    assert model.adapters == {"mine": "file:///store/team-a/mine", "sft-a": "file:///store/team-a/sft-a",
+                              "sft-b": "file:///store/team-a/sft-b"}
     # The base model only decides the version: an added adapter rolls nothing out.
     assert model.fingerprint() == ServedModel(BASE).fingerprint()
+
+
+def test_a_trained_adapter_leaves_the_pod_template_as_it_was(settings: Settings) -> None:
+    """Not the default adapter either: the served name keeps answering with the base model (or spec's first)."""
+    owner = Owner(api_version="kubetune.io/v1alpha1", kind="InferenceService", name="chat", uid="u", namespace=NS)
+    spec = InferenceServiceSpec.model_validate({"model": {"baseModel": BASE}})
+    trained = [Trained("sft", ChainModel(BASE, "file:///store/team-a/sft", "sft", "lora"))]
+    model, problems = merge_trained(ServedModel(BASE), trained)
+    assert problems == [] and model.adapters == {"sft": "file:///store/team-a/sft"} and model.default_adapter == ""
+    before = build_deployment(owner, spec, ServedModel(BASE), "v1", settings)
+    assert build_deployment(owner, spec, model, "v1", settings) == before
+    with_spec, _ = merge_trained(ServedModel(BASE, {"mine": "file:///m"}), trained)
+    assert with_spec.default_adapter == "mine"
 
 
 def test_an_adapter_that_does_not_fit_the_service_is_left_out_with_the_reason() -> None:

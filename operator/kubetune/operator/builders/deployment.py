@@ -35,7 +35,7 @@ def serve_env(
     values: dict[str, str] = {
         "MODEL_URI": model.base_model,
         # The adapters themselves come from the adapters ConfigMap (serving_runtime.py), loaded at run time.
-        "DEFAULT_ADAPTER": next(iter(model.adapters), ""),
+        "DEFAULT_ADAPTER": model.default_adapter,
         "TASK": spec.task,
         "MODEL_VERSION": version,
         "MAX_CONCURRENT": str(limits.max_concurrent),

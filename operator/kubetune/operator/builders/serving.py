@@ -18,6 +18,14 @@ class ServedModel:
 
     base_model: str
     adapters: dict[str, str] = field(default_factory=dict)
+    # Adapters added by Trainings that serve into the service (serve_into.py): loaded at run time, never
+    # the default one (the served name keeps answering with what the spec says; no rollout for them).
+    trained: frozenset[str] = frozenset()
+
+    @property
+    def default_adapter(self) -> str:
+        """What the served name selects: the spec's first adapter (for trainingRef, the Training's), or none."""
+        return next((name for name in self.adapters if name not in self.trained), "")
 
     @classmethod
     def from_source(cls, source: ModelSource) -> ServedModel:
