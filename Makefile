@@ -6,11 +6,11 @@ BIN := $(VENV)/bin
 # Re-install only when the dependency list changes.
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: setup browser mlflow controlplane kueue keda helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
+.PHONY: setup browser shells mlflow controlplane kueue keda helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
 	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster e2e-cluster-s3 clean \
 	setup-vllm
 
-setup: $(STAMP) controlplane kueue keda helm setup-vllm browser mlflow
+setup: $(STAMP) controlplane kueue keda helm setup-vllm browser shells mlflow
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ setup-vllm:
 # Debian's chromium and chromium-driver for the dashboard's browser test (tests/integration/ui).
 browser:
 	hack/browser/setup.sh
+
+# Debian's zsh and fish: tests/unit/client/test_completion_shells.py runs `kubetune completion zsh|fish` in them.
+shells:
+	hack/shells/setup.sh
 
 # MLflow's tracking server in its own environment (~/.cache/kubetune/mlflow/<version>, about 850 MB) for the
 # local platform and tests/integration/train/test_mlflow_tracking.py.
