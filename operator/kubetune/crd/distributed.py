@@ -14,7 +14,6 @@ from pydantic import Field
 from kubetune.crd.base import CamelModel, ObjectName, Quantity
 
 StrategyChoice = Literal["auto", "ddp", "fsdp"]
-RENDEZVOUS_PORT = 29500  # torchrun's default c10d port, on node 0
 
 
 class DistributedSpec(CamelModel):

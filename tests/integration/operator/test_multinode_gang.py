@@ -1,7 +1,7 @@
 """A two-node Training on the local node: Indexed Job, headless Service, rendezvous by name, group restart.
 
 The stand-in trainer does what torchrun's nodes do at the level the operator sees: node 1 finds
-node 0 through the rendezvous endpoint (`<job>-0.<job>.<ns>.svc:29500`, resolved through the
+node 0 through the rendezvous endpoint (`<job>-0.<job>.<ns>.svc:<port>`, the Training's own port, resolved through the
 local node's hosts file) and talks to it; in the first attempt node 1 waits to be killed and node 0
 waits for a peer that never finishes (a hang, unless the group is restarted); in the second both finish.
 """

@@ -10,7 +10,12 @@ import pytest
 from kubetune.crd.exit_codes import EXIT_PERMANENT
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
-from kubetune.operator.builders.distributed import build_headless_service
+from kubetune.operator.builders.distributed import (
+    RENDEZVOUS_PORT_COUNT,
+    RENDEZVOUS_PORT_MIN,
+    build_headless_service,
+    rendezvous_port,
+)
 from kubetune.operator.builders.job import build_job
 from kubetune.operator.builders.runconfig import ResolutionError, build_run_config
 from kubetune.operator.owner import Owner
@@ -98,7 +103,8 @@ def test_many_nodes_make_an_indexed_job_that_fails_as_a_group(
     pod = job["spec"]["template"]["spec"]
     assert pod["subdomain"] == "run-1-train"
     env = _env(job)
-    assert env["KUBETUNE_RDZV_ENDPOINT"] == "run-1-train-0.run-1-train.team-a.svc:29500"
+    port = rendezvous_port(owner.uid)
+    assert env["KUBETUNE_RDZV_ENDPOINT"] == f"run-1-train-0.run-1-train.team-a.svc:{port}"
     assert (env["KUBETUNE_NNODES"], env["KUBETUNE_NPROC_PER_NODE"], env["KUBETUNE_RDZV_TIMEOUT"]) == ("3", "2", "120")
     assert env["KUBETUNE_LOCAL_ADDR"] == {"fieldRef": {"fieldPath": "status.podIP"}}
     assert "batch.kubernetes.io/controller-uid" in env["KUBETUNE_RDZV_ID"]["fieldRef"]["fieldPath"]
@@ -113,7 +119,19 @@ def test_headless_service_names_the_group_with_an_owner(owner: Owner) -> None:
     assert service["spec"]["clusterIP"] == "None"
     assert service["spec"]["publishNotReadyAddresses"] is True  # peers find node 0 before anyone is ready
     assert service["spec"]["selector"] == {"kubetune.io/training": "run-1", "app.kubernetes.io/component": "trainer"}
-    assert service["spec"]["ports"][0]["port"] == 29500
+    # The port the pods' rendezvous endpoint names (the Training's own, not torchrun's shared default).
+    port = rendezvous_port("uid-1")
+    assert service["spec"]["ports"][0] == {"name": "rendezvous", "port": port, "targetPort": port}
+
+
+def test_each_training_has_its_own_stable_rendezvous_port() -> None:
+    """Pods that share a network namespace (the local node) must not all bind 29500 on node 0."""
+    ports = {rendezvous_port(f"5f0c8a1e-{i:04d}-4c1e-9d7b-0242ac120002") for i in range(200)}
+    assert len(ports) >= 195  # spread over the range: two Trainings rarely meet
+    assert all(RENDEZVOUS_PORT_MIN <= p < RENDEZVOUS_PORT_MIN + RENDEZVOUS_PORT_COUNT for p in ports)
+    assert max(ports) < 30000  # below the NodePort range and Linux's ephemeral ports
+    # Stable: a group restart (a new Job of the same Training) rendezvouses on the same port.
+    assert rendezvous_port("uid-1") == rendezvous_port("uid-1") != rendezvous_port("uid-2")
 
 
 def test_hub_token_is_a_secret_reference_and_never_plain_env(

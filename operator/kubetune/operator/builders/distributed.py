@@ -3,15 +3,20 @@
 One pod runs `processesPerNode` processes under torchrun (one per GPU, or as many as asked on CPU).
 `nodes: M > 1` makes the Job Indexed (completions = parallelism = M) with a headless Service
 of the Job's name as the pods' subdomain: pod i is `<job>-i.<job>`, and every pod rendezvouses at
-`<job>-0.<job>:29500` (torchrun's c10d backend, hosted by node 0). Why not JobSet: docs/operator.md.
+`<job>-0.<job>:<port>` (torchrun's c10d backend, hosted by node 0). Why not JobSet: docs/operator.md.
+
+The port is the Training's own (``rendezvous_port``): where pods share a network namespace (the
+local node's host-process pods, or hostNetwork pods on a cluster) two groups at once would
+otherwise both bind torchrun's default 29500 on node 0, and the second would fail its rendezvous.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from kubetune.crd import labels as lbl
-from kubetune.crd.distributed import RENDEZVOUS_PORT, DistributedSpec
+from kubetune.crd.distributed import DistributedSpec
 from kubetune.crd.exit_codes import PERMANENT_EXIT_CODES
 from kubetune.crd.runconfig import RunDistributed
 from kubetune.crd.training import TrainingSpec
@@ -23,6 +28,10 @@ SHM_PATH = "/dev/shm"  # noqa: S108  (the shared-memory mount itself, not a temp
 SHM_PER_PROCESS_GI = 1
 RENDEZVOUS_PORT_NAME = "rendezvous"
 MAX_HOSTNAME = 63  # a pod's hostname <job>-<index> is a DNS label
+# Rendezvous ports: below the NodePort range (30000-32767) and Linux's ephemeral ports (32768-60999),
+# so that neither a Service nor an outgoing connection holds the port node 0 must bind.
+RENDEZVOUS_PORT_MIN = 20000
+RENDEZVOUS_PORT_COUNT = 10000
 
 
 class DistributedError(ValueError):
@@ -64,9 +73,19 @@ def check_names(job_name: str, nodes: int) -> None:
             f"{MAX_HOSTNAME} characters; use a shorter name")
 
 
-def rendezvous_endpoint(job_name: str, namespace: str) -> str:
+def rendezvous_port(uid: str) -> int:
+    """The Training's rendezvous port: a hash of its uid into 20000-29999, stable across group restarts.
+
+    Two Trainings at once get the same port with probability 1/10000 per pair; a group that loses
+    that draw fails its rendezvous and is restarted like any failed group.
+    """
+    digest = hashlib.sha256(uid.encode()).digest()
+    return RENDEZVOUS_PORT_MIN + int.from_bytes(digest[:8], "big") % RENDEZVOUS_PORT_COUNT
+
+
+def rendezvous_endpoint(job_name: str, namespace: str, port: int) -> str:
     """Node 0's stable name through the headless Service (namespace-qualified: no search path needed)."""
-    return f"{job_name}-0.{job_name}.{namespace}.svc:{RENDEZVOUS_PORT}"
+    return f"{job_name}-0.{job_name}.{namespace}.svc:{port}"
 
 
 def gang(config: RunDistributed) -> bool:
@@ -74,7 +93,7 @@ def gang(config: RunDistributed) -> bool:
     return config.nodes > 1
 
 
-def env(job_name: str, namespace: str, config: RunDistributed) -> list[dict[str, Any]]:
+def env(job_name: str, namespace: str, config: RunDistributed, uid: str) -> list[dict[str, Any]]:
     """What the launcher (kubetune.train.distributed.launch) reads besides the run config.
 
     JOB_COMPLETION_INDEX (the node rank) comes from the Job controller itself in an Indexed Job.
@@ -88,7 +107,7 @@ def env(job_name: str, namespace: str, config: RunDistributed) -> list[dict[str,
     ]
     if gang(config):
         out += [
-            {"name": "KUBETUNE_RDZV_ENDPOINT", "value": rendezvous_endpoint(job_name, namespace)},
+            {"name": "KUBETUNE_RDZV_ENDPOINT", "value": rendezvous_endpoint(job_name, namespace, rendezvous_port(uid))},
             # The same id for every pod of one Job: a recreated Job (a group restart) has a new uid.
             {"name": "KUBETUNE_RDZV_ID", "valueFrom": {"fieldRef": {
                 "fieldPath": "metadata.labels['batch.kubernetes.io/controller-uid']"}}},
@@ -135,6 +154,7 @@ def job_shape(job_name: str, config: RunDistributed, backoff_limit: int) -> dict
 
 def build_headless_service(owner: Owner, job_name: str) -> dict[str, Any]:
     """Stable DNS names for the group's pods, ready or not (they must find node 0 before any is ready)."""
+    port = rendezvous_port(owner.uid)  # the port the pods' KUBETUNE_RDZV_ENDPOINT names
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -143,6 +163,6 @@ def build_headless_service(owner: Owner, job_name: str) -> dict[str, Any]:
             "clusterIP": "None",
             "publishNotReadyAddresses": True,
             "selector": {lbl.TRAINING: owner.name, lbl.COMPONENT: "trainer"},
-            "ports": [{"name": RENDEZVOUS_PORT_NAME, "port": RENDEZVOUS_PORT, "targetPort": RENDEZVOUS_PORT}],
+            "ports": [{"name": RENDEZVOUS_PORT_NAME, "port": port, "targetPort": port}],
         },
     }

@@ -88,7 +88,7 @@ def build_job(owner: Owner, spec: TrainingSpec, trainer: TrainerSpec, settings: 
         "imagePullPolicy": settings.image_pull_policy,
         "command": [*trainer.command, "--config", RUN_CONFIG_PATH],
         "env": [*training_env(owner, trainer, settings), *reference_env(spec, config, namespace, settings),
-                *distributed.env(job_name, namespace, spread), *cache_env, *hub.token_env(spec, trainer),
+                *distributed.env(job_name, namespace, spread, owner.uid), *cache_env, *hub.token_env(spec, trainer),
                 *tracking_env(spec.tracking)],
         "volumeMounts": mounts,
         "terminationMessagePath": TERMINATION_LOG,
