@@ -18,7 +18,7 @@ from kubetune.crd.kinds import TRAINING
 from kubetune.crd.references import InvalidReference, is_training_uri
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
-from kubetune.operator import chains
+from kubetune.operator import chains, shared_output
 from kubetune.operator.builders import distributed, kueue
 from kubetune.operator.builders.configmap import build_run_config_map
 from kubetune.operator.builders.distributed import build_headless_service
@@ -112,6 +112,11 @@ def ensure_children(rt: Runtime, view: dict[str, Any], spec: TrainingSpec, train
         # Before the Job is unsuspended below: a resumed pod must read the new resumeFrom.
         refresh_run_config(rt, build_run_config_map(owner, config))
     if job is None:
+        # Every node writes checkpoint shards into the output: refused before any Job if they cannot share it.
+        refused = shared_output.check(config.distributed.nodes, config.output, owner.namespace or "", rt.settings,
+                                      lambda ns, name: rt.kube.get("v1", "PersistentVolumeClaim", ns, name))
+        if refused:
+            raise fail(rt, view, shared_output.REASON, refused, into)
         problem = ensure_storage_secret(rt, owner, "trainer") or ensure_artifact_claim(rt, owner.namespace or "")
         if problem:  # the platform's configuration, not the user's spec: retry until it is fixed
             raise wait(rt, view, "StorageNotReady", problem, 30, into)
