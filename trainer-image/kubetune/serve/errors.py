@@ -55,6 +55,12 @@ def unsupported_task(endpoint: str, task: str) -> ApiError:
     return ApiError(400, "UNSUPPORTED_TASK", f"{endpoint} is not available for a {task} model", {"task": task})
 
 
+def unsupported_engine_task(endpoint: str, why: str) -> ApiError:
+    """The served task could, but the engine running it cannot (``param`` model: this model, served so)."""
+    return ApiError(400, "UNSUPPORTED_TASK", f"{endpoint} is not available here: {why}",
+                    {"task": endpoint.rsplit("/", 1)[-1], "param": "model"})
+
+
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"error": code, "message": message, "details": details or {}}
 

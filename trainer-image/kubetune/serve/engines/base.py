@@ -101,6 +101,8 @@ class ModelRuntime:
     device: str = "cpu"
     adapters: Sequence[str] = ()
     supports_logprobs: bool = False  # fills Generation.logprobs when a request asks
+    # Why /v1/embeddings is refused although the task could embed (an engine that cannot); None: it embeds.
+    no_embeddings: str | None = None
 
     def score_texts(self, texts: list[str], adapter: str | None) -> list[Score]:
         raise UnsupportedTaskError("text scoring")

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from kubetune.serve.deps import Engine
+from kubetune.serve.errors import unsupported_engine_task
 from kubetune.serve.openai_params import embedding_texts
 from kubetune.serve.openai_schemas import EmbeddingRequest
 from kubetune.serve.routes.infer import ERRORS
@@ -26,7 +27,9 @@ def _encode(vector: list[float], encoding: str) -> list[float] | str:
 @router.post("/embeddings", responses=ERRORS)
 async def embeddings(body: EmbeddingRequest, engine: Engine) -> dict[str, Any]:
     texts = embedding_texts(body)
-    engine.require_task("/v1/embeddings", "causal-lm", "sequence-classification")
+    runtime = engine.require_task("/v1/embeddings", "causal-lm", "sequence-classification")
+    if runtime.no_embeddings is not None:
+        raise unsupported_engine_task("/v1/embeddings", runtime.no_embeddings)
     adapter = engine.resolve_adapter(body.model)
     results = await engine.embed_texts(texts, adapter)
     tokens = sum(r.tokens for r in results)

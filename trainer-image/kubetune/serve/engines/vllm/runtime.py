@@ -60,9 +60,17 @@ def mean_score(chosen: Sequence[float], top: Sequence[float]) -> tuple[float, fl
     return round(score, 6), round(confidence, 6)
 
 
+NO_EMBEDDINGS = (
+    "the vllm engine runs this model for generation, and vLLM serves embeddings only for a model it runs as a "
+    "pooling model (a server of its own); serve the model with runtime kubetune, whose /v1/embeddings pools a "
+    "causal LM's hidden states"
+)
+
+
 class VLLMRuntime(ModelRuntime):
     task = "causal-lm"
     supports_logprobs = True
+    no_embeddings = NO_EMBEDDINGS
 
     def __init__(
         self, client: VLLMClient, tokenizer: Any, model_name: str, max_input_tokens: int, adapters: Sequence[str]
@@ -221,6 +229,8 @@ class VLLMRuntime(ModelRuntime):
 
     def generate(self, requests: list[GenerationRequest], sampling: Sampling, adapter: str | None) -> list[Generation]:
         prompts = [self._encode(r.prompt, r.add_special_tokens) or [self.prefix_id] for r in requests]
+        if sampling.seed is not None and not sampling.greedy and len(requests) > 1:
+            return self._seeded(prompts, requests, sampling, adapter)
         wanted = [r.logprobs for r in requests if r.logprobs is not None]
         logprobs = max(wanted) if wanted else None
         limits = {r.max_new_tokens for r in requests}
@@ -238,6 +248,23 @@ class VLLMRuntime(ModelRuntime):
             )
             for p, r in zip(prompts, requests, strict=True)
         ]
+
+    def _seeded(self, prompts: list[list[int]], requests: list[GenerationRequest], sampling: Sampling,
+                adapter: str | None) -> list[Generation]:
+        """A seeded batch is one OpenAI request (engine.py batches it alone): its n choices of a prompt go as
+        one vLLM request with ``n``. vLLM seeds one generator per request, so n copies of the prompt sent with
+        the same seed would all draw the same text; n samples of one request differ and repeat with the seed.
+        """
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, (prompt, request) in enumerate(zip(prompts, requests, strict=True)):
+            groups.setdefault((tuple(prompt), request.max_new_tokens, request.logprobs), []).append(i)
+        out: list[Generation | None] = [None] * len(requests)
+        for (prompt, max_tokens, logprobs), members in groups.items():
+            body = {**self._body([list(prompt)], sampling, max_tokens, adapter, logprobs), "n": len(members)}
+            choices = sorted(self.client.completions(body)["choices"], key=lambda c: c["index"])
+            for i, choice in zip(members, choices, strict=True):
+                out[i] = self._generation(choice, len(prompt), requests[i].logprobs)
+        return [g for g in out if g is not None]
 
     def stream_generate(
         self,
