@@ -411,8 +411,15 @@ class Values(ValuesModel):
     project_quota: ProjectQuota = Field(default_factory=ProjectQuota)
     admission_policy: AdmissionPolicy = Field(default_factory=AdmissionPolicy)
     kueue: Kueue = Field(default_factory=Kueue)
+    mlflow: Mlflow = Field(default_factory=lambda: Mlflow())
 
 
 def default_values() -> dict[str, Any]:
     """The defaults as values.yaml spells them (options that default to unset are left out)."""
     return Values().model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+# values.mlflow lives in its own module, built from the classes above: imported once they exist.
+from kubetune.chart.values_mlflow import Mlflow  # noqa: E402
+
+Values.model_rebuild()
