@@ -19,7 +19,10 @@ PRODUCT_LABEL = "nvidia.com/gpu.product"
 TERMINAL_PHASES = ("Succeeded", "Failed")
 # What the GPU pod informer asks the API server for: bound, not finished (the scheduler's own view).
 BOUND_PODS_SELECTOR = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
-KEPT_LABELS = (lbl.TRAINING, lbl.COMPONENT)
+# A multi-node Training's pods carry their index (Kubernetes 1.28+ labels Indexed Job pods with it):
+# a GPU reading's `node` is that index, so each reading is shown on the machine of its own pod.
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+KEPT_LABELS = (lbl.TRAINING, lbl.COMPONENT, COMPLETION_INDEX)
 
 
 def _count(value: Any) -> int:
@@ -88,13 +91,15 @@ def allocations(pods: list[Obj]) -> dict[str, int]:
     return allocated
 
 
-def trainer_nodes(pods: list[Obj]) -> dict[tuple[str, str], str]:
-    """(namespace, training name) -> the node its trainer pod runs on."""
-    out: dict[tuple[str, str], str] = {}
+def trainer_nodes(pods: list[Obj]) -> dict[tuple[str, str, int], str]:
+    """(namespace, training name, node index) -> the machine that pod of the Training runs on."""
+    out: dict[tuple[str, str, int], str] = {}
     for pod in pods:
-        training = meta.labels(pod).get(lbl.TRAINING)
+        labels = meta.labels(pod)
+        training = labels.get(lbl.TRAINING)
         if training and _holds_gpus(pod):
-            out.setdefault((meta.namespace(pod), training), meta.spec(pod)["nodeName"])
+            index = _count(labels.get(COMPLETION_INDEX))
+            out.setdefault((meta.namespace(pod), training, index), meta.spec(pod)["nodeName"])
     return out
 
 
@@ -118,7 +123,7 @@ def gpu_status(nodes: list[Obj], gpu_pods: list[Obj], running_trainings: list[Ob
                 used_memory_mb=float(gpu.get("memoryUsedMb") or 0),
                 utilization_percent=float(gpu.get("utilizationPercent") or 0),
                 temperature_c=gpu.get("temperatureC"), power_watts=gpu.get("powerWatts"),
-                node=where.get((meta.namespace(training), meta.name(training))),
+                node=where.get((meta.namespace(training), meta.name(training), _count(gpu.get("node")))),
                 training=f"{meta.namespace(training)}/{meta.name(training)}"))
     total = sum(n.capacity for n in node_rows) or len(readings)
     utils = [r.utilization_percent for r in readings]
