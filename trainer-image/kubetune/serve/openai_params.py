@@ -20,8 +20,10 @@ from kubetune.serve.openai_schemas import (
     _OpenAIRequest,
 )
 
-NO_TOOLS = "the kubetune runtime has no tool-call parser; serve the model with runtime vllm for tools"
-NO_JSON = "the kubetune runtime cannot constrain output to JSON; use runtime vllm or response_format text"
+# Both engines: the vllm engine sends vLLM token ids and reads plain completions, so vLLM's tool parser and
+# guided decoding are not reached through kubetune's server either.
+NO_TOOLS = "kubetune's server has no tool-call parser (on either runtime)"
+NO_JSON = "kubetune's server cannot constrain output to JSON (on either runtime); use response_format text"
 NO_LOGPROBS = "this engine does not return token log-probabilities"
 NO_STREAMED_LOGPROBS = "log-probabilities are returned without stream only"
 
