@@ -349,6 +349,22 @@ class AdmissionPolicy(ValuesModel):
         "catalog model), with the operator's words (ValidatingAdmissionPolicy with the Trainer as parameter).")
 
 
+class AdmissionWebhook(ValuesModel):
+    enabled: bool = Field(
+        default=True, description="The operator's validating admission webhook: kubectl apply refuses a Training "
+        "the operator would fail (hyperparameter bounds, references, Dataset format, task, method, catalog "
+        "model), with the operator's words. Its certificate is made by helm and kept with lookup: set false "
+        "where the chart is rendered with helm template (Argo CD, the kustomize base).")
+    port: int = Field(default=9443, ge=1024, le=65535, description="The webhook's HTTPS port in operator pods.")
+    failure_policy: Literal["Ignore", "Fail"] = Field(
+        default="Ignore", description="What the API server does when no operator answers: Ignore admits (the "
+        "operator still validates the Training later), Fail refuses every Training until one answers.")
+    timeout_seconds: int = Field(default=5, ge=1, le=30, description="How long the API server waits for an answer.")
+    certificate_validity_days: int = Field(
+        default=3650, ge=31, le=36500, description="Validity of the generated CA and certificate; an upgrade "
+        "makes new ones when fewer than 30 days are left.")
+
+
 class ProjectQuotaLimits(ValuesModel):
     gpus: int | None = Field(default=8, ge=0, le=MAX_QUOTA_COUNT,
                              description="GPUs requested at once (requests.nvidia.com/gpu).")
@@ -410,6 +426,7 @@ class Values(ValuesModel):
     network_policy: NetworkPolicy = Field(default_factory=NetworkPolicy)
     project_quota: ProjectQuota = Field(default_factory=ProjectQuota)
     admission_policy: AdmissionPolicy = Field(default_factory=AdmissionPolicy)
+    admission_webhook: AdmissionWebhook = Field(default_factory=AdmissionWebhook)
     kueue: Kueue = Field(default_factory=Kueue)
     mlflow: Mlflow = Field(default_factory=lambda: Mlflow())
 

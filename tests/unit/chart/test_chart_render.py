@@ -21,7 +21,8 @@ def test_defaults_render_every_component(render: Render) -> None:
     kinds = sorted({o["kind"] for o in objects})
     assert kinds == ["ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Deployment",
                      "NetworkPolicy", "PersistentVolumeClaim", "Role", "RoleBinding", "Secret", "Service",
-                     "ServiceAccount", "Trainer", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
+                     "ServiceAccount", "Trainer", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+                     "ValidatingWebhookConfiguration"]
     assert {o["metadata"]["name"] for o in find(objects, "Deployment")} == {"kt-kubetune-operator", "kt-kubetune-api"}
     assert not find(objects, "Ingress")
 
@@ -49,7 +50,8 @@ def test_operator_pod_is_locked_down_and_probed(render: Render) -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 9090, "health": 8081}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {"metrics": 9090, "health": 8081,
+                                                                           "webhook": 9443}
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
         assert container[probe]["httpGet"]["port"] == "metrics"
     assert container["resources"]["limits"]["memory"] == "1Gi"
@@ -160,7 +162,7 @@ def test_generated_auth_secret_and_existing_secret(render: Render) -> None:
     assert base64.b64decode(chosen["data"]["admin-password"]) == b"correct-horse-battery"
 
     objects = render({"auth.existingSecret": "corp-auth"})
-    assert find(objects, "Secret") == []
+    assert [s["metadata"]["name"] for s in find(objects, "Secret")] == ["kt-kubetune-operator-webhook-tls"]
     env = env_of(one(objects, "Deployment", "kt-kubetune-api")["spec"]["template"]["spec"]["containers"][0])
     assert env["KUBETUNE_API_JWT_SECRET"] == {"secretKeyRef": {"name": "corp-auth", "key": "jwt-secret"}}
     assert env["KUBETUNE_API_BOOTSTRAP_ADMIN_PASSWORD"]["secretKeyRef"]["name"] == "corp-auth"
@@ -190,7 +192,8 @@ def test_service_monitor_and_network_policies(render: Render) -> None:
     assert all(service["spec"]["selector"][k] == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
     policies = {p["metadata"]["name"]: p for p in find(objects, "NetworkPolicy")}
     assert sorted(policies) == ["kt-kubetune-api", "kt-kubetune-operator"]
-    assert policies["kt-kubetune-operator"]["spec"]["ingress"] == [{"ports": [{"port": "metrics"}]}]
+    assert policies["kt-kubetune-operator"]["spec"]["ingress"] == [{"ports": [{"port": "metrics"}]},
+                                                                   {"ports": [{"port": "webhook"}]}]
     assert policies["kt-kubetune-api"]["spec"]["ingress"] == [{"ports": [{"port": "http"}]},
                                                              {"ports": [{"port": "metrics"}]}]
 
@@ -208,7 +211,7 @@ def test_names_fit_in_63_characters(render: Render) -> None:
 def test_api_without_ingress_or_api(render: Render) -> None:
     objects = render({"api.enabled": "false"})
     assert [d["metadata"]["name"] for d in find(objects, "Deployment")] == ["kt-kubetune-operator"]
-    assert find(objects, "Secret") == []
+    assert [s["metadata"]["name"] for s in find(objects, "Secret")] == ["kt-kubetune-operator-webhook-tls"]
 
 
 def test_api_env_is_read_by_its_settings(render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
