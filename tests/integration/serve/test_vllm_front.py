@@ -212,3 +212,26 @@ def test_adapter_loaded_and_unloaded_at_run_time(front: dict[str, Any]) -> None:
     vllm_ids = [m["id"] for m in httpx.get(f"{front['vllm']}/v1/models", trust_env=False).json()["data"]]
     assert "support" not in vllm_ids
     assert http.post("/v1/completions", json={**body, "model": "support"}).status_code == 404
+
+
+def test_seed_n_logprobs_and_embeddings_on_the_real_vllm(front: dict[str, Any]) -> None:
+    """seed with n: n different samples that the seed repeats; top_logprobs from vLLM; embeddings refused, as
+    vLLM itself refuses them for a model it runs for generation."""
+    http: httpx.Client = front["http"]
+    chat = {"model": "tiny", "max_tokens": 8, "temperature": 1.0, "messages": [{"role": "user", "content": "hello"}]}
+    first = http.post("/v1/chat/completions", json={**chat, "seed": 11, "n": 3})
+    assert first.status_code == 200, first.text
+    texts = [c["message"]["content"] for c in first.json()["choices"]]
+    assert len(texts) == 3 and len(set(texts)) > 1  # samples, not one seeded draw three times
+    again = http.post("/v1/chat/completions", json={**chat, "seed": 11, "n": 3})
+    assert [c["message"]["content"] for c in again.json()["choices"]] == texts
+    asked = http.post("/v1/chat/completions", json={**chat, "temperature": 0, "logprobs": True, "top_logprobs": 2})
+    assert asked.status_code == 200, asked.text
+    content = asked.json()["choices"][0]["logprobs"]["content"]
+    assert content and all(len(t["top_logprobs"]) == 2 and t["logprob"] <= 0 for t in content)
+    refused = http.post("/v1/embeddings", json={"model": "tiny", "input": "hello"})
+    assert refused.status_code == 400, refused.text
+    assert (refused.json()["error"]["code"], refused.json()["error"]["param"]) == ("unsupported_task", "model")
+    direct = httpx.post(f"{front['vllm']}/v1/embeddings", json={"model": "tiny", "input": "hello"}, trust_env=False,
+                        timeout=60)
+    assert direct.status_code != 200  # vLLM's own answer for a generation model

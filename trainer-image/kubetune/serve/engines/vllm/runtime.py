@@ -253,7 +253,8 @@ class VLLMRuntime(ModelRuntime):
                 adapter: str | None) -> list[Generation]:
         """A seeded batch is one OpenAI request (engine.py batches it alone): its n choices of a prompt go as
         one vLLM request with ``n``. vLLM seeds one generator per request, so n copies of the prompt sent with
-        the same seed would all draw the same text; n samples of one request differ and repeat with the seed.
+        the same seed would all draw the same text; the n samples of one request get seeds seed, seed+1, ...
+        (vllm/v1/engine/parallel_sampling.py), so they differ and repeat with the seed.
         """
         groups: dict[tuple[Any, ...], list[int]] = {}
         for i, (prompt, request) in enumerate(zip(prompts, requests, strict=True)):
