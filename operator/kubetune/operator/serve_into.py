@@ -123,3 +123,24 @@ def services_to_follow(namespace: str, training: str, spec: Mapping[str, Any], p
                                            for v in store):
                 names.add(key[1])
     return sorted(names)
+
+
+def served_by_updates(namespace: str, isvc: str, loaded: Iterable[str],
+                      training_views: Mapping[Any, Any]) -> dict[str, str | None]:
+    """Training ``status.inferenceService`` values to write after ``isvc`` was reconciled.
+
+    This service for each Training whose adapter it now serves (the facade shows the Training as served);
+    none for one that still says this service but is no longer served by it (its serve.into was removed or
+    retargeted). A Training with serve.enabled keeps the service it created.
+    """
+    loaded = set(loaded)
+    updates: dict[str, str | None] = {}
+    for view in _views_in(training_views, namespace):
+        name = view["name"]
+        current = (view.get("status") or {}).get("inferenceService")
+        if name in loaded and current != isvc:
+            updates[name] = isvc
+        elif name not in loaded and current == isvc and not ((view.get("spec") or {}).get("serve") or {}).get(
+                "enabled"):
+            updates[name] = None
+    return updates

@@ -19,7 +19,13 @@ from kubetune.crd.training import SERVE_INTO_NEEDS_ADAPTER, SERVE_NEW_OR_INTO, T
 from kubetune.operator.builders.deployment import build_deployment
 from kubetune.operator.builders.serving import ServedModel
 from kubetune.operator.owner import Owner
-from kubetune.operator.serve_into import Trained, merge_trained, services_to_follow, trained_adapters
+from kubetune.operator.serve_into import (
+    Trained,
+    merge_trained,
+    served_by_updates,
+    services_to_follow,
+    trained_adapters,
+)
 from kubetune.operator.settings import Settings
 from kubetune.operator.validation import check_references, validate_training
 
@@ -147,3 +153,18 @@ def _rules(node: Any) -> list[dict[str, str]]:
     if isinstance(node, list):
         return [r for v in node for r in _rules(v)]
     return []
+
+
+def test_trainings_say_which_service_serves_their_adapter() -> None:
+    def view(name: str, served_by: str | None, **spec: Any) -> dict[str, Any]:
+        found = _training(name, "Succeeded", f"file:///store/team-a/{name}", **spec)
+        if served_by:
+            found["status"]["inferenceService"] = served_by
+        return found
+
+    views = _index(view("new", None, serve=INTO), view("known", "chat", serve=INTO),
+                   view("moved", "chat", serve={"into": {"name": "other"}}), view("retired", "chat"),
+                   view("own", "chat", serve={"enabled": True}), view("theirs", "other", serve={"enabled": True}))
+    assert served_by_updates(NS, "chat", {"new", "known"}, views) == {"new": "chat", "moved": None,
+                                                                       "retired": None}
+    assert served_by_updates("team-b", "chat", {"new"}, views) == {}

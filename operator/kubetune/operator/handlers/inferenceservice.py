@@ -40,7 +40,7 @@ from kubetune.operator.handlers.training_status import owner_of as training_owne
 from kubetune.operator.owner import Owner
 from kubetune.operator.projects import NOT_A_PROJECT, RECHECK_SECONDS, not_a_project
 from kubetune.operator.runtime import Runtime
-from kubetune.operator.serve_into import merge_trained, trained_adapters
+from kubetune.operator.serve_into import merge_trained, served_by_updates, trained_adapters
 from kubetune.operator.serving_phases import ServingState, serving_state
 from kubetune.operator.validation import check_served_model
 
@@ -236,6 +236,7 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
             write_serving(rt, view, ServingState("Pending", "StorageNotReady", problem))
             raise kopf.TemporaryError(problem, delay=30)
         version, _ = apply_children(rt, view, spec, model, deployment, trusted)
+        mark_served(rt, namespace, name, model, training_views)
         state = serving_state(deployment, many(server_pods, (namespace, name)), spec.suspend, scales_to_zero(spec))
         if deployment is None or deployment["annotations"].get(lbl.MODEL_VERSION) != version:
             state = ServingState("Loading", "RollingOut", f"rolling out model version {version}",
@@ -247,6 +248,15 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
             "runtime": serving_runtime(spec, rt.settings), "adapters": list(model.adapters),
             "deploymentName": lbl.server_deployment_name(name), "observedGeneration": view.get("generation"),
         })
+
+
+def mark_served(rt: Runtime, namespace: str, name: str, model: ServedModel, training_views: Any) -> None:
+    """Trainings serving into this service say so in status.inferenceService once their adapter is in it."""
+    for training, value in served_by_updates(namespace, name, model.trained, training_views).items():
+        found = one(training_views, (namespace, training))
+        if found is not None:
+            rt.status.write(TRAINING, training_owner(found), found["status"], found.get("resourceVersion"),
+                            {"inferenceService": value})
 
 
 def reconcile_isvc_by_name(rt: Runtime, namespace: str, name: str, isvc_views: Any, training_views: Any,
