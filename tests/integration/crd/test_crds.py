@@ -108,6 +108,9 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("hpo range with min above max",
      _training(hpo={"enabled": True, "parameters": [{"name": "learningRate", "min": 1, "max": 0.1}]}),
      "an hpo parameter range needs min <= max"),
+    ("serve enabled and into", _training(serve={"enabled": True, "into": {"name": "chat"}}), "set one of them"),
+    ("serve into from a full fine-tuning", _training(method="full", serve={"into": {"name": "chat"}}),
+     "a full fine-tuning has none"),
 ]
 
 
