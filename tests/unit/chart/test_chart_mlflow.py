@@ -53,7 +53,9 @@ def test_enabled_renders_a_non_root_server_with_service_and_kept_volume(render: 
     assert args["artifacts-destination"] == "/mlflow/artifacts" and "serve-artifacts" in args
     assert args["port"] == "5000" and args["host"] == "0.0.0.0"
     hosts = args["allowed-hosts"].split(",")
-    assert f"{name}.kubetune-system.svc:5000" in hosts and f"{name}:5000" in hosts and "localhost" in hosts
+    assert {f"{name}.kubetune-system.svc:*", f"{name}:*", name, "localhost:*", "127.0.0.1:*"} <= set(hosts)
+    assert {"10.*", "192.168.*", "172.16.*", "172.31.*"} <= set(hosts) and "172.32.*" not in hosts  # pod IPs
+    assert not [h for h in hosts if h.endswith(".*") and not h[0].isdigit()]  # no name.* (any domain)
     assert container["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(5000, "http")]
     assert container["ports"] == [{"name": "http", "containerPort": 5000}]
