@@ -12,6 +12,7 @@ gets 403. Nothing else of the kubelet API (exec, port-forward, stats) is served.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from kubetune.localdev.node.containerlogs import LogRequestError
 
 log = logging.getLogger(__name__)
 
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")  # DNS subdomain: namespaces, pods, containers
 HANDSHAKE_TIMEOUT_SECONDS = 10
 WRITE_TIMEOUT_SECONDS = 60  # a reader that stops reading a followed log lets go of its thread after this
 
@@ -92,6 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.split("/") if p]
         if len(parts) != 4 or parts[0] != "containerLogs":
             self._plain(404, f"404 page not found: {url.path}")
+            return
+        bad = [p for p in parts[1:] if not _NAME.fullmatch(p)]
+        if bad:  # names become paths: nothing but Kubernetes names (no "..", "/" or glob characters)
+            self._plain(400, f"invalid name {bad[0]!r}")
             return
         try:
             chunks = self.server.api.open_log(parts[1], parts[2], parts[3], parse_qs(url.query))

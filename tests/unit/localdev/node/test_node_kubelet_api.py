@@ -75,6 +75,8 @@ def test_errors_are_the_kubelets(kubelet: KubeletAPI, pki: LocalPKI) -> None:
     status, body = _get(kubelet.port, context, "/containerLogs/ns/train-0/sidecar")
     assert status == 400 and 'container "sidecar" in pod "train-0" is waiting to start' in body
     assert _get(kubelet.port, context, "/exec/ns/train-0/main")[0] == 404
+    status, body = _get(kubelet.port, context, "/containerLogs/ns/train-0/..%2F..%2Fetc")
+    assert status == 400 and "invalid name" in body
 
 
 def test_another_user_of_the_same_ca_is_forbidden(kubelet: KubeletAPI, pki: LocalPKI) -> None:
