@@ -27,8 +27,9 @@ from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.localdev.controlplane import ControlPlane
 from kubetune.operator.admission import server as admission
+from kubetune.operator.builders.serving import ServedModel
 from kubetune.operator.kube import Kube, make_api_client
-from kubetune.operator.validation import validate_training
+from kubetune.operator.validation import check_served_model, validate_training
 from kubetune.testing.certificates import ServerCertificate, issue
 
 pytestmark = pytest.mark.integration
@@ -43,9 +44,9 @@ def webhook(control_plane: ControlPlane, artifacts: Path,
     settings = operator_settings(control_plane, artifacts, webhook_cert_file=str(cert.certfile),
                                  webhook_key_file=str(cert.keyfile))
     with make_api_client(settings.kubeconfig) as api:
-        server = admission.start(settings, Kube(api).get, host="127.0.0.1")
+        server = admission.start(settings, Kube(api), host="127.0.0.1")
         try:
-            yield f"https://127.0.0.1:{server.server_address[1]}{admission.TRAININGS_PATH}", cert
+            yield f"https://127.0.0.1:{server.server_address[1]}", cert
         finally:
             server.shutdown()
             server.server_close()
@@ -59,11 +60,12 @@ def registered(webhook: tuple[str, ServerCertificate], api_client: client.ApiCli
     release = f"wh{uuid.uuid4().hex[:6]}"
     (config,) = [d for d in yaml.safe_load_all(template(release, "kubetune-system", helm=helm_path()))
                  if d and d["kind"] == "ValidatingWebhookConfiguration"]
-    (hook,) = config["webhooks"]
-    hook["clientConfig"] = {"url": url, "caBundle": base64.b64encode(cert.ca_pem).decode()}
-    hook["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
-    # Fail rather than the chart's Ignore: an admission here must be the webhook's answer, not its absence.
-    hook["failurePolicy"] = "Fail"
+    for hook in config["webhooks"]:
+        path = hook["clientConfig"]["service"]["path"]
+        hook["clientConfig"] = {"url": url + path, "caBundle": base64.b64encode(cert.ca_pem).decode()}
+        hook["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+        # Fail rather than the chart's Ignore: an admission here must be the webhook's answer, not its absence.
+        hook["failurePolicy"] = "Fail"
     api = client.AdmissionregistrationV1Api(api_client)
     api.create_validating_webhook_configuration(config)
     try:
@@ -130,6 +132,31 @@ def test_kubectl_apply_is_refused_with_the_operators_message(
     assert DENIED + "lora_rank=100 is above the maximum 64" in refused.stderr, refused.stderr
     done = kubectl(control_plane, "-n", namespace, "label", "training", "early", "team=a")
     assert done.returncode == 0, done.stderr
+
+
+def test_an_inference_service_outside_its_project_is_refused(
+        registered: dict[str, Any], control_plane: ControlPlane, namespace: str, artifacts: Path) -> None:
+    def isvc(name: str, **spec: Any) -> str:
+        return yaml.safe_dump({"apiVersion": f"{G}/{V}", "kind": "InferenceService",
+                               "metadata": {"name": name, "namespace": namespace}, "spec": spec})
+
+    layout = operator_settings(control_plane, artifacts).reference_layout()
+    elsewhere = isvc("elsewhere", model={"baseModel": f"file://{artifacts}/another-project/model"})
+    deadline = time.monotonic() + 30
+    while kubectl(control_plane, "apply", "--dry-run=server", "-f", "-", stdin=elsewhere).returncode == 0:
+        assert time.monotonic() < deadline, "the webhook was not called in time"
+        time.sleep(0.2)
+    done = kubectl(control_plane, "apply", "-f", "-", stdin=elsewhere)
+    assert done.returncode != 0
+    expected = check_served_model(ServedModel(f"file://{artifacts}/another-project/model"), namespace, layout)
+    assert expected
+    assert 'admission webhook "inferenceservices.validate.kubetune.io" denied the request: ' + "; ".join(
+        expected) in done.stderr, done.stderr
+    own = isvc("own", model={"baseModel": f"file://{artifacts}/{namespace}/model"})
+    later = isvc("later", trainingRef={"name": "not-yet"})  # waits for its Training in the operator
+    for text in (own, later):
+        done = kubectl(control_plane, "apply", "-f", "-", stdin=text)
+        assert done.returncode == 0, done.stderr
 
 
 def test_the_charts_certificate_is_kept_when_the_release_is_rendered_again(

@@ -31,17 +31,20 @@ def test_the_configuration_trusts_the_ca_that_signed_the_served_certificate(rend
         x509.DNSName)
     assert HOST in names  # the name the API server dials for clientConfig.service
 
-    (webhook,) = one(objects, "ValidatingWebhookConfiguration", "kt-kubetune-trainings")["webhooks"]
-    assert webhook["clientConfig"] == {
-        "service": {"namespace": "kubetune-system", "name": NAME, "path": "/validate/trainings", "port": 443},
-        "caBundle": secret["data"]["ca.crt"]}
-    assert webhook["rules"] == [{"apiGroups": ["kubetune.io"], "apiVersions": ["*"], "resources": ["trainings"],
-                                 "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"}]
-    # Deliberate defaults (docs/operator.md): a down operator never blocks a sync; the operator re-validates.
-    assert (webhook["failurePolicy"], webhook["timeoutSeconds"], webhook["sideEffects"]) == ("Ignore", 5, "None")
-    assert webhook["matchConditions"] == [
-        {"name": "spec-changed", "expression": "request.operation == 'CREATE' || oldObject.spec != object.spec"}]
-    assert "namespaceSelector" not in webhook  # the operator watches every namespace
+    webhooks = one(objects, "ValidatingWebhookConfiguration", "kt-kubetune-operator-admission")["webhooks"]
+    assert [w["name"] for w in webhooks] == ["trainings.validate.kubetune.io",
+                                             "inferenceservices.validate.kubetune.io"]
+    for webhook, plural in zip(webhooks, ("trainings", "inferenceservices"), strict=True):
+        assert webhook["clientConfig"] == {
+            "service": {"namespace": "kubetune-system", "name": NAME, "path": f"/validate/{plural}", "port": 443},
+            "caBundle": secret["data"]["ca.crt"]}
+        assert webhook["rules"] == [{"apiGroups": ["kubetune.io"], "apiVersions": ["*"], "resources": [plural],
+                                     "operations": ["CREATE", "UPDATE"], "scope": "Namespaced"}]
+        # Deliberate defaults (docs/operator.md): a down operator never blocks a sync; the operator re-validates.
+        assert (webhook["failurePolicy"], webhook["timeoutSeconds"], webhook["sideEffects"]) == ("Ignore", 5, "None")
+        assert webhook["matchConditions"] == [{"name": "spec-changed", "expression":
+                                               "request.operation == 'CREATE' || oldObject.spec != object.spec"}]
+        assert "namespaceSelector" not in webhook  # the operator watches every namespace
 
 
 def test_every_operator_pod_serves_it_with_the_secret_mounted(render: Render) -> None:
@@ -68,10 +71,10 @@ def test_every_operator_pod_serves_it_with_the_secret_mounted(render: Render) ->
 def test_values_shape_it(render: Render) -> None:
     objects = render({"admissionWebhook.failurePolicy": "Fail", "admissionWebhook.timeoutSeconds": "10",
                       "admissionWebhook.port": "8443", "operator.watchNamespaces[0]": "team-a"})
-    (webhook,) = one(objects, "ValidatingWebhookConfiguration")["webhooks"]
-    assert (webhook["failurePolicy"], webhook["timeoutSeconds"]) == ("Fail", 10)
-    assert webhook["namespaceSelector"] == {"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}]}
+    for webhook in one(objects, "ValidatingWebhookConfiguration")["webhooks"]:
+        assert (webhook["failurePolicy"], webhook["timeoutSeconds"]) == ("Fail", 10)
+        assert webhook["namespaceSelector"] == {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}]}
     assert env_of(_pod(objects)["containers"][0])["KUBETUNE_OPERATOR_WEBHOOK_PORT"] == "8443"
 
 

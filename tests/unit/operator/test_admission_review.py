@@ -10,6 +10,7 @@ from conftest import trainer_doc, training_doc
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
 from kubetune.operator.admission.review import review
+from kubetune.operator.admission.serving import inference_service_problems
 from kubetune.operator.settings import Settings
 from kubetune.operator.validation import validate_training
 
@@ -27,6 +28,10 @@ class Cluster:
         assert api_version == "kubetune.io/v1alpha1"
         self.reads.append((kind, namespace, name))
         return self.objects.get(f"{kind}/{name}")
+
+    def list(self, api_version: str, kind: str) -> list[dict[str, Any]]:
+        assert api_version == "kubetune.io/v1alpha1"
+        return [o for key, o in self.objects.items() if key.startswith(f"{kind}/")]
 
 
 def request(spec: dict[str, Any], operation: str = "CREATE", old: dict[str, Any] | None = None,
@@ -46,7 +51,7 @@ def cluster() -> Cluster:
 
 
 def answer(body: dict[str, Any], cluster: Cluster, settings: Settings) -> dict[str, Any]:
-    out = review(body, cluster.get, settings)
+    out = review(body, cluster, settings)
     assert out["apiVersion"] == "admission.k8s.io/v1" and out["kind"] == "AdmissionReview"
     assert out["response"]["uid"] == "u-1"
     return dict(out["response"])
@@ -111,19 +116,49 @@ def test_only_spec_changes_are_judged(cluster: Cluster, settings: Settings) -> N
 
 
 def test_a_failed_lookup_admits_with_a_warning(settings: Settings) -> None:
-    def broken(*_: Any) -> dict[str, Any] | None:
-        raise ConnectionError("api server away")
+    class Away(Cluster):
+        def get(self, *_: Any) -> dict[str, Any] | None:
+            raise ConnectionError("api server away")
 
-    got = review(request(training_doc(method="full")), broken, settings)["response"]
+    got = review(request(training_doc(method="full")), Away(), settings)["response"]
     assert got["allowed"] is True and "could not run" in got["warnings"][0]
 
 
 def test_a_body_that_is_not_a_review_is_an_error(cluster: Cluster, settings: Settings) -> None:
     for body in ({}, {"kind": "AdmissionReview"}, {"kind": "AdmissionReview", "request": {"uid": ""}}):
         with pytest.raises(ValueError):
-            review(body, cluster.get, settings)
+            review(body, cluster, settings)
 
 
 def test_a_spec_the_model_refuses_is_refused_as_the_operator_would(cluster: Cluster, settings: Settings) -> None:
     got = answer(request(training_doc(hyperparameters={"loraRank": "many"})), cluster, settings)
     assert got["status"]["message"].startswith("invalid spec: ")
+
+
+def isvc_request(spec: dict[str, Any]) -> dict[str, Any]:
+    body = request(spec)
+    body["request"]["kind"]["kind"] = "InferenceService"
+    body["request"]["object"]["kind"] = "InferenceService"
+    return body
+
+
+def judge_isvc(body: dict[str, Any], cluster: Cluster, settings: Settings) -> dict[str, Any]:
+    return dict(review(body, cluster, settings, "InferenceService", inference_service_problems)["response"])
+
+
+def test_an_inference_service_is_judged_by_the_operators_resolver(cluster: Cluster, settings: Settings) -> None:
+    outside = {"model": {"baseModel": "file:///etc/models/x",
+                         "adapters": [{"name": "a", "uri": "file:///mnt/artifacts/team-b/a"}]}}
+    got = judge_isvc(isvc_request(outside), cluster, settings)
+    message = got["status"]["message"]
+    assert "model.baseModel 'file:///etc/models/x'" in message
+    assert "adapter a 'file:///mnt/artifacts/team-b/a'" in message
+    # The admin's catalog (every Trainer's) may be served from any project; the project's own store too.
+    catalog = {"model": {"baseModel": "file:///models/tiny-llama",
+                         "adapters": [{"name": "a", "uri": "file:///mnt/artifacts/team-a/a"}]}}
+    assert judge_isvc(isvc_request(catalog), cluster, settings)["allowed"]
+    # A Training's output waits for it in the operator: admitted.
+    assert judge_isvc(isvc_request({"trainingRef": {"name": "run"}}), cluster, settings)["allowed"]
+    assert judge_isvc(isvc_request({"model": {"baseModel": "training://run"}}), cluster, settings)["allowed"]
+    # A Training review on the InferenceService route (or the other way) is not this webhook's to judge.
+    assert judge_isvc(request(training_doc(method="full")), cluster, settings)["allowed"]

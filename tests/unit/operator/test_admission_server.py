@@ -23,15 +23,21 @@ DATA = "file:///mnt/artifacts/team-a/chat.jsonl"
 @pytest.fixture
 def served(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, ServerCertificate]]:
     cert = issue(tmp_path)
-    cluster = {"Trainer/lora": {"spec": trainer_doc()}}
     webhook = admission.start(settings.model_copy(update={
-        "webhook_cert_file": str(cert.certfile), "webhook_key_file": str(cert.keyfile)}),
-        lambda _v, kind, _ns, name: cluster.get(f"{kind}/{name}"), host="127.0.0.1")
+        "webhook_cert_file": str(cert.certfile), "webhook_key_file": str(cert.keyfile)}), Trainers(), host="127.0.0.1")
     try:
         yield f"https://127.0.0.1:{webhook.server_address[1]}", cert
     finally:
         webhook.shutdown()
         webhook.server_close()
+
+
+class Trainers:
+    def get(self, _version: str, kind: str, _namespace: str | None, name: str) -> dict[str, Any] | None:
+        return {"spec": trainer_doc()} if (kind, name) == ("Trainer", "lora") else None
+
+    def list(self, _version: str, kind: str) -> list[dict[str, Any]]:
+        return [{"spec": trainer_doc()}] if kind == "Trainer" else []
 
 
 def post(url: str, ca: bytes, body: Any) -> tuple[int, dict[str, Any]]:
@@ -82,8 +88,19 @@ def test_a_renewed_certificate_is_served_without_a_restart(served: tuple[str, Se
 
 def test_no_certificate_no_server(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="webhook_cert_file"):
-        admission.make_server(settings, lambda *_: None, host="127.0.0.1")
+        admission.make_server(settings, Trainers(), host="127.0.0.1")
     with pytest.raises(FileNotFoundError):
         admission.make_server(settings.model_copy(update={
             "webhook_cert_file": str(tmp_path / "no.crt"), "webhook_key_file": str(tmp_path / "no.key")}),
-            lambda *_: None, host="127.0.0.1")
+            Trainers(), host="127.0.0.1")
+
+
+def test_inference_services_have_their_own_route(served: tuple[str, ServerCertificate]) -> None:
+    url, cert = served
+    body = review_of({"model": {"baseModel": "file:///etc/models/x"}})
+    body["request"]["kind"]["kind"] = "InferenceService"
+    code, answer = post(url + admission.INFERENCE_SERVICES_PATH, cert.ca_pem, body)
+    assert code == 200 and answer["response"]["allowed"] is False
+    assert answer["response"]["status"]["message"].startswith("model.baseModel 'file:///etc/models/x'")
+    # The same review on the Trainings route is not a Training's: admitted there.
+    assert post(url + admission.TRAININGS_PATH, cert.ca_pem, body)[1]["response"]["allowed"] is True

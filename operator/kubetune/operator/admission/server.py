@@ -23,11 +23,14 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kubetune.operator.admission.review import Lookup, review
+from kubetune.crd.kinds import INFERENCE_SERVICE
+from kubetune.operator.admission.review import Reader, review
+from kubetune.operator.admission.serving import inference_service_problems
 from kubetune.operator.settings import Settings
 
 log = logging.getLogger("kubetune.operator.admission")
 TRAININGS_PATH = "/validate/trainings"
+INFERENCE_SERVICES_PATH = "/validate/inferenceservices"
 MAX_BODY = 3 * 1024 * 1024  # the API server's own request limit is 3 MiB
 HANDSHAKE_TIMEOUT = 10.0
 
@@ -115,19 +118,23 @@ class ReviewHandler(BaseHTTPRequestHandler):
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104
 
 
-def make_server(settings: Settings, lookup: Lookup, host: str = ALL_INTERFACES) -> WebhookServer:
+def make_server(settings: Settings, reader: Reader, host: str = ALL_INTERFACES) -> WebhookServer:
     """The server, bound but not yet serving (port 0 picks a free one: server.server_address)."""
     if not settings.webhook_cert_file or not settings.webhook_key_file:
         raise ValueError("the admission webhook needs webhook_cert_file and webhook_key_file")
     certificate = CertificateFiles(settings.webhook_cert_file, settings.webhook_key_file)
     certificate.context()  # a missing or bad certificate fails at start-up, not at the first review
-    routes = {TRAININGS_PATH: lambda body: review(body, lookup, settings)}
+    routes = {
+        TRAININGS_PATH: lambda body: review(body, reader, settings),
+        INFERENCE_SERVICES_PATH: lambda body: review(body, reader, settings, INFERENCE_SERVICE.kind,
+                                                     inference_service_problems),
+    }
     return WebhookServer((host, settings.webhook_port), certificate, routes)
 
 
-def start(settings: Settings, lookup: Lookup, host: str = ALL_INTERFACES) -> WebhookServer:
+def start(settings: Settings, reader: Reader, host: str = ALL_INTERFACES) -> WebhookServer:
     """Serve in a daemon thread; server.shutdown() stops it."""
-    server = make_server(settings, lookup, host)
+    server = make_server(settings, reader, host)
     threading.Thread(target=server.serve_forever, name="admission-webhook", daemon=True).start()
     log.info("admission webhook listening on %s:%d", *server.server_address[:2])
     return server
