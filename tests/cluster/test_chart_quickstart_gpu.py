@@ -29,6 +29,9 @@ LOCAL = {
     "runtime": {"image": {"repository": "kubetune/runtime", "tag": "dev", "pullPolicy": "Never"}},
     "storage": {"pvc": {"storageClassName": "standard", "size": "10Gi"}},
     "metrics": {"serviceMonitor": {"enabled": False}},
+    # This cluster's API server runs on the host, where Service and pod addresses are not routed
+    # (hack/kubetune/cluster/netns.py): it could not call the operator's webhook.
+    "admissionWebhook": {"enabled": False},
 }
 
 
