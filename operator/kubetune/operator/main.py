@@ -82,7 +82,7 @@ def run(settings: Settings) -> None:
     if settings.metrics_port:
         start_http_server(settings.metrics_port, registry=rt.metrics.registry)
     if settings.webhook_port:  # before the Lease: a standby replica behind the Service answers too
-        admission.start(settings, rt.kube)
+        admission.start(settings, rt.kube, settings.webhook_address)
     if settings.memory_trim_seconds:
         start_trimmer(settings.memory_trim_seconds, threading.Event())
     tune_gc()  # after start-up's allocations, before the first watch event

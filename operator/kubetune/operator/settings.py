@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     webhook_port: int = Field(
         default=0, ge=0, le=65535, description="HTTPS port of the validating admission webhook (every replica "
         "serves it, leader or not); 0 disables it.")
+    webhook_address: str = Field(default="0.0.0.0", description="Address the webhook listens on "  # noqa: S104
+                                 "(in a pod: every interface, the API server comes through the Service).")
     webhook_cert_file: str | None = Field(default=None, description="The webhook's TLS certificate (PEM); "
                                           "read again when the file changes.")
     webhook_key_file: str | None = Field(default=None, description="The webhook's TLS private key (PEM).")

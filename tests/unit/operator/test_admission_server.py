@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -104,3 +106,46 @@ def test_inference_services_have_their_own_route(served: tuple[str, ServerCertif
     assert answer["response"]["status"]["message"].startswith("model.baseModel 'file:///etc/models/x'")
     # The same review on the Trainings route is not a Training's: admitted there.
     assert post(url + admission.TRAININGS_PATH, cert.ca_pem, body)[1]["response"]["allowed"] is True
+
+
+def test_the_entrypoint_serves_it_before_winning_the_lease(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                           settings: Settings) -> None:
+    """Every replica answers the API server, the standbys too: the webhook starts before leader election."""
+    from kubetune.operator import main
+
+    cert = issue(tmp_path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    configured = settings.model_copy(update={
+        "webhook_port": port, "webhook_address": "127.0.0.1", "webhook_cert_file": str(cert.certfile),
+        "webhook_key_file": str(cert.keyfile), "metrics_port": 0, "memory_trim_seconds": 0,
+        "leader_election": True})
+    started: list[admission.WebhookServer] = []
+    real_start = admission.start
+    monkeypatch.setattr(admission, "start", lambda *args: started.append(real_start(*args)) or started[-1])
+    monkeypatch.setattr(main, "configure_logging", lambda _settings: None)
+    monkeypatch.setattr(main, "tune_gc", lambda: None)
+    monkeypatch.setattr(main, "make_runtime", lambda s: SimpleNamespace(settings=s, kube=Trainers()))
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    class Standby:
+        def __init__(self, *_: Any) -> None:
+            pass
+
+        def wait_for_leadership(self, _stop: Any) -> bool:
+            body = review_of(training_doc(method="full", hyperparameters={},
+                                          dataset={"uri": DATA, "format": "openai_chat_jsonl"}))
+            answers.append(post(f"https://127.0.0.1:{port}{admission.TRAININGS_PATH}", cert.ca_pem, body))
+            return False  # never the leader: run() returns without starting kopf
+
+    monkeypatch.setattr(main, "LeaseElector", Standby)
+    try:
+        main.run(configured)
+    finally:
+        for server in started:
+            server.shutdown()
+            server.server_close()
+    assert [code for code, _ in answers] == [200]
+    assert answers[0][1]["response"]["status"]["message"] == (
+        "method full is not supported by the Trainer (supported: lora, qlora)")
