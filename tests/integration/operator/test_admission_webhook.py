@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import operator_settings
 from kubernetes import client
 
 from kubetune.chart.helm import CHART_DIR, helm_path, template
@@ -29,6 +28,7 @@ from kubetune.localdev.controlplane import ControlPlane
 from kubetune.operator.admission import server as admission
 from kubetune.operator.builders.serving import ServedModel
 from kubetune.operator.kube import Kube, make_api_client
+from kubetune.operator.settings import Settings
 from kubetune.operator.validation import check_served_model, validate_training
 from kubetune.testing.certificates import ServerCertificate, issue
 
@@ -37,12 +37,19 @@ G, V = "kubetune.io", "v1alpha1"
 DENIED = 'admission webhook "trainings.validate.kubetune.io" denied the request: '
 
 
+def webhook_settings(control_plane: ControlPlane, artifacts: Path, **overrides: Any) -> Settings:
+    """The operator's settings as the other operator tests have them (the store at ``artifacts``, no volume).
+    (Not conftest's operator_settings: a module named conftest is ambiguous when several test folders run.)"""
+    return Settings(kubeconfig=str(control_plane.kubeconfig), artifact_pvc=None, artifact_mount_path=str(artifacts),
+                    leader_election=False, metrics_port=0, health_port=0, **overrides)
+
+
 @pytest.fixture(scope="module")
 def webhook(control_plane: ControlPlane, artifacts: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ServerCertificate]]:
     cert = issue(tmp_path_factory.mktemp("webhook"))
-    settings = operator_settings(control_plane, artifacts, webhook_cert_file=str(cert.certfile),
-                                 webhook_key_file=str(cert.keyfile))
+    settings = webhook_settings(control_plane, artifacts, webhook_cert_file=str(cert.certfile),
+                                webhook_key_file=str(cert.keyfile))
     with make_api_client(settings.kubeconfig) as api:
         server = admission.start(settings, Kube(api), host="127.0.0.1")
         try:
@@ -140,7 +147,7 @@ def test_an_inference_service_outside_its_project_is_refused(
         return yaml.safe_dump({"apiVersion": f"{G}/{V}", "kind": "InferenceService",
                                "metadata": {"name": name, "namespace": namespace}, "spec": spec})
 
-    layout = operator_settings(control_plane, artifacts).reference_layout()
+    layout = webhook_settings(control_plane, artifacts).reference_layout()
     elsewhere = isvc("elsewhere", model={"baseModel": f"file://{artifacts}/another-project/model"})
     deadline = time.monotonic() + 30
     while kubectl(control_plane, "apply", "--dry-run=server", "-f", "-", stdin=elsewhere).returncode == 0:

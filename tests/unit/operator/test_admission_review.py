@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import trainer_doc, training_doc
 
 from kubetune.crd.trainer import TrainerSpec
 from kubetune.crd.training import TrainingSpec
@@ -15,6 +14,14 @@ from kubetune.operator.settings import Settings
 from kubetune.operator.validation import validate_training
 
 DATA = "file:///mnt/artifacts/team-a/chat.jsonl"
+# Wire-format specs. (Not imported from conftest: a module named conftest is ambiguous in a whole-suite run.)
+TRAINING = {"trainerRef": "lora", "task": "causal-lm", "method": "lora", "baseModel": "tiny-llama",
+            "dataset": {"uri": DATA, "format": "openai_chat_jsonl"},
+            "hyperparameters": {"learningRate": 5e-4, "loraRank": 8}}
+
+
+def training_doc(**overrides: Any) -> dict[str, Any]:
+    return {**TRAINING, **overrides}
 
 
 class Cluster:
@@ -46,8 +53,9 @@ def request(spec: dict[str, Any], operation: str = "CREATE", old: dict[str, Any]
 
 
 @pytest.fixture
-def cluster() -> Cluster:
-    return Cluster(**{"Trainer/lora": {"spec": trainer_doc()}})
+def cluster(trainer: TrainerSpec) -> Cluster:
+    """The operator tests' Trainer (conftest.py) as the API server would return it."""
+    return Cluster(**{"Trainer/lora": {"spec": trainer.model_dump(by_alias=True, exclude_none=True, mode="json")}})
 
 
 def answer(body: dict[str, Any], cluster: Cluster, settings: Settings) -> dict[str, Any]:
@@ -62,11 +70,12 @@ def test_a_training_that_fits_its_trainer_is_admitted(cluster: Cluster, settings
                   cluster, settings) == {"uid": "u-1", "allowed": True}
 
 
-def test_a_refusal_carries_the_operators_message_word_for_word(cluster: Cluster, settings: Settings) -> None:
+def test_a_refusal_carries_the_operators_message_word_for_word(cluster: Cluster, settings: Settings,
+                                                               trainer: TrainerSpec) -> None:
     spec = training_doc(method="full", dataset={"uri": DATA, "format": "openai_chat_jsonl"},
                         hyperparameters={"learningRate": 0.5, "loraRank": 8})
     got = answer(request(spec), cluster, settings)
-    expected = validate_training(TrainingSpec.model_validate(spec), TrainerSpec.model_validate(trainer_doc()))
+    expected = validate_training(TrainingSpec.model_validate(spec), trainer)
     assert len(expected) >= 2
     assert got["allowed"] is False
     assert got["status"] == {"code": 422, "reason": "Invalid", "message": "; ".join(expected)}

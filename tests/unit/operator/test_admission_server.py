@@ -13,20 +13,27 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import trainer_doc, training_doc
 
+from kubetune.crd.trainer import TrainerSpec
 from kubetune.operator.admission import server as admission
 from kubetune.operator.settings import Settings
 from kubetune.testing.certificates import ServerCertificate, issue
 
 DATA = "file:///mnt/artifacts/team-a/chat.jsonl"
+# A wire-format Training spec. (Not imported from conftest: ambiguous in a whole-suite run.)
+TRAINING = {"trainerRef": "lora", "baseModel": "tiny-llama", "dataset": {"uri": DATA, "format": "openai_chat_jsonl"}}
+
+
+def training_doc(**overrides: Any) -> dict[str, Any]:
+    return {**TRAINING, **overrides}
 
 
 @pytest.fixture
-def served(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, ServerCertificate]]:
+def served(tmp_path: Path, settings: Settings, trainer: TrainerSpec) -> Iterator[tuple[str, ServerCertificate]]:
     cert = issue(tmp_path)
-    webhook = admission.start(settings.model_copy(update={
-        "webhook_cert_file": str(cert.certfile), "webhook_key_file": str(cert.keyfile)}), Trainers(), host="127.0.0.1")
+    configured = settings.model_copy(update={"webhook_cert_file": str(cert.certfile),
+                                             "webhook_key_file": str(cert.keyfile)})
+    webhook = admission.start(configured, Trainers(trainer), host="127.0.0.1")
     try:
         yield f"https://127.0.0.1:{webhook.server_address[1]}", cert
     finally:
@@ -35,11 +42,16 @@ def served(tmp_path: Path, settings: Settings) -> Iterator[tuple[str, ServerCert
 
 
 class Trainers:
+    """The API server as the webhook reads it: one Trainer, lora (the operator tests' conftest.py)."""
+
+    def __init__(self, trainer: TrainerSpec) -> None:
+        self.trainer = {"spec": trainer.model_dump(by_alias=True, exclude_none=True, mode="json")}
+
     def get(self, _version: str, kind: str, _namespace: str | None, name: str) -> dict[str, Any] | None:
-        return {"spec": trainer_doc()} if (kind, name) == ("Trainer", "lora") else None
+        return self.trainer if (kind, name) == ("Trainer", "lora") else None
 
     def list(self, _version: str, kind: str) -> list[dict[str, Any]]:
-        return [{"spec": trainer_doc()}] if kind == "Trainer" else []
+        return [self.trainer] if kind == "Trainer" else []
 
 
 def post(url: str, ca: bytes, body: Any) -> tuple[int, dict[str, Any]]:
@@ -88,13 +100,13 @@ def test_a_renewed_certificate_is_served_without_a_restart(served: tuple[str, Se
         post(url + admission.TRAININGS_PATH, old.ca_pem, review_of(training_doc()))
 
 
-def test_no_certificate_no_server(settings: Settings, tmp_path: Path) -> None:
+def test_no_certificate_no_server(settings: Settings, tmp_path: Path, trainer: TrainerSpec) -> None:
     with pytest.raises(ValueError, match="webhook_cert_file"):
-        admission.make_server(settings, Trainers(), host="127.0.0.1")
+        admission.make_server(settings, Trainers(trainer), host="127.0.0.1")
     with pytest.raises(FileNotFoundError):
         admission.make_server(settings.model_copy(update={
             "webhook_cert_file": str(tmp_path / "no.crt"), "webhook_key_file": str(tmp_path / "no.key")}),
-            Trainers(), host="127.0.0.1")
+            Trainers(trainer), host="127.0.0.1")
 
 
 def test_inference_services_have_their_own_route(served: tuple[str, ServerCertificate]) -> None:
@@ -109,7 +121,7 @@ def test_inference_services_have_their_own_route(served: tuple[str, ServerCertif
 
 
 def test_the_entrypoint_serves_it_before_winning_the_lease(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                           settings: Settings) -> None:
+                                                           settings: Settings, trainer: TrainerSpec) -> None:
     """Every replica answers the API server, the standbys too: the webhook starts before leader election."""
     from kubetune.operator import main
 
@@ -126,7 +138,7 @@ def test_the_entrypoint_serves_it_before_winning_the_lease(monkeypatch: pytest.M
     monkeypatch.setattr(admission, "start", lambda *args: started.append(real_start(*args)) or started[-1])
     monkeypatch.setattr(main, "configure_logging", lambda _settings: None)
     monkeypatch.setattr(main, "tune_gc", lambda: None)
-    monkeypatch.setattr(main, "make_runtime", lambda s: SimpleNamespace(settings=s, kube=Trainers()))
+    monkeypatch.setattr(main, "make_runtime", lambda s: SimpleNamespace(settings=s, kube=Trainers(trainer)))
     answers: list[tuple[int, dict[str, Any]]] = []
 
     class Standby:
