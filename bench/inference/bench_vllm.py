@@ -8,7 +8,10 @@ asking for 64 tokens (greedy) on /v1/completions, several rounds, from loadgen.p
     /v1/completions call of token ids, API-key and cache layers on; the cache off so every request is served);
 (c) kubetune-serve with today's transformers runtime (dynamic batching, the same limits).
 
-Prints tokens/s, p50/p99 latency of each, (b)/(a) (target >= 0.9) and (a)/(c). Run::
+Prints tokens/s, p50/p99 latency of each, (b)/(a) (target >= 0.9) and (a)/(c). Wall-clock throughput on a
+shared machine moves with other jobs' load more than with the front, so each configuration's CPU cost is measured
+too: the CPU seconds of every process it runs (vLLM's API server and engine core; the front; all their threads)
+per 1,000 tokens, and (b)/(a) of tokens per CPU second, which the load around it barely moves. Run::
 
     flock /tmp/kt/heavy.lock .venv/bin/python bench/inference/bench_vllm.py            # CPU
     .venv/bin/python bench/inference/bench_vllm.py --device cuda --vllm-python /opt/vllm/bin/python
@@ -23,6 +26,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,6 +79,13 @@ class Process:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._log.close()
+
+
+def measure(server: Process, groups: list[int], work_load: list[list[dict[str, Any]]]) -> tuple[LoadResult, float]:
+    """One load run and the CPU milliseconds its servers spent per 1,000 tokens (each server leads a session,
+    so its process group holds what it started: vLLM's engine core and workers)."""
+    result = load(server, "/v1/completions", work_load, count_tokens=True, cpu_groups=groups)
+    return result, round(result.group_cpu_seconds * 1e6 / result.tokens, 1) if result.tokens else 0.0
 
 
 def make_model(directory: Path) -> Path:
@@ -167,6 +178,12 @@ def main() -> None:
         "b_kubetune_front_on_vllm": [],
         "c_kubetune_transformers": [],
     }
+    cpu_per_1k: dict[str, list[float]] = {name: [] for name in runs}
+
+    def record(name: str, measured: tuple[LoadResult, float]) -> None:
+        runs[name].append(measured[0])
+        cpu_per_1k[name].append(measured[1])
+
     load_before = os.getloadavg()[0]
     vllm_port = free_port()
     vllm = Process(
@@ -189,8 +206,8 @@ def main() -> None:
             # (a) and (b) alternate on the same vLLM process, so that a load change on a shared machine
             # hits both alike; the medians are compared.
             for _ in range(args.repeats):
-                runs["a_vllm_direct"].append(load(vllm, "/v1/completions", work_load, count_tokens=True))
-                runs["b_kubetune_front_on_vllm"].append(load(front, "/v1/completions", work_load, count_tokens=True))
+                record("a_vllm_direct", measure(vllm, [vllm.pid], work_load))
+                record("b_kubetune_front_on_vllm", measure(front, [vllm.pid, front.pid], work_load))
         finally:
             front.stop()
     finally:
@@ -205,7 +222,7 @@ def main() -> None:
     )
     try:
         for _ in range(args.repeats):
-            runs["c_kubetune_transformers"].append(load(own, "/v1/completions", work_load, count_tokens=True))
+            record("c_kubetune_transformers", measure(own, [own.pid], work_load))
     finally:
         own.stop()
 
@@ -214,6 +231,8 @@ def main() -> None:
 
     results = {name: median_run(rs) for name, rs in runs.items()}
     a, b, c = (results[k].tokens_per_second for k in runs)
+    cpu = {name: statistics.median(values) for name, values in cpu_per_1k.items()}
+    front_run = results["b_kubetune_front_on_vllm"]
     summary = {
         "device": args.device,
         "clients": args.clients,
@@ -225,17 +244,29 @@ def main() -> None:
         "results": {k: asdict(v) for k, v in results.items()},
         "tokens_per_second_each_run": {k: [r.tokens_per_second for r in rs] for k, rs in runs.items()},
         "b_over_a": round(b / a, 3) if a else None,
+        # CPU milliseconds per 1,000 tokens of all of a configuration's processes (median of the runs), and
+        # (b)/(a) of tokens per CPU second: the cost of the front, little moved by other jobs' load.
+        "cpu_ms_per_1k_tokens": cpu,
+        "cpu_ms_per_1k_tokens_each_run": cpu_per_1k,
+        "b_over_a_per_cpu_second": round(cpu["a_vllm_direct"] / cpu["b_kubetune_front_on_vllm"], 3)
+        if cpu["b_kubetune_front_on_vllm"]
+        else None,
+        "front_cpu_ms_per_request": round(1000 * front_run.server_cpu_seconds / front_run.requests, 3),
         "a_over_c": round(a / c, 2) if c else None,
     }
     for name, result in results.items():
         each = ", ".join(f"{r.tokens_per_second:.0f}" for r in runs[name])
         print(
             f"{name:28s} {result.tokens_per_second:10.1f} tokens/s  p50 {result.p50_ms:8.1f} ms  "
-            f"p99 {result.p99_ms:8.1f} ms  (median run; each: {each})"
+            f"p99 {result.p99_ms:8.1f} ms  {cpu[name]:7.1f} CPU ms/1k tokens  (median run; each: {each})"
         )
     print(
         f"(b)/(a) = {summary['b_over_a']}  (target >= 0.9)   (a)/(c) = {summary['a_over_c']}   "
         f"load average {summary['load_average_before_after']}"
+    )
+    print(
+        f"per CPU second: (b)/(a) = {summary['b_over_a_per_cpu_second']}   "
+        f"the front's own CPU: {summary['front_cpu_ms_per_request']} ms a request"
     )
     Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     shutil.rmtree(work, ignore_errors=True)  # the model and the servers' logs

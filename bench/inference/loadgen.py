@@ -11,8 +11,11 @@ Input (a JSON file named on the command line)::
     {"host": "127.0.0.1", "port": 8002, "path": "/infer", "server_pid": 1234,
      "clients": [[{body}, {body}, ...], ...], "count_tokens": false}
 
+Optional ``"cpu_groups": [pgid, ...]``: the CPU seconds of every process in those process groups over the
+measured phase too (a server and the processes it started, e.g. vLLM's engine core).
+
 Output (stdout, one JSON object): requests, seconds, latencies (s), tokens, client and
-server CPU seconds over the measured phase.
+server CPU seconds over the measured phase (and the groups' CPU seconds).
 """
 
 from __future__ import annotations
@@ -30,6 +33,21 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its threads (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(groups: list[int]) -> float:
+    """User + system CPU time of every live process whose process group is one of ``groups``."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) in groups:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def encode_request(host: str, port: int, path: str, body: dict[str, Any]) -> bytes:
@@ -109,11 +127,14 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
     latencies: list[float] = []
     bodies: list[bytes] = []
     pid = int(spec["server_pid"])
+    groups = [int(group) for group in spec.get("cpu_groups", [])]
+    groups_cpu = group_cpu_seconds(groups) if groups else 0.0
     server_cpu, own_cpu, started = cpu_seconds(pid), time.process_time(), time.perf_counter()
     await asyncio.gather(*(client.run(r, latencies, bodies) for client, r in zip(clients, requests, strict=True)))
     elapsed = time.perf_counter() - started
     own = time.process_time() - own_cpu
     server = cpu_seconds(pid) - server_cpu
+    groups_spent = group_cpu_seconds(groups) - groups_cpu if groups else 0.0
     await asyncio.gather(*(client.close() for client in clients))
     tokens = 0
     if spec.get("count_tokens"):  # after the clock: parsing responses is not part of the load
@@ -125,6 +146,7 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
         "tokens": tokens,
         "client_cpu_seconds": own,
         "server_cpu_seconds": server,
+        "group_cpu_seconds": groups_spent,
     }
 
 

@@ -207,14 +207,23 @@ class LoadResult:
     server_cpu_seconds: float = 0.0
     per_cpu_second: float = 0.0
     client_cpu_seconds: float = 0.0
+    group_cpu_seconds: float = 0.0  # the CPU of the process groups named to load(), when named
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def load(server: Server, path: str, bodies: list[list[dict[str, Any]]], count_tokens: bool = False) -> LoadResult:
-    """Each client sends its bodies one after another, all clients at once, from loadgen.py's process."""
+def load(
+    server: Server,
+    path: str,
+    bodies: list[list[dict[str, Any]]],
+    count_tokens: bool = False,
+    cpu_groups: list[int] | None = None,
+) -> LoadResult:
+    """Each client sends its bodies one after another, all clients at once, from loadgen.py's process.
+
+    ``cpu_groups``: process groups whose CPU seconds over the measured phase are reported too."""
     spec = {
         "host": "127.0.0.1",
         "port": server.port,
@@ -222,6 +231,7 @@ def load(server: Server, path: str, bodies: list[list[dict[str, Any]]], count_to
         "server_pid": server.pid,
         "clients": bodies,
         "count_tokens": count_tokens,
+        "cpu_groups": cpu_groups or [],
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="kubetune-load-") as handle:
         json.dump(spec, handle)
@@ -245,6 +255,7 @@ def load(server: Server, path: str, bodies: list[list[dict[str, Any]]], count_to
         server_cpu_seconds=round(server_cpu, 2),
         per_cpu_second=round(count / server_cpu, 2) if server_cpu else 0.0,
         client_cpu_seconds=round(out["client_cpu_seconds"], 3),
+        group_cpu_seconds=round(out.get("group_cpu_seconds", 0.0), 3),
     )
 
 
