@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from kubernetes import client
+from node_scheduling import schedulable_during
 from node_waits import LOCAL_NODE
 
 from kubetune.localdev.controlplane import ControlPlane
@@ -26,6 +27,13 @@ def local_node(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFac
     )
     with NodeAgent(config) as agent:
         yield agent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _local_node_open_here(local_node: NodeAgent, api_client: client.ApiClient) -> Iterator[None]:
+    """This folder's node takes pods only during this folder's modules (see node_scheduling)."""
+    with schedulable_during(api_client, LOCAL_NODE):
+        yield
 
 
 @pytest.fixture

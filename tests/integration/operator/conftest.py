@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from node_scheduling import schedulable_during
 from operator_waits import Obj, Resources
 
 from kubetune.localdev.controlplane import ControlPlane
@@ -87,6 +88,13 @@ def operator_node(control_plane: ControlPlane, tmp_path_factory: pytest.TempPath
     )
     with NodeAgent(config) as agent:
         yield agent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _operator_node_open_here(operator_node: NodeAgent, api_client: client.ApiClient) -> Iterator[None]:
+    """This folder's node takes pods only during this folder's modules (see node_scheduling)."""
+    with schedulable_during(api_client, NODE):
+        yield
 
 
 @pytest.fixture(scope="session")
