@@ -153,7 +153,10 @@ TRAINING = Kind(
             "!has(oldSelf.status) || !has(oldSelf.status.startTime) || "
             "(self.spec.task == oldSelf.spec.task && self.spec.method == oldSelf.spec.method && "
             "self.spec.baseModel == oldSelf.spec.baseModel && "
-            "self.spec.hyperparameters == oldSelf.spec.hyperparameters)",
+            # hyperparameters may be absent (no schema default): without has() every status write after the
+            # start failed with "no such key", so a trainer could never report on such a Training.
+            "has(self.spec.hyperparameters) == has(oldSelf.spec.hyperparameters) && "
+            "(!has(self.spec.hyperparameters) || self.spec.hyperparameters == oldSelf.spec.hyperparameters))",
             "task, method, baseModel and hyperparameters are immutable once the training has started",
         ),
         Rule(

@@ -177,6 +177,22 @@ def test_status_subresource_separates_spec_and_status(api_client: client.ApiClie
     assert obj["status"]["phase"] == "Running"
 
 
+def test_a_started_training_without_hyperparameters_takes_status_writes(api_client: client.ApiClient,
+                                                                         namespace: str) -> None:
+    """The immutability rule must not fail on an absent field: the trainer reports after the start."""
+    doc = _training()
+    doc["spec"].pop("hyperparameters", None)
+    doc["metadata"]["name"] = "no-hyperparameters"
+    _create(api_client, doc, namespace)
+    _patch_status(api_client, namespace, "no-hyperparameters", {"status": {"startTime": "2026-01-01T00:00:00Z"}})
+    _patch_status(api_client, namespace, "no-hyperparameters", {"status": {"phase": "Succeeded"}})
+    objs = client.CustomObjectsApi(api_client)
+    with pytest.raises(ApiException) as err:
+        objs.patch_namespaced_custom_object(GROUP, VERSION, namespace, "trainings", "no-hyperparameters",
+                                            {"spec": {"hyperparameters": {"learningRate": 0.003}}})
+    assert "immutable once the training has started" in json.loads(err.value.body)["message"]
+
+
 def test_hyperparameters_are_immutable_once_started(api_client: client.ApiClient, namespace: str) -> None:
     objs = client.CustomObjectsApi(api_client)
     doc = _training(hyperparameters={"learningRate": 0.001})
