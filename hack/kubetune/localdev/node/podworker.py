@@ -248,7 +248,10 @@ class PodWorker:
             env = self.sandbox.container_env(container)
             argv = self.sandbox.command(container, env)
             cwd = self.sandbox.cwd(container)
-            log_path = self.sandbox.log_path(record.name, record.restart_count)
+            # One file per run, named by the restartCount this run reports (the first run 0, its restart 1):
+            # `kubectl logs --previous` reads the one before the last (containerlogs.py).
+            restarts = record.restart_count + (1 if record.name in self.started_once else 0)
+            log_path = self.sandbox.log_path(record.name, restarts)
             process = runtime.start(argv, env, cwd, log_path, self.ctx.isolate_pids, self.sandbox.netns_fd,
                                     self.sandbox.hosts_file)
         except EnvError as error:
