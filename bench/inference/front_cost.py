@@ -234,11 +234,9 @@ def main() -> None:
     args = parser.parse_args()
     app_us = app_cost(args.tokens, args.rounds, args.repeats, args.profile)
     encode_us, generate_us = runtime_cost(args.tokens, args.repeats)
-    print(f"app (middleware, routing, dependencies, validation, admission, batcher, response): {app_us:6.0f} us")
-    print(
-        f"vLLM runtime, batch of {CLIENTS} (tokenizing, one call, reading the answer):          {generate_us:6.0f} us"
-    )
-    print(f"  of which tokenizing:                                                          {encode_us:6.0f} us")
+    print(f"app (middleware, routing, dependencies, validation, admission, batcher, response): {app_us:5.0f} us")
+    print(f"vLLM runtime in a batch of {CLIENTS} (tokenizing, one call, reading the answer):     {generate_us:5.0f} us")
+    print(f"  of which tokenizing:                                                            {encode_us:5.0f} us")
     print(f"CPU a request, both parts: {app_us + generate_us:.0f} us (uvicorn's HTTP handling comes on top)")
 
 
