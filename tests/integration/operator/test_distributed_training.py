@@ -44,7 +44,7 @@ def torch_trainer(resources: Resources, tiny_model: Path) -> Iterator[str]:
 
 
 def _training(resources: Resources, namespace: str, artifacts: Path, trainer: str, name: str, nodes: int,
-              steps: int = STEPS, backoff_limit: int = 0) -> Obj:
+              steps: int = STEPS, backoff_limit: int = 0, processes: int = 2) -> Obj:
     data = artifacts / namespace / "data" / "chat.jsonl"
     data.parent.mkdir(parents=True, exist_ok=True)
     data.write_text(memorisable_chat_jsonl())
@@ -52,7 +52,7 @@ def _training(resources: Resources, namespace: str, artifacts: Path, trainer: st
         "apiVersion": "kubetune.io/v1alpha1", "kind": "Training", "metadata": {"name": name},
         "spec": {"trainerRef": trainer, "method": "lora", "baseModel": "tiny-llama", "nodes": nodes,
                  "backoffLimit": backoff_limit,
-                 "distributed": {"processesPerNode": 2, "rendezvousTimeoutSeconds": 300},
+                 "distributed": {"processesPerNode": processes, "rendezvousTimeoutSeconds": 300},
                  "dataset": {"uri": f"file://{data}", "format": "openai_chat_jsonl"},
                  "hyperparameters": {"maxSteps": steps, "batchSize": 2, "learningRate": 1e-2, "loraDropout": 0.0,
                                      "saveSteps": 2}}})
@@ -147,3 +147,30 @@ def test_a_new_training_on_the_same_output_continues_on_another_world_size(
     state = json.loads((artifacts / namespace / "trainings" / "wide" / "checkpoints" / f"step-{STEPS + 2:08d}"
                         / "state.json").read_text())
     assert state["world_size"] == 1
+
+
+def test_two_multinode_trainings_at_once_on_one_node_both_succeed(
+    operator: OperatorThread, resources: Resources, api_client: client.ApiClient, namespace: str,
+    artifacts: Path, torch_trainer: str,
+) -> None:
+    """The local node's pods share one network namespace: each group's node 0 binds its Training's own
+    rendezvous port, so two groups at once no longer meet on 29500 (the second failed its rendezvous)."""
+    names = ("left", "right")
+    for name in names:
+        _training(resources, namespace, artifacts, torch_trainer, name, 2, processes=1)
+    batch, core = client.BatchV1Api(api_client), client.CoreV1Api(api_client)
+    for name in names:
+        done = resources.wait_phase("trainings", namespace, name, "Succeeded", "Failed", timeout=900)
+        status = done["status"]
+        assert status["phase"] == "Succeeded", (name, status.get("message"), status.get("nodeStates"))
+        assert status["attempts"] == 1  # no group lost its rendezvous and restarted
+        assert status["nodes"] == "2/2 Succeeded"
+    envs = [batch.read_namespaced_job(f"{n}-train", namespace).spec.template.spec.containers[0].env for n in names]
+    ports = {next(e.value for e in env if e.name == "KUBETUNE_RDZV_ENDPOINT").rsplit(":", 1)[1] for env in envs}
+    assert len(ports) == 2
+    # The two groups ran at the same time: every pod started before any pod finished.
+    pods = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=trainer").items
+    assert len(pods) == 4
+    started = [p.status.start_time for p in pods]
+    finished = [p.status.container_statuses[0].state.terminated.finished_at for p in pods]
+    assert max(started) < min(finished)
