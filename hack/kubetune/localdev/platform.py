@@ -82,7 +82,8 @@ class LocalPlatform:
                 client.CoreV1Api(api).create_namespace({"metadata": {"name": SYSTEM_NAMESPACE}})
                 trainers = tuple(apply_default_trainers(api, node_gpus=gpus))
             node_config = NodeConfig(kubeconfig=cp.kubeconfig, name=NODE_NAME, gpus=gpus,
-                                     state_dir=work_dir / "node", restart_backoff_seconds=2.0)
+                                     state_dir=work_dir / "node", restart_backoff_seconds=2.0,
+                                     kubelet_tls=cp.kubelet_tls(NODE_NAME))  # `kubectl logs` works
             operator_settings = OperatorSettings(
                 kubeconfig=str(cp.kubeconfig),
                 # Pods on the local node see the host's files, so the store is a plain directory.

@@ -50,8 +50,9 @@ def platform(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFacto
 
     artifacts = tmp_path_factory.mktemp("journey-artifacts")
     make_tiny_causal_lm(artifacts / "models" / "tiny")
-    node = NodeConfig(kubeconfig=control_plane.kubeconfig, name=f"api-journey-{uuid.uuid4().hex[:4]}",
-                      state_dir=tmp_path_factory.mktemp("journey-node"), restart_backoff_seconds=1.0)
+    name = f"api-journey-{uuid.uuid4().hex[:4]}"
+    node = NodeConfig(kubeconfig=control_plane.kubeconfig, name=name, state_dir=tmp_path_factory.mktemp("journey-node"),
+                      restart_backoff_seconds=1.0, kubelet_tls=control_plane.kubelet_tls(name))
     settings = OperatorSettings(
         kubeconfig=str(control_plane.kubeconfig), artifact_pvc=None, artifact_mount_path=str(artifacts),
         leader_election=False, metrics_port=0, health_port=0, log_format="text", default_backoff_limit=0,
@@ -143,6 +144,9 @@ async def test_dataset_to_served_model_through_rest(journey_app: tuple[Any, http
     curve = (await http.get(f"/api/v1/metrics/loss?experiment_id={task_id}", headers=admin)).json()
     losses = [p["loss"] for p in curve["data"] if p["loss"] is not None]
     assert len(losses) >= 2 and losses[-1] < losses[0], curve
+    # The trainer pod's own output: pods/log through the API server and the node's kubelet API, as on a real cluster.
+    log = await http.get(f"/api/v1/trainings/{training['metadata']['uid']}/logs?tail=3", headers=admin)
+    assert log.status_code == 200 and "done: " in log.text.splitlines()[-1], (log.status_code, log.text)
 
     isvc = await wait_for(cache, INFERENCE_SERVICES, lambda o: (o.get("status") or {}).get("phase") == "Ready"
                           and o["metadata"]["namespace"] == project["namespace"], seconds=600)
