@@ -24,6 +24,8 @@ def local_node(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFac
         state_dir=tmp_path_factory.mktemp("local-node"),
         # Short backoff keeps restart tests quick; the kubelet's is 10 s.
         restart_backoff_seconds=1.0,
+        # The kubelet API, so that pods/log (`kubectl logs`) reads its pods' output (test_node_logs.py).
+        kubelet_tls=control_plane.kubelet_tls(LOCAL_NODE),
     )
     with NodeAgent(config) as agent:
         yield agent
