@@ -104,3 +104,22 @@ async def test_a_base_model_routes_to_the_service_serving_it(env: Env) -> None:
             answer = await alice.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
             assert answer.choices[0].message.content == "four"
     assert len(SEEN) == 3
+
+
+async def test_a_fine_tuned_models_service_also_answers_by_its_own_name(env: Env) -> None:
+    """The dashboard's chat and the demo name a model `project/service` (as /api/v1/inference/models lists
+    it): a service serving a job answers by that name too, and only to those who can read the project."""
+    SEEN.clear()
+    job, _, _ = await _succeeded_job(env)
+    key = env.projects["alice"]["key"]
+    async with sdk(env, "alice") as alice:
+        for model in (f"{job}-serve", f"{key}/{job}-serve"):
+            chat = await alice.chat.completions.create(model=model, messages=[{"role": "user", "content": "2+2?"}])
+            assert chat.choices[0].message.content == "four"
+        with pytest.raises(openai.NotFoundError):
+            await alice.chat.completions.create(model=f"{key}/no-such-service",
+                                                messages=[{"role": "user", "content": "2+2?"}])
+    async with sdk(env, "bob") as bob:
+        with pytest.raises(openai.NotFoundError):
+            await bob.chat.completions.create(model=f"{key}/{job}-serve", messages=[{"role": "user", "content": "?"}])
+    assert [path for path, _ in SEEN] == ["/v1/chat/completions"] * 2

@@ -125,6 +125,8 @@ async def resolve(ctx: AppContext, user: Principal, header: str | None, model: s
     found = dict(sorted(model_ids(ctx, ns), key=lambda item: meta.name(item[1]), reverse=True))
     if model in found:  # (a base model several services serve: the first by name)
         return found[model]
+    if wanted is None and (isvc := ctx.cache.inference_services.get(model, meta.name(ns))) is not None:
+        return isvc  # an InferenceService by its own name, also one listed under its fine-tuned model's id
     if wanted is not None and wanted.step is not None:
         training = ctx.cache.trainings.get(wanted.job, meta.name(ns))
         if training is None or names.training_model_name(training, project_key(ns)) != model.rsplit(":", 1)[0]:
