@@ -64,13 +64,15 @@ def dev_up(args: argparse.Namespace) -> int:
 
     stop = _stop_on_sigterm()
     work_dir = args.work_dir.resolve()
-    with LocalPlatform.start(work_dir, gpus=args.gpus) as platform:
+    with LocalPlatform.start(work_dir, gpus=args.gpus, mlflow=args.mlflow) as platform:
         print(f"API:         {platform.api_url}", flush=True)
         print(f"admin token: {platform.admin_token()}", flush=True)
         print(f"login:       {platform.admin_username} / {platform.admin_password}", flush=True)
         print(f"kubeconfig:  {platform.control_plane.kubeconfig}", flush=True)
         print(f"artifacts:   {platform.artifacts}", flush=True)
         print(f"trainers:    {', '.join(platform.trainers)} (the chart's defaults; kubectl get trainers)", flush=True)
+        if platform.mlflow_url:
+            print(f"mlflow:      {platform.mlflow_url} (spec.tracking.mlflow.uri; pods reach it too)", flush=True)
         print("Ctrl-C stops the platform.", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = dev_sub.add_parser("up", help="run control plane, local node, operator and REST facade until interrupted")
     up.add_argument("--work-dir", type=Path, default=Path("out/platform"), help="artifacts, node state and logs")
     up.add_argument("--gpus", type=int, default=0, help="fake nvidia.com/gpu count of the local node")
+    up.add_argument("--mlflow", action="store_true",
+                    help="also run MLflow's tracking server (make mlflow installs it); its state in WORK_DIR/mlflow")
     up.set_defaults(func=dev_up)
     demo = dev_sub.add_parser("demo", help="run the dataset-to-served-model flow through the REST API")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="where artifacts, logs and the PNG go")

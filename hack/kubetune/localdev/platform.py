@@ -56,6 +56,7 @@ class LocalPlatform:
     admin_password: str
     artifacts: Path
     trainers: tuple[str, ...] = ()  # the chart's default Trainers, as applied here
+    mlflow_url: str | None = None  # MLflow's tracking server, when started (spec.tracking.mlflow.uri)
 
     def admin_token(self) -> str:
         """A facade JWT for the bootstrap admin."""
@@ -63,7 +64,7 @@ class LocalPlatform:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, work_dir: Path, gpus: int = 0) -> Iterator[LocalPlatform]:
+    def start(cls, work_dir: Path, gpus: int = 0, mlflow: bool = False) -> Iterator[LocalPlatform]:
         from kubetune.api.core.config import Settings as ApiSettings
         from kubetune.operator.inprocess import OperatorThread
         from kubetune.operator.settings import Settings as OperatorSettings
@@ -74,16 +75,17 @@ class LocalPlatform:
         # Shared by the operator and the facade, as the chart's auth Secret shares it: the facade's key
         # for each inference server is derived from it (kubetune.crd.serving_keys).
         serving_key = secrets.token_urlsafe(48)
-        with ControlPlane.start() as cp:
+        with ControlPlane.start() as cp, _tracking_server(work_dir, mlflow) as mlflow_url:
             with client.ApiClient(client_configuration(cp.kubeconfig)) as api:
                 install_crds(api)
                 # What the chart installs besides the platform: its namespace (the facade keeps
                 # users and ids there) and the default Trainers, sized for the local node.
                 client.CoreV1Api(api).create_namespace({"metadata": {"name": SYSTEM_NAMESPACE}})
                 trainers = tuple(apply_default_trainers(api, node_gpus=gpus))
-            node_config = NodeConfig(kubeconfig=cp.kubeconfig, name=NODE_NAME, gpus=gpus,
-                                     state_dir=work_dir / "node", restart_backoff_seconds=2.0,
-                                     kubelet_tls=cp.kubelet_tls(NODE_NAME))  # `kubectl logs` works
+            # MLflow listens on host loopback; the node forwards its port into the pods' network namespace.
+            host_ports = (int(mlflow_url.rsplit(":", 1)[1]),) if mlflow_url else ()
+            node_config = NodeConfig(kubeconfig=cp.kubeconfig, name=NODE_NAME, gpus=gpus, host_ports=host_ports,
+                                     state_dir=work_dir / "node", restart_backoff_seconds=2.0)
             operator_settings = OperatorSettings(
                 kubeconfig=str(cp.kubeconfig),
                 # Pods on the local node see the host's files, so the store is a plain directory.
@@ -112,7 +114,19 @@ class LocalPlatform:
                     _serve_api(api_settings, cp) as api_url:
                 yield cls(control_plane=cp, node=node, api_url=api_url,
                           admin_username=api_settings.bootstrap_admin_username, admin_password=password,
-                          artifacts=artifacts, trainers=trainers)
+                          artifacts=artifacts, trainers=trainers, mlflow_url=mlflow_url)
+
+
+@contextlib.contextmanager
+def _tracking_server(work_dir: Path, enabled: bool) -> Iterator[str | None]:
+    """MLflow's own server (SQLite, proxied artifacts) when asked; its state stays in work_dir/mlflow."""
+    if not enabled:
+        yield None
+        return
+    from kubetune.localdev.mlflow import mlflow_server
+
+    with mlflow_server(work_dir / "mlflow") as uri:
+        yield uri
 
 
 @contextlib.contextmanager
