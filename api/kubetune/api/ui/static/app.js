@@ -199,7 +199,8 @@ async function datasetsPage(view) {
 
 async function inferencePage(view) {
   const { models } = await api("/api/v1/inference/models");
-  const select = el("select", { id: "model" }, models.filter((m) => m.status === "ready").map((m) => el("option", { value: m.id }, m.id)));
+  const ready = models.filter((m) => m.status === "ready");
+  const select = el("select", { id: "model" }, ready.map((m) => el("option", { value: m.id }, m.id)));
   const prompt = el("textarea", { id: "prompt" }, "Hello");
   const maxTokens = el("input", { id: "max-tokens", type: "number", value: "16", min: "1", max: "512" });
   const answer = el("div", { id: "answer" });
@@ -216,9 +217,77 @@ async function inferencePage(view) {
   };
   view.append(el("h1", {}, "Inference services"), table(["Model", "Name", "Provider", "Status"],
     models.map((m) => [m.id, m.name, m.provider, m.status])),
-    el("h2", {}, "Playground"), el("label", {}, "Model", select), el("label", {}, "Prompt", prompt),
-    el("label", {}, "Max tokens", maxTokens), el("button", { id: "generate", type: "button", onclick: send }, "Generate"),
-    el("h3", {}, "Answer"), answer, meta);
+    el("h2", {}, "Playground"), el("label", {}, "Model", select), el("label", {}, "Max tokens", maxTokens),
+    chatPanel(select, maxTokens),
+    el("h3", {}, "Single completion"), el("label", {}, "Prompt", prompt),
+    el("button", { id: "generate", type: "button", onclick: send }, "Generate"), answer, meta);
+}
+
+// A multi-turn chat: the page keeps the conversation and sends all of it with each turn to the gateway's
+// /v1/chat/completions (the model id `project/service` is one the gateway resolves), reading the SSE stream.
+function chatPanel(select, maxTokens) {
+  let history = [];
+  const transcript = el("div", { id: "chat", dataset: { turns: "0" } });
+  const input = el("textarea", { id: "chat-input", placeholder: "Ask something; Ctrl+Enter sends" });
+  const status = el("p", { id: "chat-status" });
+  const bubble = (role, text) => {
+    const node = el("div", { class: `msg ${role}`, dataset: { role } }, el("b", {}, role === "user" ? "You" : "Model"),
+      el("span", {}, text));
+    transcript.append(node);
+    return node.lastChild;
+  };
+  const reset = () => { history = []; transcript.replaceChildren(); transcript.dataset.turns = "0"; status.textContent = ""; };
+  const sendTurn = async () => {
+    const text = input.value.trim();
+    if (!text || transcript.dataset.busy) return;
+    transcript.dataset.busy = "true"; status.className = ""; status.textContent = "…";
+    history.push({ role: "user", content: text });
+    bubble("user", text);
+    input.value = "";
+    const out = bubble("assistant", "");
+    try {
+      const resp = await fetch("/v1/chat/completions", { method: "POST", headers: {
+        Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY)}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: select.value, messages: history, max_tokens: Number(maxTokens.value),
+          stream: true, stream_options: { include_usage: true } }) });
+      if (resp.status === 401) { logout(); return; }
+      if (!resp.ok) throw new HttpError(`${resp.status}: ${await resp.text()}`);
+      const usage = await readChatStream(resp, (delta) => { out.textContent += delta; });
+      history.push({ role: "assistant", content: out.textContent });
+      transcript.dataset.turns = String(history.filter((m) => m.role === "assistant").length);
+      status.textContent = `${usage?.completion_tokens ?? "?"} tokens; ${history.length} messages in the conversation`;
+    } catch (e) {
+      history.pop(); out.parentElement.remove(); // the turn failed: it is not part of the conversation
+      status.className = "error"; status.textContent = e.message;
+    } finally { delete transcript.dataset.busy; }
+  };
+  input.addEventListener("keydown", (e) => { if (e.key === "Enter" && e.ctrlKey) sendTurn(); });
+  return el("div", { class: "chat-panel" }, el("h3", {}, "Chat"), transcript, input,
+    el("div", {}, el("button", { id: "chat-send", type: "button", onclick: sendTurn }, "Send"), " ",
+      el("button", { id: "chat-reset", type: "button", onclick: reset }, "New conversation")), status);
+}
+
+// Calls onDelta with each content delta of an OpenAI chat SSE stream; returns the usage of its last frame.
+async function readChatStream(resp, onDelta) {
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "", usage = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return usage;
+    buffer += decoder.decode(value, { stream: true });
+    const lines = buffer.split("\n");
+    buffer = lines.pop();
+    for (const line of lines) {
+      if (!line.startsWith("data: ")) continue;
+      const payload = line.slice(6).trim();
+      if (payload === "[DONE]") return usage;
+      const frame = JSON.parse(payload);
+      if (frame.error) throw new HttpError(frame.error.message || JSON.stringify(frame.error));
+      usage = frame.usage || usage;
+      for (const choice of frame.choices || []) if (choice.delta?.content) onDelta(choice.delta.content);
+    }
+  }
 }
 
 async function gpuPage(view) {
