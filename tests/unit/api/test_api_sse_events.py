@@ -12,6 +12,7 @@ from api_env import Env
 
 from kubetune.api import sse
 from kubetune.api.cluster import EVENTS, TRAININGS
+from kubetune.api.cluster.base import WatchEvent
 from kubetune.api.routes.sktai.events import event_frames
 
 pytestmark = pytest.mark.unit
@@ -176,3 +177,26 @@ async def test_progress_frames_follow_each_step_and_the_end_closes_the_stream(en
     # Reconnecting after the end: the end again, at once.
     again = [_parse(f) async for f in event_frames(env.ctx.cache, training, None)]
     assert [f["event"] for f in again] == ["status", "progress", "end"]
+
+
+async def test_a_final_status_overtaken_by_a_newer_event_still_ends_the_stream(env: Env) -> None:
+    # The Training and Event watches deliver independently: the operator's Event about the end (a newer
+    # revision) can reach the facade before the trainer's Succeeded write. The stream must still end.
+    training = await _training(env)
+    frames = event_frames(env.ctx.cache, training, None)
+    assert _parse(await anext(frames))["event"] == "status"
+    base = int(training["metadata"]["resourceVersion"])
+    done = {**training, "metadata": {**training["metadata"], "resourceVersion": str(base + 5)},
+            "status": {"phase": "Succeeded", "message": "training finished"}}
+    event = _kube_event(training, "e-end", "Succeeded")
+    event["metadata"] = {"name": "e-end", "namespace": training["metadata"]["namespace"],
+                         "resourceVersion": str(base + 6)}
+    env.ctx.cache._on_event(EVENTS, WatchEvent("ADDED", event))
+    env.ctx.cache._on_event(TRAININGS, WatchEvent("MODIFIED", done))
+    rest = [_parse(f) for f in await asyncio.wait_for(_drain(frames), 5)]
+    assert [f["event"] for f in rest] == ["event", "status", "end"]
+    assert rest[-1]["data"]["phase"] == "Succeeded"
+
+
+async def _drain(frames: AsyncIterator[str]) -> list[str]:
+    return [f async for f in frames]

@@ -56,6 +56,10 @@ async def event_frames(cache: Cache, obj: Obj, after: int | None) -> AsyncIterat
     Frames: `status` on a phase or message change, `event` for each Kubernetes Event, `progress` for each
     step the trainer reports, and a last `end` frame once the Training has Succeeded or Failed (the
     stream then closes; a client that reconnects with Last-Event-ID after the end gets the end again).
+
+    Revisions are one sequence across kinds, but the Training and Event watches deliver independently: an Event
+    can arrive before a Training write older than it. So each kind is filtered against its own last revision;
+    against one shared number, a final status overtaken by its own Event was dropped and the stream never ended.
     """
     uid = meta.uid(obj)
     with cache.subscribe() as sub:
@@ -80,12 +84,13 @@ async def event_frames(cache: Cache, obj: Obj, after: int | None) -> AsyncIterat
         if progress.ended(current):
             yield sse.frame(progress.final(current), "end", str(last))
             return
+        last_training, last_event = ev.revision(current), last
         async for change in sub.changes():
             rev = ev.revision(change.object)
-            if rev <= last:
-                continue
             if change.res == TRAININGS and meta.uid(change.object) == uid:
-                last = rev
+                if rev <= last_training:
+                    continue
+                last_training = rev
                 deleted = change.type == "DELETED"
                 now = progress.snapshot(change.object)
                 if progress.changed(step, now):
@@ -101,8 +106,8 @@ async def event_frames(cache: Cache, obj: Obj, after: int | None) -> AsyncIterat
                     yield sse.frame(progress.final(change.object, deleted), "end", str(rev))
                     return
             elif change.res == EVENTS and (change.object.get("involvedObject") or {}).get("uid") == uid \
-                    and change.type != "DELETED":
-                last = rev
+                    and change.type != "DELETED" and rev > last_event:
+                last_event = rev
                 item = ev.from_kube_event(change.object, uid)
                 yield sse.frame(item.model_dump(mode="json"), "event", item.id)
 
