@@ -1,0 +1,75 @@
+"""A multi-node Training on a real cluster: two pods of the chart's `lora` Trainer (the CPU runtime
+image, one gloo process each) find each other through kubelet, CoreDNS and the headless Service
+(`<job>-0.<job>.<ns>.svc:<the Training's port>`), train together to Succeeded, and the last
+checkpoint says world size 2. Collected only in the cluster's PVC mode (conftest.py): its artifact
+claim is ReadWriteMany, which a multi-node output needs (docs/operator.md, "Multi-node output")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from cluster_resilience import wait_training, write_project_dataset
+from cluster_target import MODEL_ID, ClusterTarget, release_artifact_claim, run_store_job, write_tiny_model
+from kubernetes import client
+
+from kubetune.crd import GROUP, VERSION
+
+pytestmark = pytest.mark.e2e
+
+STEPS = 6
+
+
+@pytest.fixture(scope="module")
+def target() -> ClusterTarget:
+    return ClusterTarget.from_env()
+
+
+def test_two_node_lora_training_rendezvouses_through_cluster_dns(target: ClusterTarget) -> None:
+    with target.api_client() as api:
+        write_tiny_model(target, api)
+        core, custom, batch = client.CoreV1Api(api), client.CustomObjectsApi(api), client.BatchV1Api(api)
+        project = f"e2e-multinode-{uuid.uuid4().hex[:6]}"
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+            name=project, labels={"kubetune.io/project": project})))
+        try:
+            dataset = write_project_dataset(target, api, project)
+            custom.create_namespaced_custom_object(GROUP, VERSION, project, "trainings", {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "Training",
+                "metadata": {"name": "pair", "labels": {"kubetune.io/project": project}},
+                "spec": {"trainerRef": "lora", "task": "causal-lm", "method": "lora", "baseModel": MODEL_ID,
+                         "nodes": 2, "distributed": {"processesPerNode": 1, "rendezvousTimeoutSeconds": 600},
+                         "dataset": {"uri": dataset, "format": "openai_chat_jsonl"},
+                         "hyperparameters": {"maxSeqLength": 256, "batchSize": 2, "maxSteps": STEPS,
+                                             "saveSteps": 3},
+                         "backoffLimit": 0},
+            })
+            done = wait_training(api, project, "pair",
+                                 lambda o: (o.get("status") or {}).get("phase") == "Succeeded", timeout=1200)
+            status: dict[str, Any] = done["status"]
+            assert status["nodes"] == "2/2 Succeeded", status.get("nodeStates")
+            assert status["attempts"] == 1
+            assert status["progress"]["step"] == STEPS
+            assert status["summary"]["finalLoss"] < status["summary"]["initialLoss"]
+
+            # The group met at node 0's name through the cluster's DNS, on the port its headless Service names.
+            job = batch.read_namespaced_job(status["jobName"], project)
+            assert (job.spec.completion_mode, job.spec.completions) == ("Indexed", 2)
+            env = {e.name: e.value for e in job.spec.template.spec.containers[0].env}
+            host, port = env["KUBETUNE_RDZV_ENDPOINT"].rsplit(":", 1)
+            assert host == f"{job.metadata.name}-0.{job.metadata.name}.{project}.svc"
+            service = core.read_namespaced_service(job.metadata.name, project)
+            assert service.spec.cluster_ip == "None"
+            assert [p.port for p in service.spec.ports] == [int(port)]
+
+            # Both nodes wrote their shard of the last checkpoint into the shared store; it says world size 2.
+            last = max(status["checkpoints"], key=lambda c: c["step"])
+            assert last["step"] == STEPS
+            state = last["uri"].removeprefix("file://") + "/state.json"
+            run_store_job(target, api, "e2e-world-size",
+                          f"import json, sys; s = json.load(open({state!r})); print(s); "
+                          "sys.exit(0 if s['world_size'] == 2 else 3)")
+        finally:
+            core.delete_namespace(project, propagation_policy="Background")
+            release_artifact_claim(target, api, project)
