@@ -85,7 +85,8 @@ class LocalPlatform:
             # MLflow listens on host loopback; the node forwards its port into the pods' network namespace.
             host_ports = (int(mlflow_url.rsplit(":", 1)[1]),) if mlflow_url else ()
             node_config = NodeConfig(kubeconfig=cp.kubeconfig, name=NODE_NAME, gpus=gpus, host_ports=host_ports,
-                                     state_dir=work_dir / "node", restart_backoff_seconds=2.0)
+                                     state_dir=work_dir / "node", restart_backoff_seconds=2.0,
+                                     kubelet_tls=cp.kubelet_tls(NODE_NAME))  # `kubectl logs` works
             operator_settings = OperatorSettings(
                 kubeconfig=str(cp.kubeconfig),
                 # Pods on the local node see the host's files, so the store is a plain directory.
