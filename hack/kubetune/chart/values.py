@@ -322,6 +322,11 @@ class ProjectNetworkPolicies(ValuesModel):
     )
     store: EgressTarget = Field(default_factory=EgressTarget, description="The object store (storage.type s3).")
     hub: EgressTarget = Field(default_factory=EgressTarget, description="The model hub (hf://); empty: no access.")
+    tracking: EgressTarget = Field(
+        default_factory=EgressTarget,
+        description="The experiment tracker trainers log to (spec.tracking.mlflow); with mlflow.enabled the "
+        "chart adds its own MLflow's pods and port.",
+    )
     dns: bool = Field(default=True, description="Trainers may resolve names through kube-dns.")
 
 

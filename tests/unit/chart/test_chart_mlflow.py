@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chart_helpers import Render, find, one
+from chart_helpers import Render, env_of, find, one
+
+from kubetune.operator.builders.network_policy import Egress, ProjectNetwork, build_trainers_policy
 
 pytestmark = pytest.mark.unit
 ON = {"mlflow.enabled": "true"}
@@ -81,3 +83,28 @@ def test_a_typo_in_mlflow_values_fails_the_render(helm: Any) -> None:
 
     done = helm_template(helm, {**ON, "mlflow.persistance.size": "1Gi"})
     assert done.returncode != 0 and "persistance" in done.stderr
+
+
+def _project_network(objects: list[dict[str, Any]]) -> ProjectNetwork:
+    operator = next(d for d in find(objects, "Deployment")
+                    if d["metadata"]["labels"].get("app.kubernetes.io/component") == "operator")
+    value = env_of(operator["spec"]["template"]["spec"]["containers"][0])["KUBETUNE_OPERATOR_PROJECT_NETWORK"]
+    return ProjectNetwork.model_validate_json(value)
+
+
+def test_trainers_under_network_policies_may_reach_the_charts_mlflow(render: Render) -> None:
+    objects = render(ON)
+    pods = one(_mlflow(objects, "Deployment"), "Deployment")["spec"]["template"]["metadata"]["labels"]
+    tracking = _project_network(objects).tracking
+    [peer] = tracking.peers
+    assert peer["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "kubetune-system"}}
+    assert peer["podSelector"]["matchLabels"].items() <= pods.items()  # selects the MLflow pods
+    assert tracking.ports == [5000] and not tracking.cidrs
+    # the operator's trainer policy then carries the rule
+    rules = build_trainers_policy("p", _project_network(objects), Egress(cidrs=["10.0.0.1/32"]))["spec"]["egress"]
+    assert {"to": [peer], "ports": [{"protocol": "TCP", "port": 5000}]} in rules
+    # off by default: no tracker target at all; the user's own tracker keeps its addresses beside the chart's
+    assert _project_network(render()).tracking.rule() is None
+    both = _project_network(render({**ON, "networkPolicy.projects.tracking.cidrs[0]": "10.9.0.5/32",
+                                    "networkPolicy.projects.tracking.ports[0]": "443"})).tracking
+    assert both.cidrs == ["10.9.0.5/32"] and both.peers == [peer] and both.ports == [443, 5000]

@@ -145,4 +145,4 @@ def test_admission_policy_can_be_switched_off(render: Render) -> None:
 
 def test_the_rendered_settings_json_is_what_the_operator_parses(render: Render) -> None:
     raw = json.loads(str(_operator_env(render())["KUBETUNE_OPERATOR_PROJECT_NETWORK"]))
-    assert set(raw) == {"facadeNamespace", "facadePodLabels", "apiServer", "store", "hub", "dns"}
+    assert set(raw) == {"facadeNamespace", "facadePodLabels", "apiServer", "store", "hub", "tracking", "dns"}

@@ -139,3 +139,12 @@ def test_a_configured_api_server_needs_no_lookup() -> None:
     kube = FakeKube()
     ensure_project_policies(_runtime(kube), "kt-a", network(apiServer={"cidrs": ["10.0.0.1/32"]}))
     assert not [r for r in kube.reads if r[0] in ("Service", "Endpoints", "EndpointSlice")]
+
+
+def test_trainers_reach_the_experiment_tracker_when_one_is_configured() -> None:
+    tracker = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kubetune-system"}},
+               "podSelector": {"matchLabels": {"app.kubernetes.io/component": "mlflow"}}}
+    spec = policies(network(tracking={"peers": [tracker], "ports": [5000]}))[TRAINERS_POLICY]["spec"]
+    [_, tracking, _, _] = spec["egress"]  # the API server, the tracker, DNS, the other trainers
+    assert tracking == {"to": [tracker], "ports": [{"protocol": "TCP", "port": 5000}]}
+    assert len(policies(network())[TRAINERS_POLICY]["spec"]["egress"]) == 3  # unconfigured: no tracker rule

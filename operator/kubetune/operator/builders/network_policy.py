@@ -7,7 +7,8 @@ operator as JSON in KUBETUNE_OPERATOR_PROJECT_NETWORK). Two policies per project
   pods of their own namespace (a project's own clients); other projects and the rest of the
   cluster are refused. Their egress stays open: they load models from the store or the hub.
 - ``kubetune-trainers``: training pods may reach only the API server (status reports), the store,
-  the model hub, the cluster DNS, and each other (rendezvous of multi-pod runs); nothing reaches
+  the model hub, the experiment tracker (MLflow), the cluster DNS, and each other (rendezvous of
+  multi-pod runs); nothing reaches
   them except their own kind in the namespace.
 
 Enforcement needs a CNI that implements NetworkPolicy (Calico, Cilium, ...); without one the
@@ -64,6 +65,9 @@ class ProjectNetwork(_Model):
     )
     store: Egress = Field(default_factory=Egress, description="The object store (S3); nothing for a PVC store.")
     hub: Egress = Field(default_factory=Egress, description="The model hub (hf://); empty: no hub access.")
+    tracking: Egress = Field(default_factory=Egress,
+                             description="The experiment tracker (spec.tracking.mlflow); the chart's own MLflow "
+                                         "when mlflow.enabled; empty: trainers cannot log to one.")
     dns: bool = Field(default=True, description="Allow DNS (port 53) to the cluster DNS in kube-system.")
 
 
@@ -114,7 +118,8 @@ def api_server_egress(network: ProjectNetwork, discovered: list[str], discovered
 
 def build_trainers_policy(namespace: str, network: ProjectNetwork, api_server: Egress) -> dict[str, Any]:
     trainers = {"podSelector": _pods("trainer")}
-    egress = [rule for rule in (api_server.rule(), network.store.rule(), network.hub.rule()) if rule]
+    targets = (api_server, network.store, network.hub, network.tracking)
+    egress = [rule for rule in (target.rule() for target in targets) if rule]
     if network.dns:
         egress.append(dns_rule())
     egress.append({"to": [trainers]})
