@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,15 @@ def release(release_dir: Path, name: str) -> None:
     (release_dir / name).write_text("go")
 
 
+def after_the_second_of(created: str) -> None:
+    """Return once the clock has left the second of `created` (a creationTimestamp). Kubernetes timestamps count
+    whole seconds and Kueue orders a queue by them, so of two Workloads made in one second either may be
+    admitted first; one made after this returns is behind `created` for certain."""
+    ends = datetime.fromisoformat(created.replace("Z", "+00:00")) + timedelta(seconds=1)
+    while datetime.now(UTC) < ends:
+        time.sleep(0.05)
+
+
 def workload_of_job(custom: client.CustomObjectsApi, batch: client.BatchV1Api, namespace: str,
                     job: str, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
     uid = batch.read_namespaced_job(job, namespace).metadata.uid
@@ -49,6 +60,10 @@ def test_second_training_waits_in_queue_with_its_position_and_runs_after_the_fir
     make_training("first")
     wait_training(custom, namespace, "first", phase("Running"))
     make_training("second")
+    batch = client.BatchV1Api(api_client)
+    wait_training(custom, namespace, "second", phase("Queued"))  # its Job exists
+    after_the_second_of(workload_of_job(custom, batch, namespace, "second-train",
+                                        lambda w: True)["metadata"]["creationTimestamp"])
     # The queue named by label instead of spec.queue: the same hand-off.
     make_training("third", queue=None, labels={QUEUE_LABEL: "gpu-a"})
 
@@ -60,7 +75,6 @@ def test_second_training_waits_in_queue_with_its_position_and_runs_after_the_fir
         for c in second["status"]["conditions"])
     wait_training(custom, namespace, "third", message_has("waiting in queue gpu-a, position 2"))
 
-    batch = client.BatchV1Api(api_client)
     job = batch.read_namespaced_job("second-train", namespace)
     assert job.spec.suspend is True and job.metadata.labels[QUEUE_LABEL] == "gpu-a"
     assert not client.CoreV1Api(api_client).list_namespaced_pod(
