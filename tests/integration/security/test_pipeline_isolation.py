@@ -211,8 +211,11 @@ def test_a_training_with_artifact_policy_delete_takes_its_artifacts_along(
         (runs[name] / "adapter").mkdir(parents=True)
         (runs[name] / "adapter" / "adapter_model.bin").write_bytes(b"weights")
         os.symlink(platform.store / platform.bob, runs[name] / "link-to-bob")  # removing must not follow it
+        # The output named: with an object store configured and no artifact claim, the default output is the
+        # bucket's prefix (settings.default_output), and this test is about the file store.
         resources.create("trainings", platform.alice, _training(platform, name, artifactPolicy=policy,
-                                                                baseModel="pvc://x//etc/passwd"))
+                                                                baseModel="pvc://x//etc/passwd",
+                                                                output=f"file://{runs[name]}"))
     resources.wait(
         "trainings", platform.alice, "deletes", lambda o: TRAINING_FINALIZER in (o["metadata"].get("finalizers") or ()))
     kept = resources.wait_phase("trainings", platform.alice, "keeps", "Failed")
