@@ -2,7 +2,8 @@
 against the whole local platform: control plane, node, operator and facade on a real port.
 
 login -> projects create/use -> datasets upload/ls -> train (flags) -> watch (live bar, exit 0 on
-Succeeded) -> ls/show/curve in each output format -> logs; and the exit codes of the failures.
+Succeeded) -> ls/show/curve in each output format -> logs -> serve -> chat (two turns, under a pseudo-terminal,
+against the served model); and the exit codes of the failures.
 """
 
 from __future__ import annotations
@@ -118,6 +119,27 @@ def test_cli_journey(platform: LocalPlatform, tmp_path: Path) -> None:
     logs = cli.run("logs", training_id, "--tail", "5").splitlines()
     assert 0 < len(logs) <= 5 and "done: " in logs[-1], logs
 
+    # serve the run, then chat with it under a pseudo-terminal: answers stream in, a second turn, an empty line
+    # ends the session with exit 0
+    assert cli.run("serve", "cli-chat", "--project", project["key"], "--training", detail["resource_name"]
+                   ).startswith("cli-chat: ")
+    _wait_until_ready(cli, project["key"], "cli-chat")
+    chat = pexpect.spawn(sys.executable, ["-m", "kubetune.cli", "chat", f"{project['key']}/cli-chat",
+                                          "--max-tokens", "6", "--temperature", "0"],
+                         env=cli.env, encoding="utf-8", timeout=300, dimensions=(24, 200))
+    answers = []
+    chat.expect("you> ")
+    for question in ("What is 3 plus 3?", "And 4 plus 4?"):
+        chat.sendline(question)
+        chat.expect("model> ")
+        chat.expect("you> ")
+        answers.append(chat.before)
+    chat.sendline("")
+    chat.expect(pexpect.EOF)
+    chat.close()
+    assert chat.exitstatus == 0, chat.before
+    assert all(answer.strip() for answer in answers), answers  # the tiny model's words, whatever they are
+
     # a second watch of an ended run returns at once with its end
     assert f"{training_id}: Succeeded" in cli.run("watch", training_id)
     # stop on a finished run is refused by the API (exit 1); cancel deletes it; then it is gone (exit 4)
@@ -130,3 +152,14 @@ def test_cli_journey(platform: LocalPlatform, tmp_path: Path) -> None:
     bad["token"] = "not-a-token"
     config.write_text(json.dumps(bad))
     cli.run("ls", code=3)
+
+
+def _wait_until_ready(cli: Cli, project: str, name: str, attempts: int = 120) -> None:
+    """`kubetune services` until the service is Ready (the model loads in seconds; each try is a CLI run)."""
+    phase = None
+    for _ in range(attempts):
+        phase = next((s["phase"] for s in cli.json("services", "--project", project) if s["name"] == name), None)
+        if phase == "Ready":
+            return
+        assert phase != "Failed", cli.run("services", "--project", project)
+    raise AssertionError(f"{name} never became Ready (last phase {phase})")
