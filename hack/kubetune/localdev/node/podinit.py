@@ -13,6 +13,7 @@ SIGTERM).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -45,8 +46,11 @@ def main(argv: list[str]) -> int:
     def forward(received: int, _frame: object) -> None:
         if child is None:
             pending.append(received)  # arrived before the command started
-        else:
-            child.send_signal(received)
+            return
+        # os.kill, not child.send_signal: that polls, and a poll may reap the command (the node signals the
+        # whole session, so it can already be gone), leaving the os.wait below without its status.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, received)
 
     # Handlers first: a signal that arrives while the command starts is forwarded, not lost.
     for signum in FORWARDED:
@@ -57,10 +61,15 @@ def main(argv: list[str]) -> int:
         print(f"exec {argv[0]!r}: {error}", file=sys.stderr)
         return 128
     for received in pending:
-        child.send_signal(received)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, received)
     while True:
         # Reap every orphan re-parented to us; stop when the command itself ends.
-        pid, status = os.wait()
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:  # reaped elsewhere after all: Popen kept its status
+            code = child.poll()
+            return 128 if code is None else (128 - code if code < 0 else code)
         if pid == child.pid:
             return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
