@@ -151,12 +151,15 @@ def test_login_follow_training_live_and_ask_the_playground(base_url: str, platfo
         (tmp_path / "curve.png").write_bytes(curve_png)
         assert colours(curve_png) > 2 and count_near(curve_png, CURVE_BLUE) > 50, "the loss curve looks blank"
 
-        wait_for(client.CustomObjectsApi(api_client).list_namespaced_custom_object,
-                 lambda o: (o.get("status") or {}).get("phase") == "Ready",
-                 GROUP, VERSION, project["namespace"], "inferenceservices", timeout=WAIT)
+        served = wait_for(client.CustomObjectsApi(api_client).list_namespaced_custom_object,
+                          lambda o: (o.get("status") or {}).get("phase") == "Ready",
+                          GROUP, VERSION, project["namespace"], "inferenceservices", timeout=WAIT)
         driver.get(f"{base_url}/ui/#/inference")
-        option = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#model option"))[0]
-        Select(driver.find_element(By.ID, "model")).select_by_value(option.get_attribute("value"))
+        # This run's model by its id: the admin sees every project's services, earlier tests' ones included.
+        model = f"{project['key']}/{served['metadata']['name']}"
+        wait.until(lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "#model option")
+                              if o.get_attribute("value") == model])
+        Select(driver.find_element(By.ID, "model")).select_by_value(model)
         prompt = driver.find_element(By.ID, "prompt")
         prompt.clear()
         prompt.send_keys("What is 3 plus 3?")
