@@ -11,49 +11,44 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
 pytestmark = pytest.mark.unit
 
 
-def _started(proc: subprocess.Popen[bytes]) -> None:
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"up"
-
-
-def test_a_session_wide_sigterm_is_reported_as_143() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "kubetune.localdev.node.podinit", "sh", "-c",
-                             "echo up; exec sleep 30"], stdout=subprocess.PIPE, start_new_session=True)
-    try:
-        _started(proc)
-        os.killpg(proc.pid, signal.SIGTERM)  # as the node's signal_session: init and command together
-        assert proc.wait(timeout=30) == 143
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def test_a_signal_to_the_init_alone_is_forwarded_to_the_command() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "kubetune.localdev.node.podinit", "sh", "-c",
-                             "echo up; exec sleep 30"], stdout=subprocess.PIPE, start_new_session=True)
-    try:
-        _started(proc)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 143
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def test_a_forwarded_signal_to_a_command_already_gone_still_reports_its_status() -> None:
-    # Deterministic form of the race: the init is stopped while its command dies (a zombie it cannot reap
-    # yet), a SIGTERM waits for it, and on SIGCONT its handler runs before its wait returns.
+@contextmanager
+def _init_running() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """The container init running `sh` that execs `sleep`, in a session of its own; yields it and the command's
+    pid once started; kills the session if a test left it running."""
     proc = subprocess.Popen([sys.executable, "-m", "kubetune.localdev.node.podinit", "sh", "-c",
                              "echo $$; exec sleep 30"], stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout is not None
-        command = int(proc.stdout.readline())
+        yield proc, int(proc.stdout.readline())
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_session_wide_sigterm_is_reported_as_143() -> None:
+    with _init_running() as (proc, _):
+        os.killpg(proc.pid, signal.SIGTERM)  # as the node's signal_session: init and command together
+        assert proc.wait(timeout=30) == 143
+
+
+def test_a_signal_to_the_init_alone_is_forwarded_to_the_command() -> None:
+    with _init_running() as (proc, _):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 143
+
+
+def test_a_forwarded_signal_to_a_command_already_gone_still_reports_its_status() -> None:
+    # The race made likely (the old init failed 3 runs in 4): the init is stopped while its command dies (a
+    # zombie it cannot reap yet), a SIGTERM waits for it, and on SIGCONT its handler may run before its wait.
+    with _init_running() as (proc, command):
         os.kill(proc.pid, signal.SIGSTOP)
         os.kill(command, signal.SIGTERM)
         while _state(command) != "Z":
@@ -61,9 +56,6 @@ def test_a_forwarded_signal_to_a_command_already_gone_still_reports_its_status()
         os.kill(proc.pid, signal.SIGTERM)
         os.kill(proc.pid, signal.SIGCONT)
         assert proc.wait(timeout=30) == 143
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _state(pid: int) -> str:
