@@ -88,6 +88,18 @@ def test_a_permanent_failure_keeps_its_exit_code_through_the_launcher(
     assert "exceeds the model's" in (tmp_path / "bad-termination-log").read_text()
 
 
+def test_fewer_packed_sequences_than_processes_fail_at_once(
+    tiny_llama: Path, memorisable: Path, tmp_path: Path, train_cli: Callable[[dict], int]
+) -> None:
+    # Eight short chats pack into one 512-token sequence: no step could give both processes an example.
+    # Before, every epoch came out empty and the ranks spun at step 0 until the Job's deadline.
+    config = run_config(tiny_llama, memorisable, tmp_path / "packed", packing=True, maxSeqLength=512, maxSteps=2)
+    config["distributed"] = {"processesPerNode": 2}
+    assert train_cli(config) == EXIT_PERMANENT
+    message = (tmp_path / "packed-termination-log").read_text()
+    assert "fewer than the 2 processes" in message and "packing" in message
+
+
 def test_qlora_replicas_over_4_bit_bases_match_one_process(
     tiny_llama: Path, memorisable: Path, tmp_path: Path, train_cli: Callable[[dict], int]
 ) -> None:

@@ -90,3 +90,17 @@ def test_packed_examples_do_not_attend_to_each_other(tiny_lm: Path) -> None:
         together = model(**packed).logits[0, 4:]
         alone = model(input_ids=torch.tensor([b["input_ids"]])).logits[0]
     assert torch.allclose(together, alone, atol=1e-5)
+
+
+@pytest.mark.parametrize(("size", "batch", "world", "shared"), [
+    (8, 16, 4, 1),   # one short batch, two examples per rank
+    (3, 16, 4, 0),   # fewer examples than ranks: no step at all
+    (20, 8, 4, 3),   # two full batches and a tail of 4
+    (19, 8, 4, 2),   # a tail of 3 cannot feed 4 ranks: dropped
+    (5, 4, 1, 2),    # one process keeps every tail
+])
+def test_batches_shared_by_a_world_match_the_epochs(size: int, batch: int, world: int, shared: int) -> None:
+    batches = Batches(size, batch, seed=1)
+    assert batches.shared_by(world) == shared
+    for epoch in range(3):
+        assert len([b for b in batches.epoch(epoch) if len(b) >= world]) == shared

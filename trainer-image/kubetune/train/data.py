@@ -240,6 +240,12 @@ class Batches:
     def __len__(self) -> int:
         return -(-self.size // self.batch_size)
 
+    def shared_by(self, world_size: int) -> int:
+        """Batches per epoch that give each of ``world_size`` ranks an example (a shorter tail is dropped).
+        Every epoch has the same sizes: only the order of examples changes."""
+        full, tail = divmod(self.size, self.batch_size)
+        return full + (1 if tail >= world_size else 0)
+
     def epoch(self, epoch: int) -> list[list[int]]:
         """The batches (lists of feature indices) of one epoch."""
         if epoch not in self._cache:

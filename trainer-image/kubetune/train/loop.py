@@ -22,7 +22,7 @@ from typing import Any
 from kubetune.crd.runconfig import RunDistributed, RunHyperparameters
 from kubetune.train import checkpoint
 from kubetune.train.data import Batches
-from kubetune.train.distributed.failures import Stopped
+from kubetune.train.distributed.failures import PermanentError, Stopped
 from kubetune.train.distributed.gpu_readings import GpuReadings
 from kubetune.train.distributed.stop import StopRequest
 from kubetune.train.distributed.strategy import Prepared, full_state_dict, prepare
@@ -135,7 +135,13 @@ class Loop:
         torch.manual_seed(hp.seed)
         global_batch = hp.batch_size * world.world_size
         batches = Batches(len(self.train_features), global_batch, hp.seed)
-        plan = make_plan(len(batches), hp)
+        if batches.shared_by(world.world_size) == 0:
+            # Without this, every epoch would be empty and the loop would spin at step 0 for ever.
+            raise PermanentError(
+                f"the training split has {len(self.train_features)} sequences (after packing, when it is on), "
+                f"fewer than the {world.world_size} processes of this run, and each process needs one per step: "
+                "add examples, set packing to false, or run fewer processes")
+        plan = make_plan(batches.shared_by(world.world_size), hp)
         supervised = self.uses_supervised_loss()
         # The loss module wraps the model, so that DDP/FSDP see the forward that actually runs.
         loss_module = supervised_loss(self.model) if supervised else self.model
