@@ -2,9 +2,8 @@
 # `make e2e-cluster`: the train-to-serve e2e suite on the real local cluster (docs/real-cluster.md),
 # the operator, api, trainer and server each in its own image, in real containers:
 #
-#   1. the dev images (kubetune/{operator,api,runtime}:dev): built by hack/images/build.sh unless
-#      SKIP_BUILD=1, then `docker save`d to $WORK_DIR
-#   2. hack/cluster/up.sh with those archives imported into the node's containerd
+#   1. the dev images (kubetune/{operator,api,runtime}:dev): built by hack/images/build.sh unless SKIP_BUILD=1
+#   2. hack/cluster/up.sh, then each image streamed from `docker save` into the node's containerd
 #   3. for each storage mode of STORAGE, in order, on the same cluster (default "pvc s3"):
 #      a. the artifact store: pvc, a host directory (the node is this host) behind hack/kind/storage.yaml;
 #         s3, moto's S3 server in the cluster (hack/cluster/s3/s3-server.yaml, image kubetune/s3-server:dev),
@@ -62,7 +61,6 @@ cleanup() {
   if [[ "${STARTED:-0}" == 1 && "$KEEP_CLUSTER" != 1 ]]; then
     "$here/down.sh" || true
   fi
-  rm -f "$WORK_DIR"/*.tar  # left only when up.sh failed before importing them (GBs of disk)
   # A dockerd this run started goes with it (stop acts only on a daemon the project's scripts started).
   if [[ "${DOCKERD_WAS_RUNNING:-1}" == 0 ]]; then
     "$repo/hack/images/dockerd.sh" stop || true
@@ -83,31 +81,44 @@ if [[ "$SKIP_BUILD" != 1 ]]; then
   KEEP_DOCKERD=1 "$repo/hack/images/build.sh" "${BUILD[@]}"
 fi
 docker="$("$repo/hack/images/dockerd.sh" client)"
-archives=()
-# manifests/examples/trainer.yaml names the runtime image a release publishes (ghcr.io/kubetune/runtime:<version>):
-# the node gets the dev runtime under that name too (one archive, the same layers), as an air-gapped cluster
-# would hold it, so the examples apply unchanged (tests/e2e/test_examples_cluster.py).
-example_image="$(awk '$1 == "image:" {print $2; exit}' "$repo/manifests/examples/trainer.yaml")"
 for image in "${IMAGES[@]}"; do
   "$docker" image inspect "$image" >/dev/null 2>&1 || die "image $image is missing (hack/images/build.sh builds it)"
-  archive="$WORK_DIR/$(echo "$image" | tr '/:' '__').tar"
-  names=("$image")
-  if [[ $image == kubetune/runtime:dev && -n $example_image ]]; then
-    "$docker" tag "$image" "$example_image"
-    names+=("$example_image")
-  fi
-  log "docker save ${names[*]}"
-  "$docker" save "${names[@]}" -o "$archive"
-  archives+=(--image "$archive")
 done
 t1=$(date +%s)
 
 log "starting the cluster"
 STARTED=1
-info="$("$here/up.sh" "${archives[@]}")"
-# containerd holds the images now; the archives (4.8 GB with the runtime) only cost disk.
-rm -f "$WORK_DIR"/*.tar
+info="$("$here/up.sh")"
 t2=$(date +%s)
+
+# Each image streams from `docker save` into the node's containerd: no archive on disk (4.4 GB for the runtime).
+# Docker still stages the export under its data root, and containerd keeps the layers and their snapshots,
+# so the runtime needs about three times its size free while it loads.
+# manifests/examples/trainer.yaml names the runtime image a release publishes (ghcr.io/kubetune/runtime:<version>):
+# the node gets the dev runtime under that name too (the same layers), as an air-gapped cluster would hold it,
+# so the examples apply unchanged (tests/e2e/test_examples_cluster.py).
+example_image="$(awk '$1 == "image:" {print $2; exit}' "$repo/manifests/examples/trainer.yaml")"
+state_dir="${KUBETUNE_CLUSTER_DIR:-${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}/run/cluster}"
+for image in "${IMAGES[@]}"; do
+  names=("$image")
+  if [[ $image == kubetune/runtime:dev && -n $example_image ]]; then
+    "$docker" tag "$image" "$example_image"
+    names+=("$example_image")
+  fi
+  size="$("$docker" image inspect -f '{{.Size}}' "$image")"
+  free="$(df -B1 --output=avail "$state_dir" | tail -n 1)"
+  if ((free < 3 * size)); then
+    df -h "$state_dir" /var/lib/docker >&2 || true
+    die "loading $image ($((size / 1000000)) MB) needs about $((3 * size / 1000000000)) GB free; $((free / 1000000000)) GB left"
+  fi
+  log "docker save ${names[*]} | python -m kubetune.cluster load"
+  "$docker" save "${names[@]}" | "$repo/.venv/bin/python" -m kubetune.cluster load --state-dir "$state_dir" \
+    || die "loading ${names[*]} into the node failed"
+  # Only the node needs the release name; left on Docker's side it would keep the previous runtime alive after the
+  # next build re-tags kubetune/runtime:dev (hack/images/build.sh drops a replaced image once nothing names it).
+  if ((${#names[@]} > 1)); then "$docker" rmi "$example_image" >/dev/null; fi
+done
+t3=$(date +%s)
 kubeconfig="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubeconfig"])' <<<"$info")"
 kubectl_bin="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubectl"])' <<<"$info")"
 KUBECTL="$kubectl_bin --kubeconfig $kubeconfig"
@@ -199,5 +210,5 @@ PY
 }
 
 for mode in "${MODES[@]}"; do run_mode "$mode"; done
-t3=$(date +%s)
-echo "e2e-cluster ($STORAGE): images $((t1 - t0)) s, cluster up $((t2 - t1)) s, modes $((t3 - t2)) s (${timings[*]})" >&2
+t4=$(date +%s)
+echo "e2e-cluster ($STORAGE): images $((t1 - t0)) s, cluster up $((t2 - t1)) s, images loaded $((t3 - t2)) s, modes $((t4 - t3)) s (${timings[*]})" >&2

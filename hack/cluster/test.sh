@@ -9,26 +9,23 @@ cache_root="${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}"
 export KUBETUNE_CLUSTER_DIR="${KUBETUNE_CLUSTER_DIR:-$cache_root/run/cluster}"
 
 started=0
+cleanup() { if [[ $started == 1 ]]; then "$here/down.sh"; fi; }
+trap cleanup EXIT
 if [[ ! -f $KUBETUNE_CLUSTER_DIR/cluster.json ]]; then
-  # The operator and api images, when a running Docker has them (hack/images/build.sh), go onto
-  # the node too, and the chart tests run (tests/cluster/test_chart_*.py).
-  images=()
+  "$here/up.sh" >/dev/null
+  started=1
+  # The operator and api images, when a running Docker has them (hack/images/build.sh), stream onto the
+  # node (no archive on disk), and the chart tests run (tests/cluster/test_chart_*.py).
   docker="$("$repo/hack/images/dockerd.sh" client 2>/dev/null || echo docker)"
   if "$docker" image inspect kubetune/operator:dev kubetune/api:dev >/dev/null 2>&1; then
-    mkdir -p "$repo/out/cluster"
     for image in operator api; do
-      "$docker" save "kubetune/$image:dev" -o "$repo/out/cluster/kubetune_${image}_dev.tar"
-      images+=(--image "$repo/out/cluster/kubetune_${image}_dev.tar")
+      "$docker" save "kubetune/$image:dev" \
+        | "$repo/.venv/bin/python" -m kubetune.cluster load --state-dir "$KUBETUNE_CLUSTER_DIR"
     done
     export KUBETUNE_CLUSTER_CHART=1
   else
     echo "test.sh: no kubetune/{operator,api}:dev images in Docker; the chart tests are not collected" >&2
   fi
-  "$here/up.sh" ${images[@]+"${images[@]}"} >/dev/null
-  started=1
-  rm -f "$repo"/out/cluster/kubetune_*_dev.tar  # imported into containerd; only disk now
 fi
-cleanup() { if [[ $started == 1 ]]; then "$here/down.sh"; fi; }
-trap cleanup EXIT
 cd "$repo"
 KUBETUNE_CLUSTER_STATE="$KUBETUNE_CLUSTER_DIR" .venv/bin/pytest tests/cluster "$@"

@@ -5,6 +5,9 @@ Service, `kubectl logs` and `exec` through the kubelet, and volumes from the def
 from __future__ import annotations
 
 import ipaddress
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,8 @@ from kubernetes import client
 from kubernetes.stream import stream
 
 from kubetune.cluster.addons import STORAGE_CLASS
-from kubetune.cluster.images import REGISTRY
+from kubetune.cluster.images import REGISTRY, BinaryImage, oci_archive
+from kubetune.cluster.node import TOOLBOX_BINARY
 
 TOOLBOX_PREFIX = f"{REGISTRY}/toolbox:"
 
@@ -113,3 +117,19 @@ def test_claim_binds_to_a_local_volume_and_a_pod_writes_to_it(
     volume = core.read_persistent_volume(claim["spec"]["volumeName"])
     assert (Path(volume.spec.host_path.path) / "proof").read_text() == f"written-by-{namespace}\n"
 
+
+
+def test_an_image_streamed_into_the_running_node_runs_a_pod(
+        api: client.ApiClient, cluster_info: dict[str, Any], namespace: str) -> None:
+    """`docker save ... | python -m kubetune.cluster load` (hack/cluster/e2e.sh): an archive read from
+    stdin lands in the node's containerd, with no file on disk, and a pod runs from it."""
+    reference, archive = oci_archive(BinaryImage(f"streamed-{namespace}", TOOLBOX_BINARY, ["/busybox"]))
+    state_dir = os.environ["KUBETUNE_CLUSTER_STATE"]
+    loaded = subprocess.run([sys.executable, "-m", "kubetune.cluster", "load", "--state-dir", state_dir],
+                            input=archive, capture_output=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr.decode()
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(namespace, _pod("streamed", reference, "echo ran-from-the-streamed-image"))
+    pod = wait_for(core.list_namespaced_pod, _finished, namespace, field_selector="metadata.name=streamed")
+    assert pod["status"]["phase"] == "Succeeded", pod["status"]
+    assert core.read_namespaced_pod_log("streamed", namespace).strip() == "ran-from-the-streamed-image"

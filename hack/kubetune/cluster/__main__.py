@@ -1,5 +1,7 @@
 """`python -m kubetune.cluster up [--state-dir DIR] [--image TAR ...]`: start the real local
 cluster, write DIR/cluster.json when it is ready, run until SIGTERM or SIGINT, then stop it all.
+`python -m kubetune.cluster load [--state-dir DIR] < image.tar`: import an image archive (`docker save`)
+from stdin into the running node's containerd.
 `python -m kubetune.cluster cleanup [--state-dir DIR]`: what down.sh runs after a killed supervisor."""
 
 from __future__ import annotations
@@ -59,16 +61,36 @@ def cleanup(args: argparse.Namespace) -> int:
     return 0
 
 
+def load(args: argparse.Namespace) -> int:
+    """Stream an image into the running node (hack/cluster/e2e.sh pipes `docker save` here)."""
+    import subprocess
+
+    from kubetune.cluster import images
+    from kubetune.cluster.configs import NodePaths
+
+    if not (args.state_dir / "cluster.json").exists():
+        print(f"no running cluster under {args.state_dir} (hack/cluster/up.sh starts one)", file=sys.stderr)
+        return 1
+    try:
+        images.import_archive(NodePaths(args.state_dir / "node-1").containerd_socket, None)
+    except subprocess.CalledProcessError as e:
+        print(f"ctr images import failed: {e.stderr.decode(errors='replace').strip()}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubetune.cluster")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("up", help="start the cluster and run until SIGTERM")
     p.add_argument("--state-dir", type=Path, default=default_state_dir())
     p.add_argument("--image", action="append", default=[], help="an image archive to import into the node")
+    ld = sub.add_parser("load", help="import an image archive read from stdin into the running node")
+    ld.add_argument("--state-dir", type=Path, default=default_state_dir())
     c = sub.add_parser("cleanup", help="release what a killed cluster left on the host")
     c.add_argument("--state-dir", type=Path, default=default_state_dir())
     args = parser.parse_args(argv)
-    return up(args) if args.command == "up" else cleanup(args)
+    return {"up": up, "load": load, "cleanup": cleanup}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,9 @@ def oci_archive(image: BinaryImage) -> tuple[str, bytes]:
     return reference, buf.getvalue()
 
 
-def import_archive(containerd_socket: Path, archive: Path) -> None:
-    """Import an image tar (OCI layout or `docker save`) into the CRI namespace of our containerd."""
+def import_archive(containerd_socket: Path, archive: Path | None) -> None:
+    """Import an image tar (OCI layout or `docker save`) into the CRI namespace of our containerd;
+    None reads it from stdin, so `docker save | ...` lands with no archive on disk (4.4 GB for the runtime)."""
+    source = "-" if archive is None else str(archive)
     subprocess.run(["ctr", "--address", str(containerd_socket), "--namespace", "k8s.io", "images", "import",
-                    str(archive)], check=True, capture_output=True, text=True)
+                    source], check=True, capture_output=True)

@@ -48,3 +48,10 @@ def test_same_binary_same_image_and_a_changed_binary_a_new_tag(tmp_path: Path) -
     assert first == second
     binary.write_bytes(b"two")
     assert oci_archive(image)[0] != first[0]
+
+
+def test_load_without_a_running_cluster_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kubetune.cluster.__main__ import main
+
+    assert main(["load", "--state-dir", str(tmp_path)]) == 1
+    assert f"no running cluster under {tmp_path}" in capsys.readouterr().err
