@@ -51,7 +51,7 @@ def test_operator_rbac_for_project_policies(render: Render) -> None:
     assert policies and set(policies[0]["verbs"]) == {"get", "create", "update"}
     lookup = [r for r in rules if "endpoints" in r["resources"]]
     assert lookup[0]["resourceNames"] == ["kubernetes"] and lookup[0]["verbs"] == ["get"]
-    assert any(r["resources"] == ["namespaces"] and set(r["verbs"]) == {"list", "watch"} for r in rules)
+    assert any(r["resources"] == ["namespaces"] and set(r["verbs"]) == {"get", "list", "watch"} for r in rules)
     secrets = [r for r in rules if "secrets" in r["resources"]]
     assert [r["verbs"] for r in secrets] == [["create"]]  # server key Secrets: created, never read
 
