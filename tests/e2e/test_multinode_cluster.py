@@ -1,7 +1,8 @@
-"""A multi-node Training on a real cluster: two pods of the chart's `lora` Trainer (the CPU runtime
+"""Multi-node Trainings on a real cluster. LoRA: two pods of the chart's `lora` Trainer (the CPU runtime
 image, one gloo process each) find each other through kubelet, CoreDNS and the headless Service
 (`<job>-0.<job>.<ns>.svc:<the Training's port>`), train together to Succeeded, and the last
-checkpoint says world size 2. Collected only in the cluster's PVC mode (conftest.py): its artifact
+checkpoint says world size 2. Full fine-tuning: FSDP2 on 2 pods x 2 processes, one pod lost mid-run, the group
+restarted from its checkpoint. Collected only in the cluster's PVC mode (conftest.py): its artifact
 claim is ReadWriteMany, which a multi-node output needs (docs/operator.md, "Multi-node output")."""
 
 from __future__ import annotations
@@ -70,6 +71,60 @@ def test_two_node_lora_training_rendezvouses_through_cluster_dns(target: Cluster
             run_store_job(target, api, "e2e-world-size",
                           f"import json, sys; s = json.load(open({state!r})); print(s); "
                           "sys.exit(0 if s['world_size'] == 2 else 3)")
+        finally:
+            core.delete_namespace(project, propagation_policy="Background")
+            release_artifact_claim(target, api, project)
+
+
+FULL_STEPS = 8
+
+
+def test_full_fine_tuning_on_two_pods_of_two_processes_survives_a_lost_pod(target: ClusterTarget) -> None:
+    """FSDP2 (the default strategy of method full) over 2 pods x 2 gloo processes: world size 4. Once the
+    group has a checkpoint, node 1's pod is deleted at once (grace 0, as a lost machine): the group restarts
+    as a new Job (attempts 2), the trainer resumes from the checkpoint, and the run ends at its last step."""
+    with target.api_client() as api:
+        write_tiny_model(target, api)
+        core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+        project = f"e2e-fsdp-{uuid.uuid4().hex[:6]}"
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+            name=project, labels={"kubetune.io/project": project})))
+        try:
+            dataset = write_project_dataset(target, api, project)
+            custom.create_namespaced_custom_object(GROUP, VERSION, project, "trainings", {
+                "apiVersion": f"{GROUP}/{VERSION}", "kind": "Training",
+                "metadata": {"name": "quad", "labels": {"kubetune.io/project": project}},
+                "spec": {"trainerRef": "full", "task": "causal-lm", "method": "full", "baseModel": MODEL_ID,
+                         "nodes": 2, "distributed": {"processesPerNode": 2, "rendezvousTimeoutSeconds": 600},
+                         "dataset": {"uri": dataset, "format": "openai_chat_jsonl"},
+                         # The full Trainer packs by default: 8 short chats would make one sequence for 4
+                         # processes, which the trainer refuses (tests/integration/train).
+                         "hyperparameters": {"maxSeqLength": 256, "batchSize": 4, "maxSteps": FULL_STEPS,
+                                             "saveSteps": 2, "packing": False},
+                         "backoffLimit": 1},
+            })
+            checkpointed = wait_training(api, project, "quad",
+                                         lambda o: bool((o.get("status") or {}).get("checkpoints")), timeout=1200)
+            assert checkpointed["status"]["phase"] == "Running"
+            pods = core.list_namespaced_pod(project, label_selector="kubetune.io/training=quad").items
+            [node1] = [p for p in pods if p.metadata.annotations.get("batch.kubernetes.io/job-completion-index")
+                       == "1" and p.status.phase == "Running"]
+            core.delete_namespaced_pod(node1.metadata.name, project, grace_period_seconds=0)
+
+            done = wait_training(api, project, "quad",
+                                 lambda o: (o.get("status") or {}).get("phase") == "Succeeded", timeout=1500)
+            status: dict[str, Any] = done["status"]
+            assert status["attempts"] == 2, status.get("message")
+            assert status["progress"]["step"] == FULL_STEPS
+            events = core.list_namespaced_event(project, field_selector="involvedObject.name=quad").items
+            assert "Resumed" in {e.reason for e in events}, sorted({e.reason for e in events})
+
+            last = max(status["checkpoints"], key=lambda c: c["step"])
+            assert last["step"] == FULL_STEPS
+            state = last["uri"].removeprefix("file://") + "/state.json"
+            run_store_job(target, api, "e2e-world-size-4",
+                          f"import json, sys; s = json.load(open({state!r})); print(s); "
+                          "sys.exit(0 if s['world_size'] == 4 else 3)")
         finally:
             core.delete_namespace(project, propagation_policy="Background")
             release_artifact_claim(target, api, project)
