@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
 .PHONY: setup browser shells mlflow controlplane kueue keda helm lint generate generate-check test test-unit test-integration test-e2e demo cluster \
-	images images-dev images-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster e2e-cluster-s3 clean \
+	images images-dev images-local images-vllm-local test-images e2e-kind cluster-up cluster-down cluster-test e2e-cluster e2e-cluster-s3 clean \
 	setup-vllm
 
 setup: $(STAMP) controlplane kueue keda helm setup-vllm browser shells mlflow
@@ -116,7 +116,12 @@ images-dev:
 images-local:
 	hack/images/build.sh
 
-# docker run of each built image (entrypoints answer, non-root, no build tools); fails when Docker is missing.
+# The vLLM runtime (CPU) on top of the local runtime image, offline from the cached vLLM wheels (docs/vllm.md).
+images-vllm-local:
+	hack/images/build.sh runtime-vllm
+
+# docker run of each built image (entrypoints answer, non-root, no build tools); fails when Docker or an image
+# (images-local, images-vllm-local) is missing.
 test-images: $(STAMP) controlplane
 	KUBETUNE_IMAGE_TESTS=1 $(BIN)/pytest tests/images
 
