@@ -8,9 +8,12 @@ written by the test is served, published on 127.0.0.1 only, and the real `openai
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.request
 
 import pytest
-from docker_harness import Docker, image_ref, wait_http
+from docker_harness import Docker, image_ref
 
 START_SECONDS = 600  # vLLM's first start on 2 cores: imports, profiling, KV cache
 
@@ -21,6 +24,28 @@ def vllm_image(docker: Docker) -> str:
     if docker.run("image", "inspect", ref, check=False).returncode != 0:
         pytest.fail(f"image missing: {ref} (build it: hack/images/build.sh runtime-vllm)", pytrace=False)
     return ref
+
+
+def wait_ready(url: str, docker: Docker, name: str) -> None:
+    """/readyz until 200; a load error in its 503 body (vLLM refused to start) fails at once, with vLLM's words."""
+    deadline = time.monotonic() + START_SECONDS
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    return
+        except urllib.error.HTTPError as err:
+            error = json.loads(err.read() or b"{}").get("error")
+            if error:
+                raise AssertionError(f"the model failed to load: {error}") from None
+            last = f"HTTP {err.code}"
+        except OSError as err:
+            last = str(err)
+        if docker.run("inspect", "-f", "{{.State.Running}}", name, check=False).stdout.strip() != "true":
+            raise AssertionError(f"{name} exited before {url} answered ({last})")
+        time.sleep(1)
+    raise AssertionError(f"{url} not ready within {START_SECONDS} s ({last})")
 
 
 def sh(docker: Docker, image: str, script: str) -> str:
@@ -71,8 +96,7 @@ def test_kubetune_serves_a_tiny_llama_through_vllm(
     with docker.container("-p", "127.0.0.1::8000", "--shm-size", "1g", "-v", f"{model}:/models/tiny:ro", *env,
                           vllm_image) as name:
         port = docker.published_port(name, 8000)
-        status, _ = wait_http(f"http://127.0.0.1:{port}/readyz", timeout=START_SECONDS, container=(docker, name))
-        assert status == 200
+        wait_ready(f"http://127.0.0.1:{port}/readyz", docker, name)
         openai = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=120)
         assert [m.id for m in openai.models.list().data] == ["tiny"]
         chat = openai.chat.completions.create(
