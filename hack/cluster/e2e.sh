@@ -116,7 +116,7 @@ for image in "${IMAGES[@]}"; do
     || die "loading ${names[*]} into the node failed"
   # Only the node needs the release name; left on Docker's side it would keep the previous runtime alive after the
   # next build re-tags kubetune/runtime:dev (hack/images/build.sh drops a replaced image once nothing names it).
-  if ((${#names[@]} > 1)); then "$docker" rmi "$example_image" >/dev/null; fi
+  if ((${#names[@]} > 1)); then "$docker" rmi "$example_image" >/dev/null || true; fi
 done
 t3=$(date +%s)
 kubeconfig="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubeconfig"])' <<<"$info")"
