@@ -135,13 +135,14 @@ class Loop:
         torch.manual_seed(hp.seed)
         global_batch = hp.batch_size * world.world_size
         batches = Batches(len(self.train_features), global_batch, hp.seed)
-        if batches.shared_by(world.world_size) == 0:
+        shared = batches.shared_by(world.world_size)
+        if shared == 0:
             # Without this, every epoch would be empty and the loop would spin at step 0 for ever.
             raise PermanentError(
                 f"the training split has {len(self.train_features)} sequences (after packing, when it is on), "
                 f"fewer than the {world.world_size} processes of this run, and each process needs one per step: "
                 "add examples, set packing to false, or run fewer processes")
-        plan = make_plan(batches.shared_by(world.world_size), hp)
+        plan = make_plan(shared, hp)
         supervised = self.uses_supervised_loss()
         # The loss module wraps the model, so that DDP/FSDP see the forward that actually runs.
         loss_module = supervised_loss(self.model) if supervised else self.model
