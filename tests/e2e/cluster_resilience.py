@@ -1,13 +1,16 @@
-"""Helpers for the resilience test on a real cluster: data written into a project's prefix of the
-store by a Job on the runtime image, and waits on a Training's status (list, then watch)."""
+"""Helpers for the Training tests on a real cluster: a project namespace with the chat dataset in its prefix
+of the store (written by a Job on the runtime image), Trainings created in it, and waits on a Training's
+status (list, then watch)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from cluster_target import ClusterTarget, run_store_job
+from cluster_target import ClusterTarget, release_artifact_claim, run_store_job
 from kubernetes import client, watch
 
 from kubetune.crd import GROUP, VERSION
@@ -23,6 +26,30 @@ def write_project_dataset(target: ClusterTarget, api: client.ApiClient, project:
               f"open({path!r}, 'w').write(memorisable_chat_jsonl())")
     run_store_job(target, api, "e2e-dataset", script, timeout=timeout)
     return f"file://{path}"
+
+
+@contextlib.contextmanager
+def project_with_dataset(target: ClusterTarget, api: client.ApiClient, prefix: str) -> Iterator[tuple[str, str]]:
+    """A new project namespace (`<prefix>-<6 hex>`) and the uri of the chat dataset written into it; the
+    namespace and its artifact claim go afterwards, whatever the test's outcome."""
+    core = client.CoreV1Api(api)
+    project = f"{prefix}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=project, labels={"kubetune.io/project": project})))
+    try:
+        yield project, write_project_dataset(target, api, project)
+    finally:
+        core.delete_namespace(project, propagation_policy="Background")
+        release_artifact_claim(target, api, project)
+
+
+def create_training(api: client.ApiClient, project: str, name: str, spec: Obj) -> None:
+    """kubectl apply of a Training in a project, as a user writes it."""
+    client.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, project, "trainings", {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Training",
+        "metadata": {"name": name, "labels": {"kubetune.io/project": project}},
+        "spec": spec,
+    })
 
 
 def wait_training(api: client.ApiClient, namespace: str, name: str, predicate: Callable[[Obj], bool],

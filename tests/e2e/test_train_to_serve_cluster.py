@@ -7,14 +7,13 @@ checks, on the chart's own default `lora` Trainer, real kubelets and the images 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cluster_resilience import wait_training, write_project_dataset
+from cluster_resilience import create_training, project_with_dataset, wait_training
 from cluster_target import (
     HYPERPARAMETERS,
     MODEL_ID,
@@ -87,22 +86,16 @@ def test_training_survives_its_operator_and_its_pod_being_deleted(target: Cluste
     """Deleting the operator pod mid-training loses nothing, and deleting the training pod makes the
     Job start another that resumes from the last checkpoint (the trainer's Resumed event)."""
     write_tiny_model(target, api)
-    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-    project = f"e2e-resilience-{uuid.uuid4().hex[:6]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
-        name=project, labels={"kubetune.io/project": project})))
-    try:
-        dataset = write_project_dataset(target, api, project)
-        custom.create_namespaced_custom_object(GROUP, VERSION, project, "trainings", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Training",
-            "metadata": {"name": "resilient", "labels": {"kubetune.io/project": project}},
-            "spec": {"trainerRef": "lora", "task": "causal-lm", "method": "lora", "baseModel": MODEL_ID,
-                     "dataset": {"uri": dataset, "format": "openai_chat_jsonl"},
-                     # 2,000 steps of batch size 1: about a minute on a quiet 2-core machine, so both pods go
-                     # while it runs (800 steps took 22 s, and the trainer was deleted after it had finished).
-                     "hyperparameters": {"maxSeqLength": 256, "epochs": 100, "batchSize": 1, "maxSteps": 2000,
-                                         "saveSteps": 20},
-                     "backoffLimit": 3},
+    core = client.CoreV1Api(api)
+    with project_with_dataset(target, api, "e2e-resilience") as (project, dataset):
+        create_training(api, project, "resilient", {
+            "trainerRef": "lora", "task": "causal-lm", "method": "lora", "baseModel": MODEL_ID,
+            "dataset": {"uri": dataset, "format": "openai_chat_jsonl"},
+            # 2,000 steps of batch size 1: about a minute on a quiet 2-core machine, so both pods go
+            # while it runs (800 steps took 22 s, and the trainer was deleted after it had finished).
+            "hyperparameters": {"maxSeqLength": 256, "epochs": 100, "batchSize": 1, "maxSteps": 2000,
+                                "saveSteps": 20},
+            "backoffLimit": 3,
         })
 
         def step(obj: dict[str, Any]) -> int:
@@ -133,6 +126,3 @@ def test_training_survives_its_operator_and_its_pod_being_deleted(target: Cluste
         new_operators = core.list_namespaced_pod(target.namespace,
                                                  label_selector="app.kubernetes.io/component=operator").items
         assert {p.metadata.name for p in new_operators}.isdisjoint({p.metadata.name for p in operators})
-    finally:
-        core.delete_namespace(project, propagation_policy="Background")
-        release_artifact_claim(target, api, project)
