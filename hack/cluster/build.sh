@@ -3,19 +3,23 @@
 # directory outside the repository keyed by version (a warm run compiles nothing), and install
 # Debian's containerd, runc, CNI plugins and iptables with apt when they are missing.
 #
-#   hack/cluster/build.sh     # prints the bin dir (kubelet, kube-proxy, pause, coredns)
+#   hack/cluster/build.sh     # prints the bin dir (kubelet, kube-proxy, pause, coredns, metrics-server)
 #
 # kubelet and kube-proxy come from the same module as the control plane (hack/controlplane's
 # go.mod, unchanged); they import a few packages the control plane does not, whose sums are in
-# go.sum.extra. coredns comes from its own module at COREDNS_VERSION; pause from ./pause.
+# go.sum.extra. coredns and metrics-server come from their own modules at COREDNS_VERSION and
+# METRICS_SERVER_VERSION; pause from ./pause.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cp_mod="$here/../controlplane"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.15.0}"
+# The resource metrics API (kubectl top, the HPA's CPU utilisation). v0.8.0: the newest release the Go
+# proxy here serves as approved (v0.9.x is listed but not an approved release).
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" {print $2}' "$cp_mod/go.mod")"
 sum_hash="$(cat "$cp_mod/go.mod" "$cp_mod/go.sum" "$here/go.sum.extra" "$here/pause/main.go" \
-  <(echo "$COREDNS_VERSION") | sha256sum | cut -c1-12)"
+  <(echo "$COREDNS_VERSION $METRICS_SERVER_VERSION") | sha256sum | cut -c1-12)"
 cache_root="${KUBETUNE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetune}"
 out="$cache_root/cluster/k8s-${k8s_version}-coredns-${COREDNS_VERSION}-${sum_hash}"
 
@@ -44,10 +48,10 @@ install_host_packages() {
 }
 
 install_host_packages
-need go "the Go toolchain builds kubelet, kube-proxy, pause and coredns"
+need go "the Go toolchain builds kubelet, kube-proxy, pause, coredns and metrics-server"
 
 have_all=1
-for b in kubelet kube-proxy pause coredns; do [[ -x "$out/$b" ]] || have_all=0; done
+for b in kubelet kube-proxy pause coredns metrics-server; do [[ -x "$out/$b" ]] || have_all=0; done
 if [[ $have_all == 1 ]]; then
   echo "$out"
   exit 0
@@ -79,6 +83,9 @@ echo "building coredns ${COREDNS_VERSION}" >&2
 # `go install pkg@version` builds CoreDNS with exactly its own go.mod (it has no replace directives).
 GOBIN="$out.tmp" GOFLAGS= nice -n 10 go install -trimpath -ldflags "-s -w" \
   "github.com/coredns/coredns@${COREDNS_VERSION}"
+echo "building metrics-server ${METRICS_SERVER_VERSION}" >&2
+GOBIN="$out.tmp" GOFLAGS= nice -n 10 go install -trimpath -ldflags "-s -w" \
+  "sigs.k8s.io/metrics-server/cmd/metrics-server@${METRICS_SERVER_VERSION}"
 rm -rf "$out.tmp/mod"
 
 # Publish atomically so an interrupted build is never mistaken for a finished one.

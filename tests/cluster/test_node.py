@@ -8,6 +8,7 @@ import ipaddress
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,47 @@ def test_an_image_streamed_into_the_running_node_runs_a_pod(
     pod = wait_for(core.list_namespaced_pod, _finished, namespace, field_selector="metadata.name=streamed")
     assert pod["status"]["phase"] == "Succeeded", pod["status"]
     assert core.read_namespaced_pod_log("streamed", namespace).strip() == "ran-from-the-streamed-image"
+
+
+def test_the_resource_metrics_api_reports_what_a_busy_container_uses(
+        api: client.ApiClient, cluster_info: dict[str, Any], namespace: str) -> None:
+    """metrics.k8s.io is an aggregated API: the API server proxies it, as the front proxy, to
+    metrics-server in a pod, which reads the kubelet's cgroup figures. A busy loop must show up as
+    most of a core, an idle node as something, so the figures are measured, not made up."""
+    core = client.CoreV1Api(api)
+    image = _toolbox_image(api, cluster_info["node"])
+    pod = _pod("busy", image, "while :; do :; done", termination_grace_period_seconds=0)
+    pod.spec.restart_policy = "Always"
+    core.create_namespaced_pod(namespace, pod)
+    wait_for(core.list_namespaced_pod, lambda o: o.get("status", {}).get("phase") == "Running", namespace,
+             field_selector="metadata.name=busy")
+    metrics = client.CustomObjectsApi(api)
+
+    def usage(obj: dict[str, Any]) -> int:
+        return sum(_millicores(c["usage"]["cpu"]) for c in obj.get("containers") or [])
+
+    # metrics.k8s.io serves get and list, not watch: ask until metrics-server has scraped the pod twice
+    # (its CPU figure is a rate between two scrapes; --metric-resolution is 15 s).
+    deadline = time.monotonic() + 120
+    busy: dict[str, Any] = {}
+    while not busy and time.monotonic() < deadline:
+        try:
+            busy = metrics.get_namespaced_custom_object("metrics.k8s.io", "v1beta1", namespace, "pods", "busy")
+        except client.ApiException as exc:
+            assert exc.status == 404, exc  # not scraped yet; any other answer is a broken API
+            time.sleep(2)
+    assert busy, "metrics-server reported nothing for the pod within 120 s"
+    # A spinning shell takes a core when the machine has one free, and well over a tenth under any load.
+    assert usage(busy) >= 100, busy
+    nodes = metrics.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")["items"]
+    node = next(n for n in nodes if n["metadata"]["name"] == cluster_info["node"])
+    assert _millicores(node["usage"]["cpu"]) >= usage(busy) * 0.5, node
+    assert node["usage"]["memory"].endswith("Ki")
+
+
+def _millicores(quantity: str) -> int:
+    """A CPU quantity as metrics-server writes it ("123456789n", "250m", "2") in millicores."""
+    units = {"n": 1e-6, "u": 1e-3, "m": 1.0}
+    if quantity[-1] in units:
+        return int(float(quantity[:-1]) * units[quantity[-1]])
+    return int(float(quantity) * 1000)

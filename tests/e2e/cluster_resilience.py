@@ -29,18 +29,25 @@ def write_project_dataset(target: ClusterTarget, api: client.ApiClient, project:
 
 
 @contextlib.contextmanager
-def project_with_dataset(target: ClusterTarget, api: client.ApiClient, prefix: str) -> Iterator[tuple[str, str]]:
-    """A new project namespace (`<prefix>-<6 hex>`) and the uri of the chat dataset written into it; the
-    namespace and its artifact claim go afterwards, whatever the test's outcome."""
+def project_namespace(target: ClusterTarget, api: client.ApiClient, prefix: str) -> Iterator[str]:
+    """A new project namespace (`<prefix>-<6 hex>`), made with kubectl as a cluster admin would; it and its
+    artifact claim go afterwards, whatever the test's outcome."""
     core = client.CoreV1Api(api)
     project = f"{prefix}-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
         name=project, labels={"kubetune.io/project": project})))
     try:
-        yield project, write_project_dataset(target, api, project)
+        yield project
     finally:
         core.delete_namespace(project, propagation_policy="Background")
         release_artifact_claim(target, api, project)
+
+
+@contextlib.contextmanager
+def project_with_dataset(target: ClusterTarget, api: client.ApiClient, prefix: str) -> Iterator[tuple[str, str]]:
+    """A new project namespace and the uri of the chat dataset written into it."""
+    with project_namespace(target, api, prefix) as project:
+        yield project, write_project_dataset(target, api, project)
 
 
 def create_training(api: client.ApiClient, project: str, name: str, spec: Obj) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 EMBEDDED_MODULES = {"test_train_to_serve.py"}
-PVC_MODULES = {"test_train_to_serve_cluster.py", "test_examples_cluster.py", "test_multinode_cluster.py"}
+PVC_MODULES = {"test_train_to_serve_cluster.py", "test_examples_cluster.py", "test_multinode_cluster.py",
+               "test_autoscaling_cluster.py"}
 S3_MODULES = {"test_train_to_serve_cluster_s3.py"}
 
 

@@ -1,8 +1,10 @@
 """What the cluster needs besides nodes, as manifests: the API server's Service endpoints, cluster
-DNS (CoreDNS, in a pod) and storage (a default StorageClass over static hostPath volumes)."""
+DNS (CoreDNS, in a pod), the resource metrics API (metrics-server, in a pod) and storage (a default
+StorageClass over static hostPath volumes)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ from kubetune.cluster.configs import API_RELAY_PORT, CLUSTER_DNS, CLUSTER_DOMAIN
 
 Manifest = dict[str, Any]
 DNS_NAMESPACE = "kube-system"
+SYSTEM_NAMESPACE = "kube-system"
+METRICS_APISERVICE = "v1beta1.metrics.k8s.io"
 STORAGE_CLASS = "standard"
 
 
@@ -99,6 +103,91 @@ def coredns(image: str) -> list[Manifest]:
          "spec": {"clusterIP": CLUSTER_DNS, "selector": labels,
                   "ports": [{"name": "dns", "port": 53, "targetPort": 1053, "protocol": "UDP"},
                             {"name": "dns-tcp", "port": 53, "targetPort": 1053, "protocol": "TCP"}]}},
+    ]
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def metrics_server(image: str, ca: Path, cert: Path, key: Path) -> list[Manifest]:
+    """metrics-server behind the aggregated `metrics.k8s.io` API: what `kubectl top` and an HPA on CPU
+    utilisation read. It serves with a certificate of the cluster CA for its Service name, so the API
+    server verifies it (`caBundle`), and scrapes each kubelet's /metrics/resource with its service
+    account token, which the kubelet checks by TokenReview and SubjectAccessReview."""
+    name, ns = "metrics-server", SYSTEM_NAMESPACE
+    meta = {"name": name, "namespace": ns}
+    labels = {"k8s-app": name}
+    sa = [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
+    rbac = "rbac.authorization.k8s.io"
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": "kubetune:metrics-server"},
+         "rules": [
+             {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+             {"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]},
+         ]},
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "kubetune:metrics-server"},
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "kubetune:metrics-server"}, "subjects": sa},
+        # Delegated authentication and authorization: it asks the API server who a caller is and
+        # whether they may read metrics, and reads the front proxy's CA from kube-system.
+        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "kubetune:metrics-server:auth-delegator"},
+         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "system:auth-delegator"}, "subjects": sa},
+        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding",
+         "metadata": {"name": "kubetune:metrics-server:auth-reader", "namespace": "kube-system"},
+         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "extension-apiserver-authentication-reader"},
+         "subjects": sa},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "metrics-server-tls", "namespace": ns},
+         "type": "kubernetes.io/tls", "data": {"tls.crt": _b64(cert), "tls.key": _b64(key)}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {**meta, "labels": labels},
+         "spec": {
+             "replicas": 1,
+             "selector": {"matchLabels": labels},
+             "template": {
+                 "metadata": {"labels": labels},
+                 "spec": {
+                     "serviceAccountName": name,
+                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532},
+                     "containers": [{
+                         "name": name,
+                         "image": image,
+                         "imagePullPolicy": "Never",
+                         "args": [
+                             "--secure-port=10250",
+                             "--tls-cert-file=/tls/tls.crt",
+                             "--tls-private-key-file=/tls/tls.key",
+                             "--kubelet-preferred-address-types=InternalIP",
+                             "--kubelet-use-node-status-port",
+                             "--metric-resolution=15s",
+                             # Kubelets serve with self-signed certificates here (serverTLSBootstrap
+                             # is off), the same reason the API server does not verify them.
+                             "--kubelet-insecure-tls",
+                         ],
+                         "ports": [{"name": "https", "containerPort": 10250, "protocol": "TCP"}],
+                         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"},
+                                            "periodSeconds": 5},
+                         "livenessProbe": {"httpGet": {"path": "/livez", "port": "https", "scheme": "HTTPS"},
+                                           "periodSeconds": 10},
+                         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                                       "limits": {"memory": "256Mi"}},
+                         "securityContext": {"allowPrivilegeEscalation": False,
+                                             "readOnlyRootFilesystem": True,
+                                             "capabilities": {"drop": ["ALL"]}},
+                         # Its certificate comes from the Secret, so it writes nothing (no --cert-dir).
+                         "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True}],
+                     }],
+                     "volumes": [{"name": "tls", "secret": {"secretName": "metrics-server-tls"}}],
+                 },
+             },
+         }},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "labels": labels},
+         "spec": {"selector": labels,
+                  "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]}},
+        {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": METRICS_APISERVICE},
+         "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
+                  "service": {"name": name, "namespace": ns, "port": 443},
+                  "caBundle": _b64(ca), "groupPriorityMinimum": 100, "versionPriority": 100}},
     ]
 
 

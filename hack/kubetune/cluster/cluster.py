@@ -1,5 +1,5 @@
 """A real cluster on this machine: the local control plane, one worker node with kubelet and
-containerd, kube-proxy, CoreDNS and hostPath volumes.
+containerd, kube-proxy, CoreDNS, metrics-server and hostPath volumes.
 
     with LocalCluster.start(state_dir) as cluster:
         print(cluster.kubeconfig)
@@ -31,7 +31,8 @@ VOLUMES = 8
 
 
 def node_binaries() -> Path:
-    """kubelet, kube-proxy, pause and coredns: $KUBETUNE_CLUSTER_BIN, or hack/cluster/build.sh (cached)."""
+    """kubelet, kube-proxy, pause, coredns and metrics-server: $KUBETUNE_CLUSTER_BIN, or
+    hack/cluster/build.sh (cached)."""
     if os.environ.get("KUBETUNE_CLUSTER_BIN"):
         return Path(os.environ["KUBETUNE_CLUSTER_BIN"])
     script = Path(__file__).resolve().parents[2] / "cluster" / "build.sh"
@@ -86,6 +87,9 @@ class LocalCluster:
         self.apply(addons.kubernetes_endpoints(self.node.net.node_address))
         self.apply(addons.storage(volumes, self.node.name))
         self.apply(addons.coredns(self.node.image_refs["coredns"]))
+        assert self.cp.pki is not None
+        cert, key = self.cp.pki.issue_serving("metrics-server", ("metrics-server.kube-system.svc",))
+        self.apply(addons.metrics_server(self.node.image_refs["metrics-server"], self.cp.ca_file, cert, key))
 
     def _wait_ready(self) -> None:
         def wait(*args: str) -> None:
@@ -94,6 +98,8 @@ class LocalCluster:
         wait("--for=create", f"node/{self.node.name}", "--timeout=120s")
         wait("--for=condition=Ready", f"node/{self.node.name}", "--timeout=120s")
         wait("--for=condition=Available", "deployment/coredns", "-n", addons.DNS_NAMESPACE, "--timeout=180s")
+        # Available once the API server reaches the pod and metrics-server has scraped the node once.
+        wait("--for=condition=Available", f"apiservice/{addons.METRICS_APISERVICE}", "--timeout=180s")
 
     def alive(self) -> dict[str, bool]:
         return {**self.cp.alive(), **self.node.alive()}

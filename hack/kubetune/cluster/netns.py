@@ -1,7 +1,8 @@
 """The worker node's network namespace: a veth pair, the node address inside, nothing routed out.
 
-Only the node's own /30 is routed between host and namespace, so pods can reach the node (and
-through the node's relay, the API server) but no address outside this machine.
+Only the node's own /30 and its pod subnet are routed between host and namespace, so pods can reach
+the node (and through the node's relay, the API server) and the host can reach pods, but nothing in
+the namespace can reach an address outside this machine.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class NodeNetwork:
         run(*inside, "ip", "link", "set", "eth0", "up")
         # The bridge gateway forwards between pods and the node's own addresses.
         run(*inside, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # The host reaches this node's pods (and nothing else) through it: the API server proxies
+        # aggregated APIs (metrics-server) to pod addresses.
+        run("ip", "route", "replace", self.pod_subnet, "via", self.node_address, "dev", self.host_veth)
 
     def delete(self) -> None:
         # Deleting the namespace destroys eth0 and with it the host end of the veth.

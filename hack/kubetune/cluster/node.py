@@ -87,13 +87,16 @@ class WorkerNode:
         self._procs[name] = processes.spawn([*self.net.exec_prefix(), *argv], self.paths.log_dir / f"{name}.log")
 
     def _prepare_images(self) -> tuple[dict[str, str], list[Path]]:
-        """The sandbox and CoreDNS images, written as OCI archives; (references by role, archives)."""
+        """The sandbox, CoreDNS, metrics-server and toolbox images, written as OCI archives;
+        (references by role, archives)."""
         refs: dict[str, str] = {}
         archives: list[Path] = []
         specs = {
             "pause": images.BinaryImage("pause", self.bin_dir / "pause", ["/pause"]),
             "coredns": images.BinaryImage("coredns", self.bin_dir / "coredns", ["/coredns"],
                                           extra_dirs=["etc", "etc/coredns"]),
+            "metrics-server": images.BinaryImage("metrics-server", self.bin_dir / "metrics-server",
+                                                 ["/metrics-server"]),
             # A shell, nslookup and wget for tests and debugging (Debian's static busybox).
             "toolbox": images.BinaryImage("toolbox", TOOLBOX_BINARY, ["/busybox"]),
         }

@@ -224,9 +224,14 @@ class ControlPlane:
             f"--kubelet-client-key={kubelet_key}",
             "--kubelet-preferred-address-types=InternalIP,Hostname",
             *kubelet_ca,
+            *self._apiserver_extra_flags(pki),
             "--profiling=false",
             "--v=1",
         ])
+
+    def _apiserver_extra_flags(self, pki: LocalPKI) -> list[str]:
+        """Flags a subclass adds (the real cluster's front proxy for aggregated APIs)."""
+        return []
 
     def _start_controller_manager(self, kubeconfig: Path) -> None:
         self._spawn("kube-controller-manager", [

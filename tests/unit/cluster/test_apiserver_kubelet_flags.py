@@ -45,3 +45,25 @@ def test_real_kubelet_cluster_does_not_check_self_signed_kubelets(tmp_path: Path
     argv = _apiserver_argv(ClusterControlPlane, tmp_path)
     assert _flag(argv, "kubelet-client-certificate") is not None
     assert _flag(argv, "kubelet-certificate-authority") is None
+
+
+def test_real_kubelet_cluster_proxies_aggregated_apis_with_a_front_proxy_of_its_own_ca(tmp_path: Path) -> None:
+    argv = _apiserver_argv(ClusterControlPlane, tmp_path)
+    front_ca = _flag(argv, "requestheader-client-ca-file")
+    proxy_cert = _flag(argv, "proxy-client-cert-file")
+    assert front_ca is not None and proxy_cert is not None and _flag(argv, "proxy-client-key-file") is not None
+    # A CA apart from the cluster's: no kubelet or admin certificate can pose as the front proxy.
+    assert Path(front_ca).read_bytes() != (tmp_path / "pki" / "ca.crt").read_bytes()
+    cert = x509.load_pem_x509_certificate(Path(proxy_cert).read_bytes())
+    ca = x509.load_pem_x509_certificate(Path(front_ca).read_bytes())
+    assert cert.issuer == ca.subject
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == _flag(
+        argv, "requestheader-allowed-names")
+    assert _flag(argv, "requestheader-username-headers") == "X-Remote-User"
+    assert _flag(argv, "enable-aggregator-routing") == "true"
+
+
+def test_local_control_plane_has_no_front_proxy(tmp_path: Path) -> None:
+    argv = _apiserver_argv(ControlPlane, tmp_path)
+    assert _flag(argv, "requestheader-client-ca-file") is None
+    assert _flag(argv, "enable-aggregator-routing") is None

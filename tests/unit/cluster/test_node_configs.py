@@ -3,15 +3,18 @@ told, checked as plain data (the settings this host needs are the ones that brok
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import tomllib
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from kubetune.cluster import addons, configs
+from kubetune.cluster import addons, configs, netns
 from kubetune.cluster.configs import NodePaths
 from kubetune.cluster.netns import NodeNetwork
+from kubetune.localdev.certs import LocalPKI
 
 pytestmark = pytest.mark.unit
 
@@ -89,3 +92,37 @@ def test_storage_is_a_default_class_over_node_pinned_host_paths(tmp_path: Path) 
     terms = volumes[0]["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
     assert terms[0]["matchExpressions"][0]["values"] == ["kubetune-worker-1"]
     assert {v["spec"]["storageClassName"] for v in volumes} == {addons.STORAGE_CLASS}
+
+
+def test_metrics_server_is_verified_by_the_api_server_and_verifies_its_callers(tmp_path: Path) -> None:
+    pki = LocalPKI(tmp_path / "pki")
+    cert, key = pki.issue_serving("metrics-server", ("metrics-server.kube-system.svc",))
+    objects = addons.metrics_server("kubetune.local/metrics-server:abc", pki.paths.ca_cert, cert, key)
+    by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    service = by_kind[("APIService", addons.METRICS_APISERVICE)]["spec"]
+    assert "insecureSkipTLSVerify" not in service
+    assert base64.b64decode(service["caBundle"]) == pki.paths.ca_cert.read_bytes()
+    assert (service["service"]["name"], service["service"]["namespace"]) == ("metrics-server", "kube-system")
+    secret = by_kind[("Secret", "metrics-server-tls")]["data"]
+    assert base64.b64decode(secret["tls.crt"]) == cert.read_bytes()
+    # Delegated authn/authz: the front proxy's CA from kube-system, SubjectAccessReviews for callers.
+    roles = {o["roleRef"]["name"] for o in objects if o["kind"] in ("ClusterRoleBinding", "RoleBinding")}
+    assert {"system:auth-delegator", "extension-apiserver-authentication-reader"} <= roles
+    pod = by_kind[("Deployment", "metrics-server")]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "--tls-cert-file=/tls/tls.crt" in container["args"]
+    rules = by_kind[("ClusterRole", "kubetune:metrics-server")]["rules"]
+    assert {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]} in rules
+    assert not any("*" in r["verbs"] or "create" in r["verbs"] for r in rules)
+
+
+def test_the_host_routes_only_the_node_pod_subnet_into_the_namespace() -> None:
+    calls: list[tuple[str, ...]] = []
+    with mock.patch.object(netns, "run", side_effect=lambda *argv, **_: calls.append(argv)):
+        NodeNetwork(2).create()
+    routes = [c for c in calls if c[:3] == ("ip", "route", "replace")]
+    assert routes == [("ip", "route", "replace", "10.245.2.0/24", "via", "10.213.2.2", "dev", "ktn2h")]
+    # Inside the namespace nothing is routed out: no default route is ever added.
+    assert not any("default" in c for c in calls)
