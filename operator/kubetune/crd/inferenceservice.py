@@ -12,6 +12,7 @@ from kubetune.crd.base import (
     Condition,
     LocalObjectRef,
     ModelUri,
+    Quantity,
     Resources,
     SecretKeyRef,
     Uri,
@@ -50,8 +51,14 @@ class VLLMOptions(CamelModel):
     max_lora_rank: int = Field(default=16, ge=1, le=512, description="Largest adapter rank (--max-lora-rank).")
     gpu_memory_utilization: float = Field(
         default=0.9, gt=0, le=1,
-        description="Share of GPU memory vLLM takes for weights and KV cache; on a CPU node, the share of the "
-        "pod's memory limit it reserves for the KV cache.",
+        description="Share of GPU memory vLLM takes for weights and KV cache (--gpu-memory-utilization); GPU "
+        "nodes only: on a CPU node vLLM would read it as a share of the whole node's memory, so there the KV "
+        "cache is sized by kvCacheMemory instead.",
+    )
+    kv_cache_memory: Quantity | None = Field(
+        default=None,
+        description="KV cache size (--kv-cache-memory-bytes, e.g. 2Gi); takes precedence over "
+        "gpuMemoryUtilization. Unset on a CPU node: a quarter of resources.memory (the pod's memory limit).",
     )
     max_model_len: int | None = Field(
         default=None, ge=16, le=1_048_576, description="Context length (--max-model-len); unset: the model's own."

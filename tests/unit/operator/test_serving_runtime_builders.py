@@ -10,8 +10,13 @@ from pydantic import ValidationError
 
 from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.operator.builders.deployment import build_deployment
+from kubetune.operator.builders.podspec import quantity_bytes
 from kubetune.operator.builders.serving import ServedModel
-from kubetune.operator.builders.serving_runtime import build_adapters_config_map, serving_runtime
+from kubetune.operator.builders.serving_runtime import (
+    VLLMSettingsError,
+    build_adapters_config_map,
+    serving_runtime,
+)
 from kubetune.operator.owner import Owner
 from kubetune.operator.settings import Settings
 
@@ -88,3 +93,40 @@ def test_an_adapter_change_leaves_the_pod_template_alone(settings: Settings) -> 
     assert volume == {"name": "adapters", "configMap": {"name": "chat-adapters"}}
     mount = next(m for m in first["spec"]["containers"][0]["volumeMounts"] if m["name"] == "adapters")
     assert "subPath" not in mount  # a subPath mount is never refreshed by the kubelet
+
+
+def _vllm_args(container: dict[str, Any]) -> list[str]:
+    return list(json.loads(_env(container)["KUBETUNE_SERVE_VLLM_ARGS"]))
+
+
+def test_on_a_cpu_node_the_kv_cache_is_a_share_of_the_pods_memory_not_of_the_node(settings: Settings) -> None:
+    # vLLM's CPU backend reads --gpu-memory-utilization as a share of the node's whole memory: the
+    # explicit size keeps it inside the pod's limit (and skips that check).
+    _, container = _container(_spec(runtime="vllm", resources={"gpus": 0, "memory": "8Gi"}), settings)
+    args = _vllm_args(container)
+    assert args[args.index("--kv-cache-memory-bytes") + 1] == str(2 * 2**30)
+    assert container["resources"]["limits"]["memory"] == "8Gi"
+
+
+def test_an_explicit_kv_cache_size_wins_on_any_node(settings: Settings) -> None:
+    for resources in ({"gpus": 1}, {"gpus": 0, "memory": "8Gi"}):
+        spec = _spec(runtime="vllm", resources=resources, vllm={"kvCacheMemory": "512Mi"})
+        args = _vllm_args(_container(spec, settings)[1])
+        assert args[args.index("--kv-cache-memory-bytes") + 1] == str(512 * 2**20)
+
+
+def test_gpu_nodes_size_the_kv_cache_by_utilisation(settings: Settings) -> None:
+    assert "--kv-cache-memory-bytes" not in _vllm_args(_container(_spec(runtime="vllm", resources={"gpus": 1}),
+                                                                  settings)[1])
+
+
+def test_vllm_on_a_cpu_node_without_a_memory_limit_is_refused_with_the_reason(settings: Settings) -> None:
+    with pytest.raises(VLLMSettingsError, match=r"resources\.memory or vllm\.kvCacheMemory"):
+        _container(_spec(runtime="vllm", resources={"gpus": 0}), settings)
+
+
+@pytest.mark.parametrize(("quantity", "expected"), [
+    ("8Gi", 8 * 2**30), ("512Mi", 512 * 2**20), ("2G", 2 * 10**9), ("1.5Gi", 3 * 2**29), ("4096", 4096),
+    ("100k", 100_000)])
+def test_memory_quantities_in_bytes(quantity: str, expected: int) -> None:
+    assert quantity_bytes(quantity) == expected

@@ -99,7 +99,7 @@ def build_deployment(
     runtime_env: list[dict[str, Any]] = []
     image = spec.image or settings.runtime_image
     if runtime == "vllm":
-        runtime_env = vllm_env(spec, settings, gpus)
+        runtime_env = vllm_env(spec, settings, gpus, memory)
         shm_volumes, shm_mounts = vllm_volumes()
         volumes, mounts = volumes + shm_volumes, mounts + shm_mounts
         image = spec.image or settings.vllm_image

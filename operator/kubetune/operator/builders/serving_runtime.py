@@ -17,6 +17,7 @@ from typing import Any
 
 from kubetune.crd import labels as lbl
 from kubetune.crd.inferenceservice import InferenceServiceSpec, ServingRuntime
+from kubetune.operator.builders.podspec import merged_resources, quantity_bytes
 from kubetune.operator.builders.serving import ServedModel
 from kubetune.operator.owner import Owner, child_metadata
 from kubetune.operator.settings import Settings
@@ -26,6 +27,11 @@ ADAPTERS_VOLUME = "adapters"
 ADAPTERS_DIR = "/etc/kubetune/adapters"
 ADAPTERS_KEY = "adapters.json"
 SHM_VOLUME = "shm"
+CPU_KV_CACHE_SHARE = 4  # on a CPU node, 1/4 of the memory limit for the KV cache; weights and activations get the rest
+
+
+class VLLMSettingsError(ValueError):
+    """The spec cannot give vLLM settings that fit the pod (a user's mistake, said in the status)."""
 
 
 def serving_runtime(spec: InferenceServiceSpec, settings: Settings) -> ServingRuntime:
@@ -35,8 +41,12 @@ def serving_runtime(spec: InferenceServiceSpec, settings: Settings) -> ServingRu
     return settings.llm_runtime if spec.task == "causal-lm" else "kubetune"
 
 
-def vllm_args(spec: InferenceServiceSpec, gpus: int) -> list[str]:
-    """vLLM's engine flags from spec.vllm; tensor parallelism over the GPUs the pod gets."""
+def vllm_args(spec: InferenceServiceSpec, gpus: int, memory: str | None) -> list[str]:
+    """vLLM's engine flags from spec.vllm; tensor parallelism over the GPUs the pod gets.
+
+    The KV cache: spec.vllm.kvCacheMemory when set; on a CPU node otherwise a share of the pod's memory
+    limit, because vLLM's CPU backend reads gpuMemoryUtilization as a share of the node's whole memory
+    (vllm 0.32: CpuPlatform.get_device_total_memory), which would take more than the pod may use."""
     options = spec.vllm
     args = [
         "--max-loras", str(options.max_loras),
@@ -44,17 +54,37 @@ def vllm_args(spec: InferenceServiceSpec, gpus: int) -> list[str]:
         "--gpu-memory-utilization", str(options.gpu_memory_utilization),
         "--tensor-parallel-size", str(max(gpus, 1)),
     ]
+    if options.kv_cache_memory is not None:
+        args += ["--kv-cache-memory-bytes", str(quantity_bytes(options.kv_cache_memory))]
+    elif gpus == 0:
+        if memory is None:
+            raise VLLMSettingsError(
+                "runtime vllm on a CPU node needs resources.memory or vllm.kvCacheMemory: without them vLLM "
+                "sizes its KV cache from the whole node's memory")
+        args += ["--kv-cache-memory-bytes", str(quantity_bytes(memory) // CPU_KV_CACHE_SHARE)]
     if options.max_model_len is not None:
         args += ["--max-model-len", str(options.max_model_len)]
     return args
 
 
-def vllm_env(spec: InferenceServiceSpec, settings: Settings, gpus: int) -> list[dict[str, Any]]:
+def vllm_settings_problem(spec: InferenceServiceSpec, settings: Settings) -> str | None:
+    """Why vLLM's settings cannot be built for this spec's pod, checked before any child is written."""
+    if serving_runtime(spec, settings) != "vllm":
+        return None
+    gpus, _, _, memory = merged_resources(spec.resources, 0, None, None, None)
+    try:
+        vllm_args(spec, gpus, memory)
+    except VLLMSettingsError as exc:
+        return str(exc)
+    return None
+
+
+def vllm_env(spec: InferenceServiceSpec, settings: Settings, gpus: int, memory: str | None) -> list[dict[str, Any]]:
     values = {
         "ENGINE": "vllm",
         "VLLM_URL": f"http://127.0.0.1:{VLLM_PORT}",
         "VLLM_COMMAND": json.dumps(settings.vllm_command),
-        "VLLM_ARGS": json.dumps(vllm_args(spec, gpus)),
+        "VLLM_ARGS": json.dumps(vllm_args(spec, gpus, memory)),
     }
     return [{"name": f"KUBETUNE_SERVE_{k}", "value": v} for k, v in values.items()]
 

@@ -32,7 +32,11 @@ from kubetune.operator.builders.runconfig import ResolutionError, resolve_base_m
 from kubetune.operator.builders.service import build_service, service_url
 from kubetune.operator.builders.serving import MODEL_FINGERPRINT, ServedModel, next_model_version
 from kubetune.operator.builders.serving_key import build_serving_key_secret
-from kubetune.operator.builders.serving_runtime import build_adapters_config_map, serving_runtime
+from kubetune.operator.builders.serving_runtime import (
+    build_adapters_config_map,
+    serving_runtime,
+    vllm_settings_problem,
+)
 from kubetune.operator.handlers.common import REGISTRY, guarded, many, one, resource, runtime_of
 from kubetune.operator.handlers.project_namespaces import is_project
 from kubetune.operator.handlers.storage import ensure_artifact_claim, ensure_storage_secret
@@ -228,6 +232,11 @@ def reconcile_isvc(rt: Runtime, view: Mapping[str, Any], training_views: Any, tr
         if isinstance(model, ServingState):
             write_serving(rt, view, model, {"observedGeneration": view.get("generation")})
             return
+        unfit = vllm_settings_problem(spec, rt.settings)
+        if unfit:  # before any child: a server that cannot fit its pod would only crash-loop
+            write_serving(rt, view, ServingState("Failed", "InvalidSpec", unfit),
+                          {"observedGeneration": view.get("generation")})
+            raise kopf.PermanentError(unfit)
         deployment = one(server_deployments, (namespace, name))
         problem = None
         if deployment is None:  # once, before the first server pod: not on every Training status event
