@@ -56,8 +56,10 @@ def _hpa_scaled(hpa: Obj) -> bool:
 
 def _generate_until(stop: threading.Event, http: httpx.Client, model_id: str, answers: list[int]) -> None:
     while not stop.is_set():
+        # A new prompt each time: no cache anywhere can answer for the model.
         response = http.post("/api/v1/inference/generate", json={
-            "model_id": model_id, "prompt": "Count with me: one two three", "max_tokens": 64, "temperature": 0})
+            "model_id": model_id, "prompt": f"Count with me: {len(answers)} {threading.get_ident()}",
+            "max_tokens": 64, "temperature": 0})
         answers.append(response.status_code)
 
 
@@ -77,7 +79,7 @@ def test_generation_load_scales_the_server_out_through_the_operators_hpa(
                      # A small request, so that one busy server is far above the target.
                      "resources": {"gpus": 0, "cpu": "100m", "memory": "1Gi"},
                      "limits": {"maxConcurrent": 4, "queueSize": 16, "timeoutSeconds": 60},
-                     "cache": {"ttlSeconds": 0},
+                     "cache": {"enabled": False},  # every request must reach the model
                      "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "targetCpuUtilization": TARGET_CPU}},
         })
         wait_for(custom.list_namespaced_custom_object, lambda o: (o.get("status") or {}).get("phase") == "Ready",
