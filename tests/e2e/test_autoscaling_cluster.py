@@ -3,9 +3,9 @@ InferenceService's server busy, metrics-server measures its CPU from the kubelet
 operator's HorizontalPodAutoscaler (the fallback where KEDA is not installed) adds a replica that
 loads the model and serves.
 
-Needs a resource metrics API in the cluster (`make e2e-cluster`'s cluster runs metrics-server;
-docs/real-cluster.md). Scaling back in is the HPA controller's five-minute stabilisation window, not
-kubetune's code, and is not waited for here.
+When the load stops, the HPA removes the extra replica after the spec's scale-down window (30 s here
+instead of Kubernetes' 300 s). Needs a resource metrics API in the cluster (`make e2e-cluster`'s cluster
+runs metrics-server; docs/real-cluster.md).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 Obj = dict[str, Any]
 NAME = "busy-llama"
 TARGET_CPU = 50  # percent of the server's CPU request
+SCALE_DOWN_SECONDS = 30  # instead of Kubernetes' 300 s, so that scaling in is seen too
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,8 @@ def test_generation_load_scales_the_server_out_through_the_operators_hpa(
                      "resources": {"gpus": 0, "cpu": "100m", "memory": "1Gi"},
                      "limits": {"maxConcurrent": 4, "queueSize": 16, "timeoutSeconds": 60},
                      "cache": {"enabled": False},  # every request must reach the model
-                     "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "targetCpuUtilization": TARGET_CPU}},
+                     "autoscaling": {"minReplicas": 1, "maxReplicas": 2, "targetCpuUtilization": TARGET_CPU,
+                                     "scaleDownStabilizationSeconds": SCALE_DOWN_SECONDS}},
         })
         wait_for(custom.list_namespaced_custom_object, lambda o: (o.get("status") or {}).get("phase") == "Ready",
                  GROUP, VERSION, project, "inferenceservices", field_selector=f"metadata.name={NAME}", timeout=600)
@@ -88,6 +90,7 @@ def test_generation_load_scales_the_server_out_through_the_operators_hpa(
         hpa = scaling.read_namespaced_horizontal_pod_autoscaler(f"{NAME}-server", project)
         assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 2)
         assert hpa.spec.metrics[0].resource.target.average_utilization == TARGET_CPU
+        assert hpa.spec.behavior.scale_down.stabilization_window_seconds == SCALE_DOWN_SECONDS
 
         headers = {"Authorization": f"Bearer {target.admin_token()}"}
         with httpx.Client(base_url=target.api_url, headers=headers, timeout=120) as http:
@@ -119,8 +122,13 @@ def test_generation_load_scales_the_server_out_through_the_operators_hpa(
         assert conditions["ScalingActive"]["reason"] == "ValidMetricFound", conditions
         cpu = next(m["resource"]["current"] for m in status["currentMetrics"] if m["type"] == "Resource")
         assert cpu["averageUtilization"] > TARGET_CPU, status
-        apps = client.AppsV1Api(api)
-        assert apps.read_namespaced_deployment(f"{NAME}-server", project).spec.replicas == 2
         assert served["status"]["phase"] == "Ready"
         # Every request was answered: scaling out lost none.
         assert answers and set(answers) == {200}, sorted(set(answers))
+
+        # Load gone: once the CPU figure has stayed low for the window, the HPA removes the extra replica.
+        apps = client.AppsV1Api(api)
+        wait_for(apps.list_namespaced_deployment, lambda d: d["spec"].get("replicas") == 1, project,
+                 field_selector=f"metadata.name={NAME}-server", timeout=300)
+        calm = scaling.read_namespaced_horizontal_pod_autoscaler(f"{NAME}-server", project)
+        assert calm.status.desired_replicas == 1

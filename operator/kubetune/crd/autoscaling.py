@@ -34,6 +34,10 @@ class Autoscaling(CamelModel):
     prometheus_address: str | None = Field(
         default=None, max_length=512,
         description="Prometheus that scrapes the servers, for KEDA's prometheus trigger (default: the chart's).")
+    scale_down_stabilization_seconds: int | None = Field(
+        default=None, ge=0, le=3600,
+        description="How long the load must stay low before replicas are removed: the autoscaler's scale-down "
+        "stabilisation window (HPA behavior, or KEDA's HPA). Unset: Kubernetes' 300 s.")
     scale_to_zero: bool = Field(default=False, description="Scale to 0 replicas after idleSeconds without requests.")
     idle_seconds: int = Field(default=300, ge=MIN_IDLE_SECONDS, le=86400,
                               description="Seconds without a request before scaling to zero.")

@@ -37,10 +37,11 @@ def keda_installed(kube: Kube) -> bool:
 def _create_or_patch(kube: Kube, manifest: dict[str, Any]) -> None:
     meta = manifest["metadata"]
     annotations = meta.get("annotations")
-    create = manifest
-    if annotations:  # None values remove an annotation in a patch; a create must not carry them
-        create = {**manifest, "metadata": {**meta, "annotations": {
-            k: v for k, v in annotations.items() if v is not None}}}
+    # None values remove a field or annotation in the merge patch; a create must not carry them (a CRD's
+    # schema refuses null where it wants an object).
+    create = {**manifest, "spec": {k: v for k, v in manifest["spec"].items() if v is not None}}
+    if annotations:
+        create["metadata"] = {**meta, "annotations": {k: v for k, v in annotations.items() if v is not None}}
     if kube.create(create) is None:
         patch: dict[str, Any] = {"spec": manifest["spec"]}
         if annotations:

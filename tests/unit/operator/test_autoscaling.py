@@ -150,3 +150,40 @@ def test_hpa_without_keda_scaled_object_with_it_never_both() -> None:
     gone = RecordingKube(keda=False)
     assert apply_autoscaler(gone, ISVC, _spec(), asleep=False) is None  # type: ignore[arg-type]
     assert gone.calls == [("delete", "HorizontalPodAutoscaler", None)]
+
+
+class BodyKube(RecordingKube):
+    """Keeps the bodies: what a create sends and what a patch sends."""
+
+    def __init__(self, keda: bool, existing: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__(keda, existing)
+        self.bodies: list[tuple[str, Any]] = []
+
+    def create(self, manifest: dict[str, Any]) -> Any:
+        self.bodies.append(("create", manifest))
+        return super().create(manifest)
+
+    def patch(self, api_version: str, kind: str, namespace: str | None, name: str, patch: Any) -> Any:
+        self.bodies.append(("patch", patch))
+        return super().patch(api_version, kind, namespace, name, patch)
+
+
+def test_the_scale_down_window_reaches_the_hpa_and_keda_and_unset_leaves_the_default() -> None:
+    window = Autoscaling(scale_down_stabilization_seconds=30)
+    assert build_hpa(ISVC, window)["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 30}}
+    scaled = build_scaled_object(ISVC, window, asleep=False)
+    assert scaled["spec"]["advanced"] == {"horizontalPodAutoscalerConfig": {"behavior": {
+        "scaleDown": {"stabilizationWindowSeconds": 30}}}}
+    # Unset: no field on create (a CRD refuses null for an object) and null in the patch, which removes a
+    # window an earlier spec set.
+    for keda, kind in ((False, "HorizontalPodAutoscaler"), (True, "ScaledObject")):
+        fresh = BodyKube(keda=keda)
+        apply_autoscaler(fresh, ISVC, _spec(maxReplicas=2), asleep=False)  # type: ignore[arg-type]
+        created = next(body for op, body in fresh.bodies if op == "create")
+        assert not {"behavior", "advanced"} & set(created["spec"]), created["spec"]
+        existing = BodyKube(keda=keda, existing={kind})
+        apply_autoscaler(existing, ISVC, _spec(maxReplicas=2), asleep=False)  # type: ignore[arg-type]
+        patched = next(body for op, body in existing.bodies if op == "patch")
+        assert patched["spec"][("advanced" if keda else "behavior")] is None
+    with pytest.raises(ValidationError):
+        Autoscaling(scale_down_stabilization_seconds=3601)

@@ -31,6 +31,12 @@ def _target(isvc: str) -> dict[str, str]:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "name": lbl.server_deployment_name(isvc)}
 
 
+def _behavior(autoscaling: Autoscaling) -> dict[str, Any] | None:
+    """The HPA's scale-down window; None (in a merge patch: removed) leaves Kubernetes' default."""
+    seconds = autoscaling.scale_down_stabilization_seconds
+    return None if seconds is None else {"scaleDown": {"stabilizationWindowSeconds": seconds}}
+
+
 def build_hpa(owner: Owner, autoscaling: Autoscaling) -> dict[str, Any]:
     """autoscaling/v2 on CPU utilisation (of the pods' CPU requests), between the spec's bounds."""
     return {
@@ -43,6 +49,7 @@ def build_hpa(owner: Owner, autoscaling: Autoscaling) -> dict[str, Any]:
             "maxReplicas": autoscaling.max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
                 "type": "Utilization", "averageUtilization": autoscaling.target_cpu_utilization}}}],
+            "behavior": _behavior(autoscaling),
         },
     }
 
@@ -83,5 +90,8 @@ def build_scaled_object(owner: Owner, autoscaling: Autoscaling, asleep: bool) ->
             "maxReplicaCount": autoscaling.max_replicas,
             "pollingInterval": POLLING_SECONDS,
             "triggers": triggers,
+            # KEDA passes this to the HPA it runs; None removes it in the operator's merge patch.
+            "advanced": None if (behavior := _behavior(autoscaling)) is None else {
+                "horizontalPodAutoscalerConfig": {"behavior": behavior}},
         },
     }
