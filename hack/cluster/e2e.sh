@@ -88,7 +88,7 @@ t1=$(date +%s)
 
 log "starting the cluster"
 STARTED=1
-info="$("$here/up.sh")"
+info="$("$here/up.sh" --keda)"
 t2=$(date +%s)
 
 # Each image streams from `docker save` into the node's containerd: no archive on disk (4.4 GB for the runtime).
@@ -121,6 +121,7 @@ done
 t3=$(date +%s)
 kubeconfig="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubeconfig"])' <<<"$info")"
 kubectl_bin="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["kubectl"])' <<<"$info")"
+keda_manifests="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["keda"])' <<<"$info")"
 KUBECTL="$kubectl_bin --kubeconfig $kubeconfig"
 
 # A port-forward to 127.0.0.1:$2 of Service $1 (namespace/name:port); its pid in FORWARD_PID once $3 (a URL) answers.
@@ -199,6 +200,7 @@ PY
     if [[ $mode == s3 ]]; then export KUBETUNE_E2E_STORAGE=s3 KUBETUNE_E2E_S3_URL="http://127.0.0.1:$S3_PORT"; fi
     KUBETUNE_E2E_KUBECONFIG="$kubeconfig" \
     KUBETUNE_E2E_KUBECTL="$kubectl_bin" \
+    KUBETUNE_E2E_KEDA_MANIFESTS="$keda_manifests" \
     KUBETUNE_E2E_API_URL="http://127.0.0.1:$API_PORT" \
     KUBETUNE_E2E_ADMIN_PASSWORD="$password" \
     KUBETUNE_E2E_NAMESPACE="$NAMESPACE" \

@@ -25,9 +25,12 @@ if [[ -f $state/supervisor.pid ]] && kill -0 "$(cat "$state/supervisor.pid")" 2>
 fi
 
 images=()
+keda=()
 while (($#)); do
   case $1 in
     --image) images+=(--image "$(realpath "$2")"); shift 2 ;;
+    # KEDA's images on the node and its manifests in <state>/addons/keda.json, not installed (docs/real-cluster.md)
+    --keda) keda=(--keda); shift ;;
     *) echo "up.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -35,11 +38,13 @@ done
 # Build (or find cached) binaries first, in the foreground, so their output is seen.
 "$repo/hack/controlplane/build.sh" >/dev/null
 export KUBETUNE_CLUSTER_BIN; KUBETUNE_CLUSTER_BIN="$("$here/build.sh")"
+if ((${#keda[@]})); then export KUBETUNE_KEDA_DIR; KUBETUNE_KEDA_DIR="$("$repo/hack/keda/build.sh")"; fi
 
 mkdir -p "$state"
 rm -f "$state/cluster.json"
 start=$(date +%s)
-nohup "$python" -m kubetune.cluster up --state-dir "$state" "${images[@]}" >"$state/supervisor.log" 2>&1 &
+nohup "$python" -m kubetune.cluster up --state-dir "$state" ${images[@]+"${images[@]}"} ${keda[@]+"${keda[@]}"} \
+  >"$state/supervisor.log" 2>&1 &
 pid=$!
 echo "$pid" >"$state/supervisor.pid"
 # The supervisor writes cluster.json once the node is Ready and CoreDNS is available.

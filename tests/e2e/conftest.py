@@ -21,12 +21,16 @@ EMBEDDED_MODULES = {"test_train_to_serve.py"}
 PVC_MODULES = {"test_train_to_serve_cluster.py", "test_examples_cluster.py", "test_multinode_cluster.py",
                "test_autoscaling_cluster.py"}
 S3_MODULES = {"test_train_to_serve_cluster_s3.py"}
+# KEDA, installed by the module itself from manifests the cluster offers (hack/cluster/up.sh --keda).
+KEDA_MODULES = {"test_autoscaling_keda_cluster.py"}
 
 
 def _selected() -> set[str]:
     if not os.environ.get("KUBETUNE_E2E_KUBECONFIG"):
         return EMBEDDED_MODULES
-    return S3_MODULES if os.environ.get("KUBETUNE_E2E_STORAGE") == "s3" else PVC_MODULES
+    if os.environ.get("KUBETUNE_E2E_STORAGE") == "s3":
+        return S3_MODULES
+    return PVC_MODULES | (KEDA_MODULES if os.environ.get("KUBETUNE_E2E_KEDA_MANIFESTS") else set())
 
 
-collect_ignore = sorted((EMBEDDED_MODULES | PVC_MODULES | S3_MODULES) - _selected())
+collect_ignore = sorted((EMBEDDED_MODULES | PVC_MODULES | S3_MODULES | KEDA_MODULES) - _selected())

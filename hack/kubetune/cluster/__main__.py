@@ -1,5 +1,6 @@
-"""`python -m kubetune.cluster up [--state-dir DIR] [--image TAR ...]`: start the real local
-cluster, write DIR/cluster.json when it is ready, run until SIGTERM or SIGINT, then stop it all.
+"""`python -m kubetune.cluster up [--state-dir DIR] [--image TAR ...] [--keda]`: start the real local
+cluster, write DIR/cluster.json when it is ready, run until SIGTERM or SIGINT, then stop it all. With
+--keda, KEDA's images go onto the node and its manifests to DIR/addons/keda.json (not applied).
 `python -m kubetune.cluster load [--state-dir DIR] < image.tar`: import an image archive (`docker save`)
 from stdin into the running node's containerd.
 `python -m kubetune.cluster cleanup [--state-dir DIR]`: what down.sh runs after a killed supervisor."""
@@ -36,7 +37,12 @@ def up(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     ready = state / "cluster.json"
     ready.unlink(missing_ok=True)
-    with LocalCluster.start(state, images=[Path(p) for p in args.image]) as cluster:
+    keda_dir = None
+    if args.keda:
+        from kubetune.localdev.keda import find_keda
+
+        keda_dir = find_keda()
+    with LocalCluster.start(state, images=[Path(p) for p in args.image], keda_dir=keda_dir) as cluster:
         ready.write_text(json.dumps(cluster.describe(), indent=2) + "\n")
         print(json.dumps(cluster.describe()), flush=True)
         while not stop.wait(1.0):
@@ -85,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start the cluster and run until SIGTERM")
     p.add_argument("--state-dir", type=Path, default=default_state_dir())
     p.add_argument("--image", action="append", default=[], help="an image archive to import into the node")
+    p.add_argument("--keda", action="store_true", help="KEDA's images on the node, its manifests in addons/keda.json")
     ld = sub.add_parser("load", help="import an image archive read from stdin into the running node")
     ld.add_argument("--state-dir", type=Path, default=default_state_dir())
     c = sub.add_parser("cleanup", help="release what a killed cluster left on the host")

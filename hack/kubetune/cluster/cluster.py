@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubetune.cluster import addons
+from kubetune.cluster import addons, keda
 from kubetune.cluster.configs import NodePaths
 from kubetune.cluster.controlplane import ClusterControlPlane
 from kubetune.cluster.netns import NodeNetwork
@@ -45,10 +45,15 @@ class LocalCluster:
     state_dir: Path
     cp: ClusterControlPlane
     node: WorkerNode
+    keda_dir: Path | None = None
 
     @property
     def kubeconfig(self) -> Path:
         return self.cp.kubeconfig
+
+    @property
+    def keda_manifests(self) -> Path:
+        return self.state_dir / "addons" / "keda.json"
 
     @property
     def kubectl(self) -> list[str]:
@@ -56,13 +61,16 @@ class LocalCluster:
 
     @classmethod
     @contextmanager
-    def start(cls, state_dir: Path, images: list[Path] | None = None) -> Iterator[LocalCluster]:
+    def start(cls, state_dir: Path, images: list[Path] | None = None,
+              keda_dir: Path | None = None) -> Iterator[LocalCluster]:
+        """``keda_dir`` (hack/keda/build.sh's output): KEDA's images on the node, its manifests written."""
         node_bin = node_binaries()
         shutil.rmtree(state_dir / "controlplane", ignore_errors=True)
         with ClusterControlPlane.start(bin_dir=find_binaries(), work_dir=state_dir / "controlplane") as cp:
             assert isinstance(cp, ClusterControlPlane)
-            node = WorkerNode(cp=cp, bin_dir=node_bin, net=NodeNetwork(1), paths=NodePaths(state_dir / "node-1"))
-            cluster = cls(state_dir=state_dir, cp=cp, node=node)
+            node = WorkerNode(cp=cp, bin_dir=node_bin, net=NodeNetwork(1), paths=NodePaths(state_dir / "node-1"),
+                              keda_dir=keda_dir)
+            cluster = cls(state_dir=state_dir, cp=cp, node=node, keda_dir=keda_dir)
             try:
                 node.start(images or [])
                 cluster._install_addons()
@@ -90,6 +98,12 @@ class LocalCluster:
         assert self.cp.pki is not None
         cert, key = self.cp.pki.issue_serving("metrics-server", ("metrics-server.kube-system.svc",))
         self.apply(addons.metrics_server(self.node.image_refs["metrics-server"], self.cp.ca_file, cert, key))
+        if self.keda_dir is not None:
+            cert, key = self.cp.pki.issue_serving("keda", keda.certificate_hosts(), client=True)
+            objects = keda.keda_manifests(self.keda_dir, self.node.image_refs["keda-operator"],
+                                          self.node.image_refs["keda-adapter"], self.cp.ca_file, cert, key)
+            self.keda_manifests.parent.mkdir(parents=True, exist_ok=True)
+            self.keda_manifests.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
 
     def _wait_ready(self) -> None:
         def wait(*args: str) -> None:
@@ -107,4 +121,4 @@ class LocalCluster:
     def describe(self) -> dict[str, str]:
         return {"server": self.cp.server, "kubeconfig": str(self.kubeconfig), "node": self.node.name,
                 "nodeAddress": self.node.net.node_address, "kubectl": str(self.cp.bin_dir / "kubectl"),
-                "logs": str(self.state_dir)}
+                "logs": str(self.state_dir), "keda": str(self.keda_manifests) if self.keda_dir else ""}

@@ -43,6 +43,7 @@ class WorkerNode:
     bin_dir: Path
     net: NodeNetwork
     paths: NodePaths
+    keda_dir: Path | None = None  # hack/keda/build.sh's output: KEDA's two images go onto the node too
     image_refs: dict[str, str] = field(default_factory=dict)
     _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -100,6 +101,9 @@ class WorkerNode:
             # A shell, nslookup and wget for tests and debugging (Debian's static busybox).
             "toolbox": images.BinaryImage("toolbox", TOOLBOX_BINARY, ["/busybox"]),
         }
+        if self.keda_dir is not None:
+            for name in ("keda-operator", "keda-adapter"):
+                specs[name] = images.BinaryImage(name, self.keda_dir / name, [f"/{name}"])
         for key, spec in specs.items():
             reference, data = images.oci_archive(spec)
             archive = self.paths.root / "images" / f"{key}.tar"

@@ -95,7 +95,8 @@ class LocalPKI:
         self._issue_service_account_keys()
 
     def _sign(self, subject: x509.Name, key: ec.EllipticCurvePrivateKey,
-              usage: ObjectIdentifier, sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
+              usage: ObjectIdentifier | list[ObjectIdentifier],
+              sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
         now = dt.datetime.now(dt.UTC)
         builder = (
             x509.CertificateBuilder()
@@ -106,7 +107,7 @@ class LocalPKI:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(usage if isinstance(usage, list) else [usage]), critical=False)
         )
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
@@ -137,8 +138,11 @@ class LocalPKI:
             )
         )
 
-    def issue_serving(self, name: str, hosts: tuple[str, ...]) -> tuple[Path, Path]:
-        """A serving certificate for `hosts` (IP addresses or DNS names), e.g. a node's kubelet API."""
+    def issue_serving(self, name: str, hosts: tuple[str, ...], client: bool = False) -> tuple[Path, Path]:
+        """A serving certificate for `hosts` (IP addresses or DNS names), e.g. a node's kubelet API.
+
+        ``client``: good as a client certificate too, for both ends of a mutual TLS link (KEDA's operator
+        and adapter share one)."""
         key = ec.generate_private_key(ec.SECP256R1())
         sans: list[x509.GeneralName] = []
         for host in hosts:
@@ -147,7 +151,8 @@ class LocalPKI:
             except ValueError:
                 sans.append(x509.DNSName(host))
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        cert = self._sign(subject, key, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, *([ExtendedKeyUsageOID.CLIENT_AUTH] if client else [])]
+        cert = self._sign(subject, key, usages, sans)
         cert_path, key_path = self.paths.client(name)
         _write_key(key_path, key)
         _write_cert(cert_path, cert)

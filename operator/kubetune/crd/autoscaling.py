@@ -1,7 +1,7 @@
 """An InferenceService's autoscaling: replica bounds, the per-replica target, scale to zero when idle.
 
-The operator renders an autoscaling/v2 HorizontalPodAutoscaler (CPU) always and, where KEDA's
-ScaledObject CRD is installed, a ScaledObject on the server's own Prometheus metrics instead
+The operator renders an autoscaling/v2 HorizontalPodAutoscaler (CPU) and, where KEDA's
+ScaledObject CRD is installed, a ScaledObject on the servers' own metrics instead
 (operator/kubetune/operator/builders/autoscaling.py). Scale to zero is the operator's own
 decision, from Kubernetes state only (the facade's last-request annotation): docs/inference.md.
 """
@@ -33,7 +33,8 @@ class Autoscaling(CamelModel):
         description="CPU utilisation percent per replica for the HPA fallback (needs a metrics API).")
     prometheus_address: str | None = Field(
         default=None, max_length=512,
-        description="Prometheus that scrapes the servers, for KEDA's prometheus trigger (default: the chart's).")
+        description="A Prometheus that scrapes the servers, for a PromQL trigger (KEDA). Unset: KEDA reads "
+        "the gauge from each ready server's /metrics itself (its metrics-api scaler).")
     scale_down_stabilization_seconds: int | None = Field(
         default=None, ge=0, le=3600,
         description="How long the load must stay low before replicas are removed: the autoscaler's scale-down "

@@ -13,9 +13,12 @@ from kubetune.operator.builders.autoscaling import (
     autoscaler_name,
     build_hpa,
     build_scaled_object,
+    build_trigger_authentication,
+    trigger_authentication_name,
 )
 from kubetune.operator.kube import Kube
 from kubetune.operator.owner import Owner
+from kubetune.operator.settings import Settings
 
 # KEDA is installed or removed rarely; one GET of its CRD a minute is enough to notice either.
 KEDA_CHECK_SECONDS = 60.0
@@ -49,7 +52,8 @@ def _create_or_patch(kube: Kube, manifest: dict[str, Any]) -> None:
         kube.patch(manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"], patch)
 
 
-def apply_autoscaler(kube: Kube, owner: Owner, spec: InferenceServiceSpec, asleep: bool) -> str | None:
+def apply_autoscaler(kube: Kube, owner: Owner, spec: InferenceServiceSpec, asleep: bool,
+                     settings: Settings) -> str | None:
     """The autoscaler kind now in place ("ScaledObject", "HorizontalPodAutoscaler"), None without one.
 
     ``asleep``: the service is at zero (idle or suspended); a ScaledObject is then paused at 0 replicas,
@@ -62,10 +66,14 @@ def apply_autoscaler(kube: Kube, owner: Owner, spec: InferenceServiceSpec, aslee
         kube.delete(HPA_API_VERSION, "HorizontalPodAutoscaler", namespace, name)
         if keda:
             kube.delete(KEDA_API_VERSION, "ScaledObject", namespace, name)
+            kube.delete(KEDA_API_VERSION, "TriggerAuthentication", namespace, trigger_authentication_name(owner.name))
         return None
     if keda:
         kube.delete(HPA_API_VERSION, "HorizontalPodAutoscaler", namespace, name)
-        _create_or_patch(kube, build_scaled_object(owner, scaling, asleep))
+        authenticated = spec.auth == "apiKey"
+        if authenticated:
+            _create_or_patch(kube, build_trigger_authentication(owner))
+        _create_or_patch(kube, build_scaled_object(owner, scaling, asleep, settings, authenticated))
         return "ScaledObject"
     _create_or_patch(kube, build_hpa(owner, scaling))
     return "HorizontalPodAutoscaler"

@@ -59,7 +59,8 @@ def test_keda_scales_the_server_through_the_operators_scaled_object(
                       timeout=120)
     assert scaled["metadata"]["name"] == "kedaed-server"
     assert scaled["metadata"]["ownerReferences"][0]["name"] == "kedaed"
-    assert scaled["spec"]["triggers"][0]["metadata"]["threshold"] == "2"
+    trigger = scaled["spec"]["triggers"][0]
+    assert (trigger["type"], trigger["metadata"]["targetValue"]) == ("metrics-api", "2")
     scaling = client.AutoscalingV2Api(api_client)
     hpa = wait_for(scaling.list_namespaced_horizontal_pod_autoscaler,
                    lambda h: h["metadata"]["name"] == "keda-hpa-kedaed-server", namespace, timeout=120)

@@ -15,12 +15,19 @@ from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.crd.kinds import INFERENCE_SERVICE
 from kubetune.operator import scale_to_zero as stz
 from kubetune.operator.autoscaler import apply_autoscaler
-from kubetune.operator.builders.autoscaling import KEDA_PAUSED_REPLICAS, build_hpa, build_scaled_object
+from kubetune.operator.builders.autoscaling import (
+    KEDA_PAUSED_REPLICAS,
+    build_hpa,
+    build_scaled_object,
+    build_trigger_authentication,
+)
 from kubetune.operator.owner import Owner
 from kubetune.operator.serving_phases import serving_state
+from kubetune.operator.settings import Settings
 
 ISVC = Owner(api_version="kubetune.io/v1alpha1", kind="InferenceService", name="chat", uid="u-1", namespace="team-a")
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+SETTINGS = Settings(artifact_pvc="artifacts", artifact_mount_path="/mnt/artifacts", runtime_image="rt:1")
 
 
 def _spec(**autoscaling: Any) -> InferenceServiceSpec:
@@ -44,20 +51,39 @@ def test_hpa_targets_the_server_deployment_between_the_bounds() -> None:
     assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
 
 
-def test_scaled_object_scales_on_the_servers_own_metric_and_pauses_at_zero() -> None:
-    awake = build_scaled_object(ISVC, Autoscaling(max_replicas=4, target_concurrency=3), asleep=False)
+def test_scaled_object_scales_on_the_servers_own_metric_and_pauses_at_zero(settings: Settings) -> None:
+    awake = build_scaled_object(ISVC, Autoscaling(max_replicas=4, target_concurrency=3), asleep=False,
+                                settings=settings, authenticated=True)
     trigger = awake["spec"]["triggers"][0]
     assert awake["apiVersion"] == "keda.sh/v1alpha1"
-    assert trigger["type"] == "prometheus"
-    assert trigger["metadata"]["threshold"] == "3"
-    assert trigger["metadata"]["query"] == (
-        'sum(kubetune_serve_active_requests{namespace="team-a",pod=~"chat-server-.*"})')
+    # No Prometheus needed: KEDA sums the gauge over every ready server's own /metrics, with the service's key.
+    assert (trigger["type"], trigger["metricType"]) == ("metrics-api", "AverageValue")
+    assert trigger["metadata"] == {
+        "url": "http://chat.team-a.svc.cluster.local:8080/metrics", "format": "prometheus",
+        "valueLocation": "kubetune_serve_active_requests", "targetValue": "3",
+        "aggregateFromKubeServiceEndpoints": "true", "aggregationType": "sum", "authModes": "bearer"}
+    assert trigger["authenticationRef"] == {"name": "chat-server"}
     assert awake["metadata"]["annotations"] == {KEDA_PAUSED_REPLICAS: None}  # a patch removes the pause
-    queue = build_scaled_object(ISVC, Autoscaling(target_queue_depth=5), asleep=True)
-    assert "kubetune_serve_queue_depth" in queue["spec"]["triggers"][0]["metadata"]["query"]
+    queue = build_scaled_object(ISVC, Autoscaling(target_queue_depth=5), asleep=True, settings=settings,
+                                authenticated=False)
+    assert queue["spec"]["triggers"][0]["metadata"]["valueLocation"] == "kubetune_serve_queue_depth"
+    assert "authenticationRef" not in queue["spec"]["triggers"][0]
     assert queue["metadata"]["annotations"] == {KEDA_PAUSED_REPLICAS: "0"}
-    cpu = build_scaled_object(ISVC, Autoscaling(), asleep=False)
+    cpu = build_scaled_object(ISVC, Autoscaling(), asleep=False, settings=settings, authenticated=True)
     assert cpu["spec"]["triggers"][0]["type"] == "cpu"
+    promql = build_scaled_object(ISVC, Autoscaling(target_concurrency=3, prometheus_address="http://prom:9090"),
+                                 asleep=False, settings=settings, authenticated=True)["spec"]["triggers"][0]
+    assert promql["type"] == "prometheus" and promql["metadata"]["serverAddress"] == "http://prom:9090"
+    assert promql["metadata"]["query"] == (
+        'sum(kubetune_serve_active_requests{namespace="team-a",pod=~"chat-server-.*"})')
+
+
+def test_keda_reads_the_servers_with_the_services_own_key() -> None:
+    auth = build_trigger_authentication(ISVC)
+    assert (auth["kind"], auth["metadata"]["name"]) == ("TriggerAuthentication", "chat-server")
+    assert auth["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert auth["spec"]["secretTargetRef"] == [{"parameter": "bearerToken", "name": "chat-serving-key",
+                                                "key": "api-key"}]
 
 
 def test_spec_rules() -> None:
@@ -140,15 +166,16 @@ class RecordingKube:
 def test_hpa_without_keda_scaled_object_with_it_never_both() -> None:
     spec = _spec(maxReplicas=3, targetConcurrency=2)
     kube = RecordingKube(keda=False)
-    assert apply_autoscaler(kube, ISVC, spec, asleep=False) == "HorizontalPodAutoscaler"  # type: ignore[arg-type]
+    assert apply_autoscaler(kube, ISVC, spec, asleep=False, settings=SETTINGS) == "HorizontalPodAutoscaler"  # type: ignore[arg-type]
     assert kube.calls == [("create", "HorizontalPodAutoscaler", None)]
     keda = RecordingKube(keda=True, existing={"ScaledObject"})
-    assert apply_autoscaler(keda, ISVC, spec, asleep=True) == "ScaledObject"  # type: ignore[arg-type]
+    assert apply_autoscaler(keda, ISVC, spec, asleep=True, settings=SETTINGS) == "ScaledObject"  # type: ignore[arg-type]
     assert keda.calls[0] == ("delete", "HorizontalPodAutoscaler", None)
-    assert keda.calls[1] == ("create", "ScaledObject", {KEDA_PAUSED_REPLICAS: "0"})
-    assert keda.calls[2][0:2] == ("patch", "ScaledObject")  # it existed: patched to the spec
+    assert keda.calls[1][0:2] == ("create", "TriggerAuthentication")  # the servers ask for a key (auth apiKey)
+    assert keda.calls[2] == ("create", "ScaledObject", {KEDA_PAUSED_REPLICAS: "0"})
+    assert keda.calls[3][0:2] == ("patch", "ScaledObject")  # it existed: patched to the spec
     gone = RecordingKube(keda=False)
-    assert apply_autoscaler(gone, ISVC, _spec(), asleep=False) is None  # type: ignore[arg-type]
+    assert apply_autoscaler(gone, ISVC, _spec(), asleep=False, settings=SETTINGS) is None  # type: ignore[arg-type]
     assert gone.calls == [("delete", "HorizontalPodAutoscaler", None)]
 
 
@@ -171,18 +198,18 @@ class BodyKube(RecordingKube):
 def test_the_scale_down_window_reaches_the_hpa_and_keda_and_unset_leaves_the_default() -> None:
     window = Autoscaling(scale_down_stabilization_seconds=30)
     assert build_hpa(ISVC, window)["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 30}}
-    scaled = build_scaled_object(ISVC, window, asleep=False)
+    scaled = build_scaled_object(ISVC, window, asleep=False, settings=SETTINGS, authenticated=False)
     assert scaled["spec"]["advanced"] == {"horizontalPodAutoscalerConfig": {"behavior": {
         "scaleDown": {"stabilizationWindowSeconds": 30}}}}
     # Unset: no field on create (a CRD refuses null for an object) and null in the patch, which removes a
     # window an earlier spec set.
     for keda, kind in ((False, "HorizontalPodAutoscaler"), (True, "ScaledObject")):
         fresh = BodyKube(keda=keda)
-        apply_autoscaler(fresh, ISVC, _spec(maxReplicas=2), asleep=False)  # type: ignore[arg-type]
+        apply_autoscaler(fresh, ISVC, _spec(maxReplicas=2), asleep=False, settings=SETTINGS)  # type: ignore[arg-type]
         created = next(body for op, body in fresh.bodies if op == "create")
         assert not {"behavior", "advanced"} & set(created["spec"]), created["spec"]
         existing = BodyKube(keda=keda, existing={kind})
-        apply_autoscaler(existing, ISVC, _spec(maxReplicas=2), asleep=False)  # type: ignore[arg-type]
+        apply_autoscaler(existing, ISVC, _spec(maxReplicas=2), asleep=False, settings=SETTINGS)  # type: ignore[arg-type]
         patched = next(body for op, body in existing.bodies if op == "patch")
         assert patched["spec"][("advanced" if keda else "behavior")] is None
     with pytest.raises(ValidationError):

@@ -1,5 +1,9 @@
 """An InferenceService's autoscaler: a KEDA ScaledObject where KEDA is installed, else an HPA on CPU.
 
+The ScaledObject's load trigger reads the servers' own gauges (active requests or queue depth) straight
+from each ready pod's /metrics with KEDA's metrics-api scaler, so no Prometheus is needed; where one
+scrapes the servers, spec.autoscaling.prometheusAddress switches to a PromQL trigger.
+
 Never both: KEDA runs its own HPA for a ScaledObject, and two HPAs on one Deployment fight. Scale to
 zero is not left to either (kubetune.operator.scale_to_zero decides it from Kubernetes state): at zero
 the Deployment's replicas are 0, which the HPA controller leaves alone ("ScalingDisabled"), and a
@@ -11,15 +15,16 @@ from __future__ import annotations
 from typing import Any
 
 from kubetune.crd import labels as lbl
+from kubetune.crd import serving_keys
 from kubetune.crd.autoscaling import Autoscaling
 from kubetune.operator.builders.deployment import server_labels
 from kubetune.operator.owner import Owner, child_metadata
+from kubetune.operator.settings import Settings
 
 KEDA_API_VERSION = "keda.sh/v1alpha1"
 KEDA_CRD = "scaledobjects.keda.sh"
 KEDA_PAUSED_REPLICAS = "autoscaling.keda.sh/paused-replicas"
 HPA_API_VERSION = "autoscaling/v2"
-DEFAULT_PROMETHEUS = "http://prometheus-server.monitoring.svc:80"
 POLLING_SECONDS = 15
 
 
@@ -60,10 +65,49 @@ def prometheus_query(metric: str, namespace: str, isvc: str) -> str:
     return f'sum({metric}{{namespace="{namespace}",pod=~"{pods}"}})'
 
 
-def build_scaled_object(owner: Owner, autoscaling: Autoscaling, asleep: bool) -> dict[str, Any]:
-    """A prometheus trigger on the servers' active requests (or queue depth), CPU when neither is set."""
-    namespace = owner.namespace or ""
-    address = autoscaling.prometheus_address or DEFAULT_PROMETHEUS
+def metrics_url(owner: Owner, settings: Settings) -> str:
+    """The servers' own /metrics behind their Service, at the pods' port: KEDA asks every ready endpoint."""
+    return (f"http://{lbl.server_service_name(owner.name)}.{owner.namespace}.svc.{settings.cluster_domain}:"
+            f"{settings.serve_port}/metrics")
+
+
+def trigger_authentication_name(isvc: str) -> str:
+    return lbl.server_deployment_name(isvc)
+
+
+def build_trigger_authentication(owner: Owner) -> dict[str, Any]:
+    """KEDA's credentials for the servers' /metrics: the service's own key, from its key Secret."""
+    return {
+        "apiVersion": KEDA_API_VERSION,
+        "kind": "TriggerAuthentication",
+        "metadata": child_metadata(owner, trigger_authentication_name(owner.name), server_labels(owner.name)),
+        "spec": {"secretTargetRef": [{"parameter": "bearerToken", "name": serving_keys.secret_name(owner.name),
+                                      "key": serving_keys.CLIENT_KEY}]},
+    }
+
+
+def _load_trigger(owner: Owner, autoscaling: Autoscaling, settings: Settings, metric: str, threshold: int,
+                  authenticated: bool) -> dict[str, Any]:
+    """Without a Prometheus: KEDA's metrics-api scaler reads the gauge from every ready server's /metrics
+    and sums it (no scrape pipeline needed). With spec.autoscaling.prometheusAddress: a PromQL sum there."""
+    if autoscaling.prometheus_address:
+        return {"type": "prometheus", "metadata": {
+            "serverAddress": autoscaling.prometheus_address,
+            "query": prometheus_query(metric, owner.namespace or "", owner.name), "threshold": str(threshold)}}
+    trigger: dict[str, Any] = {"type": "metrics-api", "metricType": "AverageValue", "metadata": {
+        "url": metrics_url(owner, settings), "format": "prometheus", "valueLocation": metric,
+        "targetValue": str(threshold), "aggregateFromKubeServiceEndpoints": "true", "aggregationType": "sum"}}
+    if authenticated:
+        trigger["metadata"]["authModes"] = "bearer"
+        trigger["authenticationRef"] = {"name": trigger_authentication_name(owner.name)}
+    return trigger
+
+
+def build_scaled_object(owner: Owner, autoscaling: Autoscaling, asleep: bool, settings: Settings,
+                        authenticated: bool) -> dict[str, Any]:
+    """A trigger on the servers' active requests (or queue depth), CPU when neither target is set.
+
+    ``authenticated``: the servers ask for a key (spec.auth apiKey), so KEDA presents the service's own."""
     threshold: int | None
     if autoscaling.target_queue_depth is not None:
         metric, threshold = "kubetune_serve_queue_depth", autoscaling.target_queue_depth
@@ -74,9 +118,7 @@ def build_scaled_object(owner: Owner, autoscaling: Autoscaling, asleep: bool) ->
         triggers = [{"type": "cpu", "metricType": "Utilization",
                      "metadata": {"value": str(autoscaling.target_cpu_utilization)}}]
     else:
-        triggers = [{"type": "prometheus", "metadata": {
-            "serverAddress": address, "query": prometheus_query(metric, namespace, owner.name),
-            "threshold": str(threshold)}}]
+        triggers = [_load_trigger(owner, autoscaling, settings, metric, threshold, authenticated)]
     meta = child_metadata(owner, autoscaler_name(owner.name), server_labels(owner.name))
     # Merge patches: None removes the pause when the service wakes.
     meta["annotations"] = {KEDA_PAUSED_REPLICAS: "0" if asleep else None}

@@ -9,6 +9,7 @@ from kubetune.operator.handlers import (  # noqa: F401 - imported for their regi
     dataset,
     indexes,
     inferenceservice,
+    isvc_autoscaler,
     isvc_idle,
     lifecycle,
     project_access,

@@ -180,7 +180,7 @@ def apply_children(rt: Runtime, view: Mapping[str, Any], spec: InferenceServiceS
     if deployment is not None and replicas is not None and replicas != current:
         rt.kube.patch("apps/v1", "Deployment", owner.namespace, manifest["metadata"]["name"],
                       {"spec": {"replicas": replicas}})
-    apply_autoscaler(rt.kube, owner, spec, asleep=desired == 0)
+    apply_autoscaler(rt.kube, owner, spec, asleep=desired == 0, settings=rt.settings)
     pdb = build_pdb(owner, spec.autoscaling.min_replicas if spec.autoscaling else spec.replicas)
     if pdb is not None:
         rt.kube.create(pdb)
