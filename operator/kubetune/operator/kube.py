@@ -36,6 +36,7 @@ KINDS: dict[str, tuple[str, bool]] = {
     "PodDisruptionBudget": ("poddisruptionbudgets", True),
     "HorizontalPodAutoscaler": ("horizontalpodautoscalers", True),
     "ScaledObject": ("scaledobjects", True),  # KEDA's, where installed
+    "TriggerAuthentication": ("triggerauthentications", True),  # KEDA's: its credentials for the servers
     "CustomResourceDefinition": ("customresourcedefinitions", False),
     "Lease": ("leases", True),
     "ResourceQuota": ("resourcequotas", True),

@@ -21,6 +21,7 @@ from kubetune.operator.builders.autoscaling import (
     build_scaled_object,
     build_trigger_authentication,
 )
+from kubetune.operator.kube import path_of
 from kubetune.operator.owner import Owner
 from kubetune.operator.serving_phases import serving_state
 from kubetune.operator.settings import Settings
@@ -214,3 +215,15 @@ def test_the_scale_down_window_reaches_the_hpa_and_keda_and_unset_leaves_the_def
         assert patched["spec"][("advanced" if keda else "behavior")] is None
     with pytest.raises(ValidationError):
         Autoscaling(scale_down_stabilization_seconds=3601)
+
+
+def test_every_autoscaling_object_has_a_rest_path() -> None:
+    """The operator's client finds each kind's resource in a table: a kind missing there fails at run time."""
+    objects = [build_hpa(ISVC, Autoscaling()), build_trigger_authentication(ISVC),
+               build_scaled_object(ISVC, Autoscaling(target_concurrency=1), asleep=False, settings=SETTINGS,
+                                   authenticated=True)]
+    paths = [path_of(o["apiVersion"], o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in objects]
+    assert paths == [
+        "/apis/autoscaling/v2/namespaces/team-a/horizontalpodautoscalers/chat-server",
+        "/apis/keda.sh/v1alpha1/namespaces/team-a/triggerauthentications/chat-server",
+        "/apis/keda.sh/v1alpha1/namespaces/team-a/scaledobjects/chat-server"]
