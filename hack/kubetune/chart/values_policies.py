@@ -22,6 +22,11 @@ def _api_server() -> EgressTarget:
     return EgressTarget(ports=[443, 6443])
 
 
+def _keda_operator() -> list[K8sObject]:
+    return [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+             "podSelector": {"matchLabels": {"app": "keda-operator"}}}]
+
+
 class ProjectNetworkPolicies(ValuesModel):
     api_server: EgressTarget = Field(
         default_factory=_api_server,
@@ -36,6 +41,11 @@ class ProjectNetworkPolicies(ValuesModel):
         "chart adds its own MLflow's pods and port.",
     )
     dns: bool = Field(default=True, description="Trainers may resolve names through kube-dns.")
+    metrics_scrapers: list[K8sObject] = Field(
+        default_factory=_keda_operator,
+        description="NetworkPolicy peers that may read the inference servers' /metrics (their http port, "
+        "with the service's key): KEDA's operator, which sums their gauges to autoscale, or your Prometheus.",
+    )
 
 
 class NetworkPolicy(ValuesModel):

@@ -11,7 +11,8 @@ What does not run here: keda-metrics-apiserver. It serves external.metrics.k8s.i
 API behind a Service, which needs the kube-apiserver's front-proxy (requestheader) configuration and
 Service endpoints that loopback host processes cannot back (the reason Kueue's visibility server is off
 too, kueue.py). So the HPA KEDA creates cannot read its external metric here; KEDA's own work (accepting
-the ScaledObject, creating and owning its HPA, pausing at a replica count) is real.
+the ScaledObject, creating and owning its HPA, pausing at a replica count) is real. The real cluster runs
+both as pods and scales by load (kubetune.cluster.keda, tests/e2e/test_autoscaling_keda_cluster.py).
 
 On stop the KEDA CRDs are deleted (with every ScaledObject), so later tests on a shared control plane
 see a cluster without KEDA again.

@@ -4,7 +4,8 @@ servers' metric, and scale to zero pauses the ScaledObject at 0 (KEDA says Pause
 annotation wakes the service.
 
 keda-metrics-apiserver does not run here (hack/kubetune/localdev/keda.py says why), so the HPA KEDA makes
-cannot read its external metric: load-driven scaling itself is not exercised.
+cannot read its external metric: load-driven scaling is the real cluster's test
+(tests/e2e/test_autoscaling_keda_cluster.py).
 """
 
 from __future__ import annotations

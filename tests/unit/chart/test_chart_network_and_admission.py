@@ -145,4 +145,9 @@ def test_admission_policy_can_be_switched_off(render: Render) -> None:
 
 def test_the_rendered_settings_json_is_what_the_operator_parses(render: Render) -> None:
     raw = json.loads(str(_operator_env(render())["KUBETUNE_OPERATOR_PROJECT_NETWORK"]))
-    assert set(raw) == {"facadeNamespace", "facadePodLabels", "apiServer", "store", "hub", "tracking", "dns"}
+    assert set(raw) == {"facadeNamespace", "facadePodLabels", "apiServer", "store", "hub", "tracking", "dns",
+                        "metricsScrapers"}
+    network = ProjectNetwork.model_validate(raw)
+    # KEDA's operator, where its release puts it, may read the servers' metrics by default.
+    assert network.metrics_scrapers == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+                                         "podSelector": {"matchLabels": {"app": "keda-operator"}}}]

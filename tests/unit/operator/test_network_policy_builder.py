@@ -47,6 +47,15 @@ def test_servers_accept_only_the_facade_and_their_own_namespace() -> None:
     assert "ports" not in rule
 
 
+def test_metrics_scrapers_reach_only_the_servers_http_port() -> None:
+    keda = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}},
+            "podSelector": {"matchLabels": {"app": "keda-operator"}}}
+    spec = policies(network(metricsScrapers=[keda]))[SERVERS_POLICY]["spec"]
+    clients, scrapers = spec["ingress"]
+    assert len(clients["from"]) == 2 and "ports" not in clients
+    assert scrapers == {"from": [keda], "ports": [{"protocol": "TCP", "port": "http"}]}
+
+
 def test_trainers_reach_only_the_api_server_store_hub_dns_and_each_other() -> None:
     net = network(store={"cidrs": ["10.1.0.0/16"], "ports": [9000]},
                   hub={"peers": [{"namespaceSelector": {"matchLabels": {"name": "hub-mirror"}}}], "ports": [443]})

@@ -3,9 +3,10 @@
 Pure functions of the project's name and the chart's settings (``ProjectNetwork``, passed to the
 operator as JSON in KUBETUNE_OPERATOR_PROJECT_NETWORK). Two policies per project:
 
-- ``kubetune-servers``: inference server pods accept traffic only from the facade's pods and from
-  pods of their own namespace (a project's own clients); other projects and the rest of the
-  cluster are refused. Their egress stays open: they load models from the store or the hub.
+- ``kubetune-servers``: inference server pods accept traffic only from the facade's pods, from
+  pods of their own namespace (a project's own clients) and, on their http port, from the chart's
+  metrics scrapers (KEDA's operator reads their /metrics to autoscale); other projects and the rest
+  of the cluster are refused. Their egress stays open: they load models from the store or the hub.
 - ``kubetune-trainers``: training pods may reach only the API server (status reports), the store,
   the model hub, the experiment tracker (MLflow), the cluster DNS, and each other (rendezvous of
   multi-pod runs); nothing reaches
@@ -69,6 +70,9 @@ class ProjectNetwork(_Model):
                              description="The experiment tracker (spec.tracking.mlflow); the chart's own MLflow "
                                          "when mlflow.enabled; empty: trainers cannot log to one.")
     dns: bool = Field(default=True, description="Allow DNS (port 53) to the cluster DNS in kube-system.")
+    metrics_scrapers: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="NetworkPolicy peers that may reach the servers' http port for /metrics (KEDA, Prometheus).")
 
 
 def _policy(namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -91,10 +95,13 @@ def build_servers_policy(namespace: str, network: ProjectNetwork) -> dict[str, A
         "podSelector": {"matchLabels": dict(network.facade_pod_labels)},
     }
     same_namespace: dict[str, Any] = {"podSelector": {}}
+    ingress: list[dict[str, Any]] = [{"from": [facade, same_namespace]}]
+    if network.metrics_scrapers:  # only the server's port (named in its pod), where /metrics is
+        ingress.append({"from": list(network.metrics_scrapers), "ports": [{"protocol": "TCP", "port": "http"}]})
     return _policy(namespace, SERVERS_POLICY, {
         "podSelector": _pods("server"),
         "policyTypes": ["Ingress"],
-        "ingress": [{"from": [facade, same_namespace]}],
+        "ingress": ingress,
     })
 
 
