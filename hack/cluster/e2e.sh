@@ -125,10 +125,24 @@ keda_manifests="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["keda"
 KUBECTL="$kubectl_bin --kubeconfig $kubeconfig"
 
 # A port-forward to 127.0.0.1:$2 of Service $1 (namespace/name:port); its pid in FORWARD_PID once $3 (a URL) answers.
+# kubectl port-forward ends at the first error on any one of its connections ("lost connection to pod" after a
+# reset on the pod's side), which would fail every later request of the suite: it runs in a loop that starts it
+# again, and the loop's pid is the one to kill.
 forward() {
   local svc="$1" port="$2" url="$3" log_file="$WORK_DIR/port-forward-${2}.log"
   local ns="${svc%%/*}" name="${svc#*/}"
-  $KUBECTL -n "$ns" port-forward "svc/${name%%:*}" "$port:${name##*:}" >"$log_file" 2>&1 &
+  : >"$log_file"
+  (
+    child=
+    trap '[[ -n $child ]] && kill "$child" 2>/dev/null; exit 0' TERM INT
+    while :; do
+      $KUBECTL -n "$ns" port-forward "svc/${name%%:*}" "$port:${name##*:}" >>"$log_file" 2>&1 &
+      child=$!
+      wait "$child" || true
+      echo "port-forward of $svc ended; starting it again" >>"$log_file"
+      sleep 1
+    done
+  ) &
   FORWARD_PID=$!
   for _ in $(seq 1 60); do
     curl -sS -o /dev/null "$url" 2>/dev/null && return 0
@@ -145,9 +159,9 @@ timings=()
 
 run_mode() {
   local mode="$1" m0 m1 m2 leaving
-  # No admission webhook here: this cluster's API server runs on the host, where neither Service nor pod
-  # addresses are routed (hack/kubetune/cluster/netns.py), so its calls would leave by the default route and
-  # wait out the timeout (failurePolicy Ignore). The webhook is tested on the control plane instead
+  # No admission webhook here: this cluster's API server runs on the host, where Service addresses are not
+  # routed (only the node's pod subnet is, for aggregated APIs: hack/kubetune/cluster/netns.py), so its calls
+  # would leave by the default route and wait out the timeout (failurePolicy Ignore). The webhook is tested on the control plane instead
   # (tests/integration/operator/test_admission_webhook.py).
   local values=(--values "$repo/hack/kind/values.yaml" --set admissionWebhook.enabled=false)
   m0=$(date +%s)

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from cluster_target import ClusterTarget
+from kubernetes import client
 
 # kube_waits (list, then watch from its resourceVersion) is shared with the integration and cluster tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
@@ -34,3 +39,15 @@ def _selected() -> set[str]:
 
 
 collect_ignore = sorted((EMBEDDED_MODULES | PVC_MODULES | S3_MODULES | KEDA_MODULES) - _selected())
+
+
+# The cluster modules' target and API client (one client per module).
+@pytest.fixture(scope="module")
+def target() -> ClusterTarget:
+    return ClusterTarget.from_env()
+
+
+@pytest.fixture(scope="module")
+def api(target: ClusterTarget) -> Iterator[client.ApiClient]:
+    with target.api_client() as api_client:
+        yield api_client

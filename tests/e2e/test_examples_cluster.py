@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,6 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "manifests" / "examples"
 RUN_SECONDS = 900
-
-
-@pytest.fixture(scope="module")
-def target() -> ClusterTarget:
-    return ClusterTarget.from_env()
-
-
-@pytest.fixture(scope="module")
-def api(target: ClusterTarget) -> Iterator[client.ApiClient]:
-    with target.api_client() as api_client:
-        yield api_client
 
 
 def _example(kind: str) -> dict[str, Any]:

@@ -20,11 +20,6 @@ STEPS = 6
 FULL_STEPS = 8
 
 
-@pytest.fixture(scope="module")
-def target() -> ClusterTarget:
-    return ClusterTarget.from_env()
-
-
 def succeeded(obj: dict[str, Any]) -> bool:
     return (obj.get("status") or {}).get("phase") == "Succeeded"
 

@@ -7,7 +7,6 @@ checks, on the chart's own default `lora` Trainer, real kubelets and the images 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,6 @@ from kubetune.crd import GROUP, VERSION
 from kubetune.localdev.demo import rest_flow
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def target() -> ClusterTarget:
-    return ClusterTarget.from_env()
-
-
-@pytest.fixture(scope="module")
-def api(target: ClusterTarget) -> Iterator[client.ApiClient]:
-    with target.api_client() as api_client:
-        yield api_client
 
 
 def _ready(obj: dict[str, Any]) -> bool:

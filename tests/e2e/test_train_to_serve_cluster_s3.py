@@ -10,7 +10,6 @@ model and other prefixes alone. Collected only when KUBETUNE_E2E_STORAGE=s3 (con
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,8 @@ MODEL_KEY = f"models/{MODEL_ID}"  # hack/cluster/s3/values.yaml's catalog uri, o
 
 
 @pytest.fixture(scope="module")
-def target() -> ClusterTarget:
-    return ClusterTarget.from_env()
-
-
-@pytest.fixture(scope="module")
 def s3() -> S3Target:
     return S3Target.from_env()
-
-
-@pytest.fixture(scope="module")
-def api(target: ClusterTarget) -> Iterator[client.ApiClient]:
-    with target.api_client() as api_client:
-        yield api_client
 
 
 @pytest.fixture(scope="module")
