@@ -73,6 +73,8 @@ def apply_autoscaler(kube: Kube, owner: Owner, spec: InferenceServiceSpec, aslee
         authenticated = spec.auth == "apiKey"
         if authenticated:
             _create_or_patch(kube, build_trigger_authentication(owner))
+        else:  # auth none now: KEDA reads without a key, and the old credentials go
+            kube.delete(KEDA_API_VERSION, "TriggerAuthentication", namespace, trigger_authentication_name(owner.name))
         _create_or_patch(kube, build_scaled_object(owner, scaling, asleep, settings, authenticated))
         return "ScaledObject"
     _create_or_patch(kube, build_hpa(owner, scaling))

@@ -175,6 +175,11 @@ def test_hpa_without_keda_scaled_object_with_it_never_both() -> None:
     assert keda.calls[1][0:2] == ("create", "TriggerAuthentication")  # the servers ask for a key (auth apiKey)
     assert keda.calls[2] == ("create", "ScaledObject", {KEDA_PAUSED_REPLICAS: "0"})
     assert keda.calls[3][0:2] == ("patch", "ScaledObject")  # it existed: patched to the spec
+    keyless = RecordingKube(keda=True)
+    apply_autoscaler(keyless, ISVC, _spec(maxReplicas=3, targetConcurrency=2).model_copy(update={"auth": "none"}),
+                     asleep=False, settings=SETTINGS)  # type: ignore[arg-type]
+    assert ("delete", "TriggerAuthentication", None) in keyless.calls
+    assert not any(c[:2] == ("create", "TriggerAuthentication") for c in keyless.calls)
     gone = RecordingKube(keda=False)
     assert apply_autoscaler(gone, ISVC, _spec(), asleep=False, settings=SETTINGS) is None  # type: ignore[arg-type]
     assert gone.calls == [("delete", "HorizontalPodAutoscaler", None)]
