@@ -132,10 +132,11 @@ forward() {
   local svc="$1" port="$2" url="$3" log_file="$WORK_DIR/port-forward-${2}.log"
   local ns="${svc%%/*}" name="${svc#*/}"
   : >"$log_file"
+  local script_pid=$$  # the loop ends with this script, even one killed without its traps
   (
     child=
     trap '[[ -n $child ]] && kill "$child" 2>/dev/null; exit 0' TERM INT
-    while :; do
+    while kill -0 "$script_pid" 2>/dev/null; do
       $KUBECTL -n "$ns" port-forward "svc/${name%%:*}" "$port:${name##*:}" >>"$log_file" 2>&1 &
       child=$!
       wait "$child" || true
