@@ -96,8 +96,11 @@ def _policy(api_client: client.ApiClient, namespace: str, name: str,
 def test_a_project_gets_both_policies_with_the_discovered_api_server(
         chart_operator: str, project: str, api_client: client.ApiClient) -> None:
     servers = _policy(api_client, project, SERVERS_POLICY)
-    [rule] = servers["spec"]["ingress"]
+    rule, scrapers = servers["spec"]["ingress"]
     facade, own = rule["from"]
+    # The chart's default metrics scraper, KEDA's operator, reaches only the servers' http port.
+    assert scrapers["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert scrapers["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "keda"}
     assert facade["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": chart_operator}
     assert facade["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     assert own == {"podSelector": {}}

@@ -50,6 +50,9 @@ def test_a_forwarded_signal_to_a_command_already_gone_still_reports_its_status()
     # zombie it cannot reap yet), a SIGTERM waits for it, and on SIGCONT its handler may run before its wait.
     with _init_running() as (proc, command):
         os.kill(proc.pid, signal.SIGSTOP)
+        # Stopped for real before the command dies; a STOP still pending could let it reap the command first.
+        while _state(proc.pid) != "T":
+            time.sleep(0.01)
         os.kill(command, signal.SIGTERM)
         while _state(command) != "Z":
             time.sleep(0.01)
