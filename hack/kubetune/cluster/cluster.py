@@ -103,6 +103,8 @@ class LocalCluster:
             objects = keda.keda_manifests(self.keda_dir, self.node.image_refs["keda-operator"],
                                           self.node.image_refs["keda-adapter"], self.cp.ca_file, cert, key)
             self.keda_manifests.parent.mkdir(parents=True, exist_ok=True)
+            self.keda_manifests.unlink(missing_ok=True)
+            self.keda_manifests.touch(mode=0o600)  # it holds KEDA's private key: for root's eyes only
             self.keda_manifests.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
 
     def _wait_ready(self) -> None:
