@@ -4,11 +4,11 @@ StorageClass over static hostPath volumes)."""
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
 from kubetune.cluster.configs import API_RELAY_PORT, CLUSTER_DNS, CLUSTER_DOMAIN
+from kubetune.cluster.manifests import RBAC, b64, binding, system_deployment
 
 Manifest = dict[str, Any]
 DNS_NAMESPACE = "kube-system"
@@ -63,51 +63,26 @@ def coredns(image: str) -> list[Manifest]:
               "verbs": ["list", "watch"]},
              {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
          ]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "kubetune:coredns"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubetune:coredns"},
-         "subjects": [{"kind": "ServiceAccount", "name": "coredns", "namespace": DNS_NAMESPACE}]},
+        binding("ClusterRoleBinding", "kubetune:coredns", "ClusterRole", "kubetune:coredns", DNS_NAMESPACE,
+                "coredns"),
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"Corefile": COREFILE}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {**meta, "labels": labels},
-         "spec": {
-             "replicas": 1,
-             "selector": {"matchLabels": labels},
-             "template": {
-                 "metadata": {"labels": labels},
-                 "spec": {
-                     "serviceAccountName": "coredns",
-                     "dnsPolicy": "Default",
-                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532},
-                     "containers": [{
-                         "name": "coredns",
-                         "image": image,
-                         "imagePullPolicy": "Never",
-                         "args": ["-conf", "/etc/coredns/Corefile"],
-                         "ports": [{"name": "dns", "containerPort": 1053, "protocol": "UDP"},
-                                   {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"}],
-                         "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
-                         "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
-                         "resources": {"requests": {"cpu": "50m", "memory": "32Mi"},
-                                       "limits": {"memory": "128Mi"}},
-                         "securityContext": {"allowPrivilegeEscalation": False,
-                                             "readOnlyRootFilesystem": True,
-                                             "capabilities": {"drop": ["ALL"]}},
-                         "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns"}],
-                     }],
-                     "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
-                 },
-             },
-         }},
+        system_deployment("coredns", DNS_NAMESPACE, labels, "coredns", {
+            "name": "coredns",
+            "image": image,
+            "args": ["-conf", "/etc/coredns/Corefile"],
+            "ports": [{"name": "dns", "containerPort": 1053, "protocol": "UDP"},
+                      {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"}],
+            "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}, "periodSeconds": 2},
+            "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
+            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+            "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns"}],
+        }, [{"name": "config", "configMap": {"name": "coredns"}}], dnsPolicy="Default"),
         {"apiVersion": "v1", "kind": "Service",
          "metadata": {"name": "kube-dns", "namespace": DNS_NAMESPACE, "labels": labels},
          "spec": {"clusterIP": CLUSTER_DNS, "selector": labels,
                   "ports": [{"name": "dns", "port": 53, "targetPort": 1053, "protocol": "UDP"},
                             {"name": "dns-tcp", "port": 53, "targetPort": 1053, "protocol": "TCP"}]}},
     ]
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
 
 
 def metrics_server(image: str, ca: Path, cert: Path, key: Path) -> list[Manifest]:
@@ -118,76 +93,50 @@ def metrics_server(image: str, ca: Path, cert: Path, key: Path) -> list[Manifest
     name, ns = "metrics-server", SYSTEM_NAMESPACE
     meta = {"name": name, "namespace": ns}
     labels = {"k8s-app": name}
-    sa = [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
-    rbac = "rbac.authorization.k8s.io"
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
-        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRole", "metadata": {"name": "kubetune:metrics-server"},
+        {"apiVersion": f"{RBAC}/v1", "kind": "ClusterRole", "metadata": {"name": "kubetune:metrics-server"},
          "rules": [
              {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
              {"apiGroups": [""], "resources": ["pods", "nodes"], "verbs": ["get", "list", "watch"]},
          ]},
-        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "kubetune:metrics-server"},
-         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "kubetune:metrics-server"}, "subjects": sa},
+        binding("ClusterRoleBinding", "kubetune:metrics-server", "ClusterRole", "kubetune:metrics-server", ns, name),
         # Delegated authentication and authorization: it asks the API server who a caller is and
         # whether they may read metrics, and reads the front proxy's CA from kube-system.
-        {"apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "kubetune:metrics-server:auth-delegator"},
-         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "system:auth-delegator"}, "subjects": sa},
-        {"apiVersion": f"{rbac}/v1", "kind": "RoleBinding",
-         "metadata": {"name": "kubetune:metrics-server:auth-reader", "namespace": "kube-system"},
-         "roleRef": {"apiGroup": rbac, "kind": "Role", "name": "extension-apiserver-authentication-reader"},
-         "subjects": sa},
+        binding("ClusterRoleBinding", "kubetune:metrics-server:auth-delegator", "ClusterRole",
+                "system:auth-delegator", ns, name),
+        binding("RoleBinding", "kubetune:metrics-server:auth-reader", "Role",
+                "extension-apiserver-authentication-reader", ns, name, namespace="kube-system"),
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "metrics-server-tls", "namespace": ns},
-         "type": "kubernetes.io/tls", "data": {"tls.crt": _b64(cert), "tls.key": _b64(key)}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {**meta, "labels": labels},
-         "spec": {
-             "replicas": 1,
-             "selector": {"matchLabels": labels},
-             "template": {
-                 "metadata": {"labels": labels},
-                 "spec": {
-                     "serviceAccountName": name,
-                     "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532},
-                     "containers": [{
-                         "name": name,
-                         "image": image,
-                         "imagePullPolicy": "Never",
-                         "args": [
-                             "--secure-port=10250",
-                             "--tls-cert-file=/tls/tls.crt",
-                             "--tls-private-key-file=/tls/tls.key",
-                             "--kubelet-preferred-address-types=InternalIP",
-                             "--kubelet-use-node-status-port",
-                             "--metric-resolution=15s",
-                             # Kubelets serve with self-signed certificates here (serverTLSBootstrap
-                             # is off), the same reason the API server does not verify them.
-                             "--kubelet-insecure-tls",
-                         ],
-                         "ports": [{"name": "https", "containerPort": 10250, "protocol": "TCP"}],
-                         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"},
-                                            "periodSeconds": 5},
-                         "livenessProbe": {"httpGet": {"path": "/livez", "port": "https", "scheme": "HTTPS"},
-                                           "periodSeconds": 10},
-                         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
-                                       "limits": {"memory": "256Mi"}},
-                         "securityContext": {"allowPrivilegeEscalation": False,
-                                             "readOnlyRootFilesystem": True,
-                                             "capabilities": {"drop": ["ALL"]}},
-                         # Its certificate comes from the Secret, so it writes nothing (no --cert-dir).
-                         "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True}],
-                     }],
-                     "volumes": [{"name": "tls", "secret": {"secretName": "metrics-server-tls"}}],
-                 },
-             },
-         }},
+         "type": "kubernetes.io/tls", "data": {"tls.crt": b64(cert), "tls.key": b64(key)}},
+        system_deployment(name, ns, labels, name, {
+            "name": name,
+            "image": image,
+            "args": [
+                "--secure-port=10250",
+                "--tls-cert-file=/tls/tls.crt",
+                "--tls-private-key-file=/tls/tls.key",
+                "--kubelet-preferred-address-types=InternalIP",
+                "--kubelet-use-node-status-port",
+                "--metric-resolution=15s",
+                # Kubelets serve with self-signed certificates here (serverTLSBootstrap is off), the same
+                # reason the API server does not verify them.
+                "--kubelet-insecure-tls",
+            ],
+            "ports": [{"name": "https", "containerPort": 10250, "protocol": "TCP"}],
+            "readinessProbe": {"httpGet": {"path": "/readyz", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 5},
+            "livenessProbe": {"httpGet": {"path": "/livez", "port": "https", "scheme": "HTTPS"}, "periodSeconds": 10},
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+            # Its certificate comes from the Secret, so it writes nothing (no --cert-dir).
+            "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True}],
+        }, [{"name": "tls", "secret": {"secretName": "metrics-server-tls"}}]),
         {"apiVersion": "v1", "kind": "Service", "metadata": {**meta, "labels": labels},
          "spec": {"selector": labels,
                   "ports": [{"name": "https", "port": 443, "targetPort": "https", "protocol": "TCP"}]}},
         {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": METRICS_APISERVICE},
          "spec": {"group": "metrics.k8s.io", "version": "v1beta1",
                   "service": {"name": name, "namespace": ns, "port": 443},
-                  "caBundle": _b64(ca), "groupPriorityMinimum": 100, "versionPriority": 100}},
+                  "caBundle": b64(ca), "groupPriorityMinimum": 100, "versionPriority": 100}},
     ]
 
 

@@ -10,13 +10,12 @@ The cluster does not install it: a cluster without KEDA is the default (the oper
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-Manifest = dict[str, Any]
+from kubetune.cluster.manifests import Manifest, b64, binding, system_deployment
+
 NAMESPACE = "keda"
 OPERATOR = "keda-operator"
 ADAPTER = "keda-metrics-apiserver"
@@ -31,10 +30,6 @@ def certificate_hosts(cluster_domain: str = "cluster.local") -> tuple[str, ...]:
                  for suffix in ("", f".{cluster_domain}"))
 
 
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
 def _release_roles(keda_dir: Path) -> list[Manifest]:
     """KEDA's own ClusterRoles and Role (operator, external metrics reader), as its release ships them."""
     roles: list[Manifest] = []
@@ -43,49 +38,25 @@ def _release_roles(keda_dir: Path) -> list[Manifest]:
     return roles
 
 
-def _binding(kind: str, name: str, role_kind: str, role: str, sa_namespace: str, sa: str,
-             namespace: str | None = None) -> Manifest:
-    meta: Manifest = {"name": name, **({"namespace": namespace} if namespace else {})}
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
-            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": sa_namespace}]}
-
-
 def _deployment(name: str, image: str, args: list[str], port: int, probe_port: int, scheme: str) -> Manifest:
-    labels = {"app": name}
-
     def probe(path: str, period: int) -> Manifest:
         return {"httpGet": {"path": path, "port": probe_port, "scheme": scheme}, "periodSeconds": period}
 
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "serviceAccountName": OPERATOR,
-                "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532},
-                "containers": [{
-                    "name": name, "image": image, "imagePullPolicy": "Never", "args": args,
-                    "env": [
-                        {"name": "WATCH_NAMESPACE", "value": ""},
-                        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-                        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                        {"name": "KEDA_CLUSTER_OBJECT_NAMESPACE", "value": NAMESPACE},
-                        {"name": "OPERATOR_NAME", "value": OPERATOR},
-                    ],
-                    "ports": [{"containerPort": port}],
-                    "readinessProbe": probe("/readyz", 5),
-                    "livenessProbe": {**probe("/healthz", 10), "initialDelaySeconds": 10},
-                    "resources": {"requests": {"cpu": "50m", "memory": "100Mi"}, "limits": {"memory": "1Gi"}},
-                    "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                        "capabilities": {"drop": ["ALL"]}},
-                    "volumeMounts": [{"name": "certificates", "mountPath": "/certs", "readOnly": True}],
-                }],
-                "volumes": [{"name": "certificates", "secret": {"secretName": CERTS_SECRET}}],
-            },
-        }},
-    }
+    return system_deployment(name, NAMESPACE, {"app": name}, OPERATOR, {
+        "name": name, "image": image, "args": args,
+        "env": [
+            {"name": "WATCH_NAMESPACE", "value": ""},
+            {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "KEDA_CLUSTER_OBJECT_NAMESPACE", "value": NAMESPACE},
+            {"name": "OPERATOR_NAME", "value": OPERATOR},
+        ],
+        "ports": [{"containerPort": port}],
+        "readinessProbe": probe("/readyz", 5),
+        "livenessProbe": {**probe("/healthz", 10), "initialDelaySeconds": 10},
+        "resources": {"requests": {"cpu": "50m", "memory": "100Mi"}, "limits": {"memory": "1Gi"}},
+        "volumeMounts": [{"name": "certificates", "mountPath": "/certs", "readOnly": True}],
+    }, [{"name": "certificates", "secret": {"secretName": CERTS_SECRET}}])
 
 
 def _service(name: str, port: int, target: int) -> Manifest:
@@ -115,19 +86,19 @@ def keda_manifests(keda_dir: Path, operator_image: str, adapter_image: str, ca: 
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": OPERATOR, "namespace": NAMESPACE}},
         *_release_roles(keda_dir),
-        _binding("ClusterRoleBinding", OPERATOR, "ClusterRole", OPERATOR, NAMESPACE, OPERATOR),
-        _binding("RoleBinding", OPERATOR, "Role", OPERATOR, NAMESPACE, OPERATOR, namespace=NAMESPACE),
+        binding("ClusterRoleBinding", OPERATOR, "ClusterRole", OPERATOR, NAMESPACE, OPERATOR),
+        binding("RoleBinding", OPERATOR, "Role", OPERATOR, NAMESPACE, OPERATOR, namespace=NAMESPACE),
         # The adapter is an extension API server: delegated authentication and authorization.
-        _binding("ClusterRoleBinding", "keda-system-auth-delegator", "ClusterRole", "system:auth-delegator",
+        binding("ClusterRoleBinding", "keda-system-auth-delegator", "ClusterRole", "system:auth-delegator",
                  NAMESPACE, OPERATOR),
-        _binding("RoleBinding", "keda-auth-reader", "Role", "extension-apiserver-authentication-reader",
+        binding("RoleBinding", "keda-auth-reader", "Role", "extension-apiserver-authentication-reader",
                  NAMESPACE, OPERATOR, namespace="kube-system"),
         # kube-controller-manager's HPA controller reads the external metrics KEDA's HPAs name.
-        _binding("ClusterRoleBinding", "keda-hpa-controller-external-metrics", "ClusterRole",
+        binding("ClusterRoleBinding", "keda-hpa-controller-external-metrics", "ClusterRole",
                  "keda-external-metrics-reader", "kube-system", "horizontal-pod-autoscaler"),
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": CERTS_SECRET, "namespace": NAMESPACE},
          "type": "kubernetes.io/tls",
-         "data": {"ca.crt": _b64(ca), "tls.crt": _b64(cert), "tls.key": _b64(key)}},
+         "data": {"ca.crt": b64(ca), "tls.crt": b64(cert), "tls.key": b64(key)}},
         _deployment(OPERATOR, operator_image, operator_args, GRPC_PORT, 8081, "HTTP"),
         _service(OPERATOR, GRPC_PORT, GRPC_PORT),
         _deployment(ADAPTER, adapter_image, adapter_args, 6443, 6443, "HTTPS"),
@@ -135,5 +106,5 @@ def keda_manifests(keda_dir: Path, operator_image: str, adapter_image: str, ca: 
         {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": {"name": EXTERNAL_APISERVICE},
          "spec": {"group": "external.metrics.k8s.io", "version": "v1beta1",
                   "service": {"name": ADAPTER, "namespace": NAMESPACE, "port": 443},
-                  "caBundle": _b64(ca), "groupPriorityMinimum": 100, "versionPriority": 100}},
+                  "caBundle": b64(ca), "groupPriorityMinimum": 100, "versionPriority": 100}},
     ]
