@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from kubetune.crd.exit_codes import EXIT_PERMANENT
 from kubetune.crd.runconfig import RUN_CONFIG_PATH
@@ -101,5 +102,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_main(config, api)
 
 
+def end_process(code: int) -> NoReturn:
+    """Exit with ``code``. One of torchrun's processes skips the interpreter's teardown: its gloo
+    process group outlives ``destroy_process_group`` (torch's DTensor caches keep the device mesh),
+    and a gloo thread dropping its last reference to a finished collective's tensors while the
+    interpreter shuts down aborts the process ("terminate called without an active exception"),
+    turning a finished run into a failed one. Everything this program writes is closed by then."""
+    from kubetune.train.distributed.launch import is_worker
+
+    if "torch.distributed" in sys.modules and is_worker(os.environ):
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def entrypoint() -> NoReturn:
+    """The ``kubetune-train`` command."""
+    end_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entrypoint()
