@@ -104,10 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def end_process(code: int) -> NoReturn:
     """Exit with ``code``. One of torchrun's processes skips the interpreter's teardown: its gloo
-    process group outlives ``destroy_process_group`` (torch's DTensor caches keep the device mesh),
-    and a gloo thread dropping its last reference to a finished collective's tensors while the
-    interpreter shuts down aborts the process ("terminate called without an active exception"),
-    turning a finished run into a failed one. Everything this program writes is closed by then."""
+    process group can outlive ``destroy_process_group`` (objects torch keeps still hold it: under
+    FSDP, DTensor's sharding caches hold the device mesh), and a gloo thread dropping its last
+    reference to a finished collective's tensors while the interpreter shuts down aborts the process
+    ("terminate called without an active exception"), turning a finished run into a failed one.
+    Everything this program writes is closed by then."""
     from kubetune.train.distributed.launch import is_worker
 
     if "torch.distributed" in sys.modules and is_worker(os.environ):
