@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from kubetune.crd.inferenceservice import InferenceServiceSpec
 from kubetune.operator.builders.deployment import build_deployment
-from kubetune.operator.builders.podspec import quantity_bytes
 from kubetune.operator.builders.serving import ServedModel
 from kubetune.operator.builders.serving_runtime import (
     VLLMSettingsError,
@@ -123,10 +122,3 @@ def test_gpu_nodes_size_the_kv_cache_by_utilisation(settings: Settings) -> None:
 def test_vllm_on_a_cpu_node_without_a_memory_limit_is_refused_with_the_reason(settings: Settings) -> None:
     with pytest.raises(VLLMSettingsError, match=r"resources\.memory or vllm\.kvCacheMemory"):
         _container(_spec(runtime="vllm", resources={"gpus": 0}), settings)
-
-
-@pytest.mark.parametrize(("quantity", "expected"), [
-    ("8Gi", 8 * 2**30), ("512Mi", 512 * 2**20), ("2G", 2 * 10**9), ("1.5Gi", 3 * 2**29), ("4096", 4096),
-    ("100k", 100_000)])
-def test_memory_quantities_in_bytes(quantity: str, expected: int) -> None:
-    assert quantity_bytes(quantity) == expected

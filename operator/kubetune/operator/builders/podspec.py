@@ -153,12 +153,3 @@ def merged_resources(
         override.memory or memory,
     )
 
-
-_QUANTITY_FACTORS = {"": 1, "m": 0.001, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-                     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-
-
-def quantity_bytes(quantity: str) -> int:
-    """A memory quantity of the crd.base.Quantity shape ("512Mi", "2G", "1073741824") in bytes."""
-    number = quantity.rstrip("kKMGTimn")
-    return int(float(number) * _QUANTITY_FACTORS[quantity[len(number):]])

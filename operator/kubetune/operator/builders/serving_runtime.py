@@ -17,7 +17,8 @@ from typing import Any
 
 from kubetune.crd import labels as lbl
 from kubetune.crd.inferenceservice import InferenceServiceSpec, ServingRuntime
-from kubetune.operator.builders.podspec import merged_resources, quantity_bytes
+from kubetune.crd.quantity import quantity_bytes
+from kubetune.operator.builders.podspec import merged_resources
 from kubetune.operator.builders.serving import ServedModel
 from kubetune.operator.owner import Owner, child_metadata
 from kubetune.operator.settings import Settings
